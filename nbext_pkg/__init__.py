@@ -1,0 +1,41 @@
+"""nbext_pkg: a New notebook button, a Session info view and a notebook bundle
+for the classic Jupyter Notebook.
+
+The functions below are the install hooks the Jupyter commands look for
+(``jupyter nbextension install --py nbext_pkg`` and friends). They only
+describe where things are; the server part is imported when the server loads it.
+"""
+
+from ._version import __version__
+
+__all__ = ["__version__"]
+
+
+def _jupyter_nbextension_paths():
+    """The front-end modules: one for the tree page, one for the notebook page."""
+    return [
+        {
+            "section": "tree",
+            "src": "static",
+            "dest": "nbext_pkg",
+            "require": "nbext_pkg/tree",
+        },
+        {
+            "section": "notebook",
+            "src": "static",
+            "dest": "nbext_pkg",
+            "require": "nbext_pkg/notebook",
+        },
+    ]
+
+
+def _jupyter_server_extension_paths():
+    """The server extension, as notebook 6 finds it."""
+    return [{"module": "nbext_pkg"}]
+
+
+def load_jupyter_server_extension(nbapp):
+    """Called by the notebook server once its web application exists."""
+    from .server import load
+
+    load(nbapp)

@@ -1,0 +1,1 @@
+"""The notebook bundle (File > Download as > Notebook bundle): see issue #3."""

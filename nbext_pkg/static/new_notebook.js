@@ -1,0 +1,160 @@
+// nbext_pkg: the New notebook flow, shared by the tree page and the notebook page.
+//
+// The stock New menu creates the notebook, opens its page, and only then does
+// the page ask for a kernel, so page load and kernel start happen one after
+// the other. Here the session is requested as soon as the notebook exists,
+// and the page is opened once the server has answered that request: the page
+// then finds the session (and its kernel) already starting. Waiting for the
+// answer matters: the server checks for an existing session and creates one
+// in two steps, so a page that asked in between would start a second kernel.
+define([
+    'jquery',
+    'base/js/namespace',
+    'base/js/utils',
+    'base/js/dialog',
+    './i18n'
+], function ($, Jupyter, utils, dialog, i18n) {
+    "use strict";
+
+    // The server's own sentence for a failed request. utils.ajax_error_msg
+    // prefers the traceback; a person wants the message.
+    var server_message = function (error) {
+        var xhr = error && error.xhr;
+        var body = xhr && xhr.responseJSON;
+        if (body && body.message) {
+            return body.message;
+        }
+        if (xhr && xhr.status) {
+            return xhr.status + ' ' + (xhr.statusText || '');
+        }
+        return String((error && error.message) || error);
+    };
+
+    var notebook_url = function (base_url, path) {
+        // nbclassic serves its pages under a prefix when Notebook 7 owns /tree.
+        return utils.url_path_join(
+            base_url, document.nbclassicPath || '', 'notebooks',
+            utils.encode_uri_components(path)
+        );
+    };
+
+    var kernelspecs = function (base_url) {
+        return utils.promising_ajax(utils.url_path_join(base_url, 'api/kernelspecs'), {
+            dataType: 'json',
+            cache: false
+        });
+    };
+
+    var start_session = function (base_url, path, kernel_name) {
+        var model = {path: path, type: 'notebook', name: '', kernel: {}};
+        if (kernel_name) {
+            model.kernel.name = kernel_name;
+        }
+        return utils.promising_ajax(utils.url_path_join(base_url, 'api/sessions'), {
+            type: 'POST',
+            processData: false,
+            cache: false,
+            data: JSON.stringify(model),
+            contentType: 'application/json',
+            dataType: 'json'
+        });
+    };
+
+    var alert_box = function (text) {
+        return $('<div/>').addClass('alert alert-danger nbext_pkg-server-message').text(text);
+    };
+
+    var close_button = function () {
+        var buttons = {};
+        buttons[i18n.t('close')] = {'class': 'btn-primary', id: 'nbext_pkg-dialog-close'};
+        return buttons;
+    };
+
+    var show_create_failed = function (options, error) {
+        dialog.modal({
+            notebook: options.notebook,
+            keyboard_manager: options.keyboard_manager,
+            title: i18n.t('create_failed_title'),
+            body: $('<div/>').addClass('nbext_pkg-error nbext_pkg-create-failed')
+                .append($('<p/>').text(i18n.t('create_failed_body', '/' + (options.dir_path || ''))))
+                .append(alert_box(server_message(error))),
+            buttons: close_button()
+        }).attr('id', 'nbext_pkg-error-dialog');
+    };
+
+    var show_kernel_failed = function (options, model, kernel_name, error) {
+        var buttons = {};
+        buttons[i18n.t('open_notebook')] = {
+            id: 'nbext_pkg-open-anyway',
+            click: function () {
+                window.open(notebook_url(options.base_url, model.path),
+                    options.target || Jupyter._target || '_blank');
+            }
+        };
+        $.extend(buttons, close_button());
+        dialog.modal({
+            notebook: options.notebook,
+            keyboard_manager: options.keyboard_manager,
+            title: i18n.t('kernel_failed_title'),
+            body: $('<div/>').addClass('nbext_pkg-error nbext_pkg-kernel-failed')
+                .append($('<p/>').text(i18n.t('kernel_failed_body', model.path,
+                    kernel_name || i18n.t('default_kernel_mark'))))
+                .append(alert_box(server_message(error)))
+                .append($('<p/>').text(i18n.t('kernel_failed_hint'))),
+            buttons: buttons
+        }).attr('id', 'nbext_pkg-error-dialog');
+    };
+
+    /**
+     * Create an untitled notebook in `dir_path`, start its session, then open it.
+     *
+     * options: base_url, contents (the page's contents service), dir_path,
+     * kernel_name (empty for the server's default), target (window name;
+     * defaults to the page's own Jupyter._target), and notebook /
+     * keyboard_manager when called from a notebook page, so dialogs suspend
+     * its shortcuts.
+     *
+     * Resolves, never rejects: {notebook, session} on success, or
+     * {notebook, error} / {error} once the failure has been shown in a dialog.
+     */
+    var new_notebook = function (options) {
+        var target = options.target || Jupyter._target || '_blank';
+        // Open the window now, inside the click, or popup blockers step in.
+        var win = target === '_self' ? null : window.open('', target);
+        var created = null;
+        var go = function (url) {
+            if (win) {
+                win.location = url;
+            } else {
+                window.location.href = url;
+            }
+        };
+        return options.contents.new_untitled(options.dir_path || '', {type: 'notebook'})
+            .then(function (model) {
+                created = model;
+                return start_session(options.base_url, model.path, options.kernel_name);
+            })
+            .then(function (session) {
+                go(notebook_url(options.base_url, created.path));
+                return {notebook: created, session: session};
+            })
+            .catch(function (error) {
+                if (win) {
+                    win.close();
+                }
+                if (created === null) {
+                    show_create_failed(options, error);
+                } else {
+                    show_kernel_failed(options, created, options.kernel_name, error);
+                }
+                return {notebook: created, error: server_message(error)};
+            });
+    };
+
+    return {
+        new_notebook: new_notebook,
+        kernelspecs: kernelspecs,
+        notebook_url: notebook_url,
+        server_message: server_message
+    };
+});

@@ -1,0 +1,88 @@
+// nbext_pkg, notebook page: actions, toolbar buttons and menu items for
+// New notebook and Session info. Registered as actions so users can bind keys
+// to them (nbext_pkg:new-notebook, nbext_pkg:show-session-info).
+define([
+    'jquery',
+    'require',
+    'base/js/namespace',
+    'base/js/utils',
+    './new_notebook',
+    './session_info',
+    './i18n'
+], function ($, require, Jupyter, utils, flow, session_info, i18n) {
+    "use strict";
+
+    var PREFIX = 'nbext_pkg';
+
+    var load_css = function () {
+        $('<link/>').attr({
+            rel: 'stylesheet',
+            type: 'text/css',
+            href: require.toUrl('./main.css')
+        }).appendTo('head');
+    };
+
+    var current_kernel_name = function (notebook) {
+        if (notebook.kernel && notebook.kernel.name) {
+            return notebook.kernel.name;
+        }
+        var spec = notebook.metadata.kernelspec;
+        return spec ? spec.name : null;
+    };
+
+    var menu_item = function (id, text, action_name) {
+        return $('<li/>').attr({id: id, role: 'none'}).append(
+            $('<a/>').attr({href: '#', role: 'menuitem'}).text(text).on('click', function (event) {
+                event.preventDefault();
+                Jupyter.actions.call(action_name);
+            })
+        );
+    };
+
+    var load = function () {
+        var notebook = Jupyter.notebook;
+        if (!notebook || !Jupyter.actions) {
+            return; // not the notebook page
+        }
+        load_css();
+        session_info.watch(notebook.events);
+
+        var new_action = Jupyter.actions.register({
+            icon: 'fa-file-o',
+            help: i18n.t('new_notebook_help'),
+            help_index: 'zz-nbext_pkg-1',
+            handler: function () {
+                return flow.new_notebook({
+                    base_url: notebook.base_url,
+                    contents: notebook.contents,
+                    dir_path: utils.url_path_split(notebook.notebook_path)[0],
+                    kernel_name: current_kernel_name(notebook),
+                    notebook: notebook,
+                    keyboard_manager: notebook.keyboard_manager
+                });
+            }
+        }, 'new-notebook', PREFIX);
+
+        var info_action = Jupyter.actions.register({
+            icon: 'fa-info-circle',
+            help: i18n.t('session_info_help'),
+            help_index: 'zz-nbext_pkg-2',
+            handler: function () {
+                session_info.show(notebook, notebook.keyboard_manager);
+            }
+        }, 'show-session-info', PREFIX);
+
+        Jupyter.toolbar.add_buttons_group([
+            {action: new_action, id: 'nbext_pkg-new-notebook-button'},
+            {action: info_action, id: 'nbext_pkg-session-info-button'}
+        ], 'nbext_pkg-toolbar');
+
+        $('#file_menu #new_notebook').after(
+            menu_item('nbext_pkg-new-notebook-menu', i18n.t('new_notebook_menu'), new_action));
+        $('#kernel_menu').append(
+            $('<li/>').addClass('divider').attr('role', 'none'),
+            menu_item('nbext_pkg-session-info-menu', i18n.t('session_info_menu'), info_action));
+    };
+
+    return {load_ipython_extension: load};
+});

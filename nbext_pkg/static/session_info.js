@@ -1,0 +1,172 @@
+// nbext_pkg: the Session info dialog of the notebook page.
+//
+// Every value is read from the live page objects (Jupyter.notebook.session,
+// .kernel) when the dialog opens and again whenever the kernel or session
+// changes while it is open, so a restart or a kernel change shows at once.
+define([
+    'jquery',
+    'base/js/utils',
+    'base/js/dialog',
+    './i18n'
+], function ($, utils, dialog, i18n) {
+    "use strict";
+
+    var FIELDS = [
+        'path', 'session_id', 'kernel_id', 'kernel_name', 'display_name',
+        'execution_state', 'connection_file', 'console'
+    ];
+
+    // The kernel's execution state as the page's events report it, per
+    // kernel id; the server is asked only for a kernel we have not heard from.
+    var states = {};
+    var STATE_EVENTS = {
+        'kernel_starting.Kernel': 'starting',
+        'kernel_restarting.Kernel': 'restarting',
+        'kernel_autorestarting.Kernel': 'restarting',
+        'kernel_ready.Kernel': 'idle',
+        'kernel_idle.Kernel': 'idle',
+        'kernel_busy.Kernel': 'busy',
+        'kernel_dead.Kernel': 'dead',
+        'kernel_killed.Kernel': 'dead',
+        'kernel_disconnected.Kernel': 'disconnected'
+    };
+    var REFRESH_EVENTS = Object.keys(STATE_EVENTS).concat([
+        'kernel_created.Session', 'kernel_connected.Kernel', 'kernel_killed.Session',
+        'kernel_dead.Session', 'notebook_renamed.Notebook', 'spec_changed.Kernel'
+    ]).join(' ');
+
+    var watch = function (events) {
+        Object.keys(STATE_EVENTS).forEach(function (name) {
+            events.on(name, function (event, data) {
+                var kernel = data && data.kernel;
+                if (kernel && kernel.id) {
+                    states[kernel.id] = STATE_EVENTS[name];
+                }
+            });
+        });
+    };
+
+    var display_name = function (notebook, kernel_name) {
+        var specs = (notebook.kernel_selector && notebook.kernel_selector.kernelspecs) || {};
+        if (specs[kernel_name]) {
+            return specs[kernel_name].spec.display_name;
+        }
+        var meta = notebook.metadata.kernelspec;
+        return meta && meta.name === kernel_name ? meta.display_name : null;
+    };
+
+    /** The values the dialog shows; null where there is no session or kernel. */
+    var collect = function (notebook) {
+        var session = notebook.session;
+        var kernel = notebook.kernel || (session && session.kernel);
+        var kernel_id = kernel ? kernel.id : null;
+        var connection_file = kernel_id ? 'kernel-' + kernel_id + '.json' : null;
+        return {
+            path: notebook.notebook_path,
+            session_id: session ? session.id : null,
+            kernel_id: kernel_id,
+            kernel_name: kernel ? kernel.name : null,
+            display_name: kernel ? display_name(notebook, kernel.name) : null,
+            execution_state: kernel_id ? (states[kernel_id] || null) : null,
+            connection_file: connection_file,
+            console: connection_file ? 'jupyter console --existing ' + connection_file : null
+        };
+    };
+
+    var copy_text = function (text) {
+        if (navigator.clipboard && window.isSecureContext) {
+            return navigator.clipboard.writeText(text);
+        }
+        // Plain http on a host name is not a secure context: the old way.
+        return new Promise(function (resolve, reject) {
+            var area = $('<textarea/>').val(text).css({position: 'fixed', opacity: 0}).appendTo('body');
+            area[0].select();
+            var ok = document.execCommand('copy');
+            area.remove();
+            if (ok) {
+                resolve();
+            } else {
+                reject(new Error('copy refused'));
+            }
+        });
+    };
+
+    var build_table = function () {
+        var table = $('<table/>').addClass('table table-condensed nbext_pkg-session-table');
+        FIELDS.forEach(function (field) {
+            var row = $('<tr/>').attr('data-field', field).appendTo(table);
+            $('<th/>').text(i18n.t('field_' + field)).appendTo(row);
+            $('<td/>').append($('<code/>').addClass('nbext_pkg-value')).appendTo(row);
+            var copy = $('<button/>')
+                .attr({type: 'button', title: i18n.t('copy'), 'aria-label': i18n.t('copy') + ': ' + i18n.t('field_' + field)})
+                .addClass('btn btn-default btn-xs nbext_pkg-copy')
+                .append($('<i/>').addClass('fa fa-clipboard'));
+            $('<td/>').append(copy).appendTo(row);
+            copy.on('click', function () {
+                var value = row.find('.nbext_pkg-value').text();
+                copy_text(value).then(function () {
+                    copy.attr('title', i18n.t('copied')).addClass('nbext_pkg-copied');
+                }).catch(function () {
+                    copy.attr('title', i18n.t('copy_failed')).addClass('nbext_pkg-copy-failed');
+                });
+            });
+        });
+        return table;
+    };
+
+    var render = function (body, values) {
+        FIELDS.forEach(function (field) {
+            var row = body.find('tr[data-field="' + field + '"]');
+            var value = values[field];
+            row.find('.nbext_pkg-value').text(value === null ? '' : value);
+            row.find('.nbext_pkg-copy').prop('disabled', value === null);
+            row.toggleClass('nbext_pkg-empty', value === null);
+        });
+        body.find('.nbext_pkg-no-kernel').toggle(values.kernel_id === null);
+    };
+
+    var ask_state = function (notebook, body) {
+        var kernel = notebook.kernel;
+        if (!kernel || !kernel.id || states[kernel.id]) {
+            return;
+        }
+        var url = utils.url_path_join(notebook.base_url, 'api/kernels',
+            encodeURIComponent(kernel.id));
+        utils.promising_ajax(url, {dataType: 'json', cache: false}).then(function (model) {
+            if (!states[model.id]) {
+                states[model.id] = model.execution_state;
+            }
+            render(body, collect(notebook));
+        }).catch(function () {
+            body.find('tr[data-field="execution_state"] .nbext_pkg-value').text(i18n.t('unknown'));
+        });
+    };
+
+    /** Open the dialog for `notebook`; it follows the session while open. */
+    var show = function (notebook, keyboard_manager) {
+        var body = $('<div/>').addClass('nbext_pkg-session-info')
+            .append($('<p/>').addClass('alert alert-warning nbext_pkg-no-kernel').text(i18n.t('no_kernel')))
+            .append(build_table());
+        var refresh = function () {
+            render(body, collect(notebook));
+            ask_state(notebook, body);
+        };
+        refresh();
+        var buttons = {};
+        buttons[i18n.t('close')] = {'class': 'btn-primary', id: 'nbext_pkg-session-info-close'};
+        var modal = dialog.modal({
+            notebook: notebook,
+            keyboard_manager: keyboard_manager,
+            title: i18n.t('session_info'),
+            body: body,
+            buttons: buttons
+        }).attr('id', 'nbext_pkg-session-info-dialog');
+        notebook.events.on(REFRESH_EVENTS, refresh);
+        modal.on('hidden.bs.modal', function () {
+            notebook.events.off(REFRESH_EVENTS, refresh);
+        });
+        return modal;
+    };
+
+    return {show: show, watch: watch, collect: collect, FIELDS: FIELDS};
+});

@@ -1,0 +1,136 @@
+"""Page objects for the tree and notebook pages, with readable waits."""
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+TIMEOUT = 30
+
+
+class Page:
+    def __init__(self, driver, server):
+        self.driver = driver
+        self.server = server
+
+    def wait(self, condition, message, timeout=TIMEOUT):
+        return WebDriverWait(self.driver, timeout).until(condition, message)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def visible(self, css, what=None):
+        return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)),
+                         f"waiting for {what or css} to show")
+
+    def clickable(self, css, what=None):
+        return self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)),
+                         f"waiting for {what or css} to be clickable")
+
+    def gone(self, css, what=None):
+        return self.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, css)),
+                         f"waiting for {what or css} to go away")
+
+    def new_window_after(self, action, what):
+        """Run ``action``; switch to the window it opens and return its handle."""
+        before = set(self.driver.window_handles)
+        action()
+        self.wait(lambda d: len(set(d.window_handles) - before) == 1, f"waiting for {what}")
+        handle = (set(self.driver.window_handles) - before).pop()
+        self.driver.switch_to.window(handle)
+        return handle
+
+    def modal(self, css, what):
+        """Wait for a Bootstrap dialog to be fully shown (not still fading in)."""
+        self.wait(lambda d: d.execute_script(
+            "var m = document.querySelector(arguments[0]);"
+            "return m !== null && m.classList.contains('in') && getComputedStyle(m).opacity === '1';",
+            css), f"waiting for {what}")
+        return self.find(css)
+
+    def close_modal(self, css, button_css):
+        self.clickable(f"{css} {button_css}").click()
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, css),
+                  f"waiting for {css} to close")
+
+
+class TreePage(Page):
+    def open(self, path=""):
+        self.driver.get(self.server.page_url("tree", path))
+        self.wait(lambda d: d.execute_script(
+            "return !!(window.Jupyter && Jupyter.notebook_list && Jupyter.notebook_list.contents)"
+            " && document.querySelectorAll('#notebook_list .list_item').length >= 0"),
+            "waiting for the tree page to load")
+        self.visible("#nbext_pkg-new-notebook", "the New notebook button")
+        return self
+
+    def wait_kernels(self):
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#nbext_pkg-kernel-menu li[data-kernel-name]"),
+                  "waiting for the kernel menu to fill")
+        self.wait(lambda d: d.find_element(By.ID, "nbext_pkg-new-notebook").get_attribute("data-kernel-name"),
+                  "waiting for the button to know its kernel")
+
+    def kernel_items(self):
+        return [
+            (li.get_attribute("id"), li.get_attribute("data-kernel-name"), li.text.strip())
+            for li in self.find_all("#nbext_pkg-kernel-menu li[data-kernel-name]")
+        ]
+
+    def button_kernel(self):
+        return self.find("#nbext_pkg-new-notebook").get_attribute("data-kernel-name")
+
+    def click_new(self):
+        self.clickable("#nbext_pkg-new-notebook", "the New notebook button").click()
+
+    def pick_kernel(self, name):
+        self.clickable("#nbext_pkg-kernel-toggle", "the kernel menu toggle").click()
+        self.clickable(f"#nbext_pkg-kernel-{name} a", f"the {name} kernel entry").click()
+
+
+class NotebookPage(Page):
+    def open(self, path):
+        self.driver.get(self.server.page_url("notebooks", path))
+        return self.wait_loaded()
+
+    def wait_loaded(self):
+        self.wait(lambda d: d.execute_script(
+            "return !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded)"),
+            "waiting for the notebook to load")
+        self.visible("#nbext_pkg-toolbar", "nbext_pkg's toolbar buttons")
+        return self
+
+    def wait_kernel(self):
+        self.wait(lambda d: d.execute_script(
+            "var k = Jupyter.notebook.kernel;"
+            "return !!(k && k.is_connected() && k.info_reply && k.info_reply.status === 'ok');"),
+            "waiting for the kernel to be ready")
+        return self
+
+    @property
+    def path(self):
+        return self.js("return Jupyter.notebook.notebook_path")
+
+    def page_ids(self):
+        return self.js(
+            "var n = Jupyter.notebook; return {session_id: n.session && n.session.id,"
+            " kernel_id: n.kernel && n.kernel.id, kernel_name: n.kernel && n.kernel.name};")
+
+    def menu(self, menu_link_css, item_css):
+        self.clickable(menu_link_css, "the menu").click()
+        self.clickable(item_css, f"the menu item {item_css}").click()
+
+    def open_session_info(self):
+        self.menu("#kernellink", "#nbext_pkg-session-info-menu a")
+        return self.modal("#nbext_pkg-session-info-dialog", "the Session info dialog")
+
+    def session_info_values(self):
+        return self.js(
+            "var out = {};"
+            "document.querySelectorAll('#nbext_pkg-session-info-dialog tr[data-field]').forEach("
+            "  function (row) { out[row.dataset.field] = row.querySelector('.nbext_pkg-value').textContent; });"
+            "return out;")

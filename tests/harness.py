@@ -1,0 +1,246 @@
+"""Real parts for tests and benchmarks: a temporary Jupyter environment, a
+notebook server subprocess in it, and headless Chromium.
+
+Nothing here is faked: the server is ``python -m notebook`` with a real
+ipykernel, configured only through the real ``jupyter ...`` commands.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+# JupyterHub percent-encodes user names in the base URL; a raw "é" would make
+# notebook 6.5.7 answer 404 everywhere.
+AWKWARD_BASE_URL = "/user/t%C3%A9st@x/"
+
+
+def wait_until(predicate, timeout, what, interval=0.02):
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what``.
+
+    This waits on a condition with a deadline, never for a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
+        pause.wait(interval)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def url_path(path):
+    """Percent-encode a contents path for a URL, keeping its slashes."""
+    return quote(path, safe="/")
+
+
+class JupyterEnv:
+    """A temporary JUPYTER_CONFIG_DIR / DATA_DIR / RUNTIME_DIR / IPYTHONDIR."""
+
+    def __init__(self, base=None, python=sys.executable):
+        self.base = Path(base or tempfile.mkdtemp(prefix="nbext_pkg-env-"))
+        self.python = python
+        self.config_dir = self.base / "config"
+        self.data_dir = self.base / "data"
+        self.runtime_dir = self.base / "runtime"
+        self.ipython_dir = self.base / "ipython"
+        for d in (self.config_dir, self.data_dir, self.runtime_dir, self.ipython_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ)
+        self.env.update(
+            JUPYTER_CONFIG_DIR=str(self.config_dir),
+            JUPYTER_DATA_DIR=str(self.data_dir),
+            JUPYTER_RUNTIME_DIR=str(self.runtime_dir),
+            IPYTHONDIR=str(self.ipython_dir),
+            # Inside a virtual environment jupyter_core lets the environment's
+            # files win over the user's; the temporary user folders must win.
+            JUPYTER_PREFER_ENV_PATH="0",
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONUNBUFFERED="1",
+        )
+        for name in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH"):
+            self.env.pop(name, None)
+
+    def jupyter(self, *args, check=True):
+        """Run ``jupyter <args>`` in this environment; return the completed process."""
+        proc = subprocess.run(
+            [self.python, "-m", "jupyter", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"jupyter {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def install_nbext_pkg(self):
+        """Install and enable every part with the real commands, at user level."""
+        self.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user", "--symlink")
+        self.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
+        self.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
+
+    def add_kernelspec(self, name, display_name, argv=None):
+        """A kernelspec in the temporary data dir; argv defaults to this Python's ipykernel."""
+        folder = self.data_dir / "kernels" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        argv = argv or [self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        spec = {"argv": argv, "display_name": display_name, "language": "python"}
+        (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
+        return folder
+
+    def cleanup(self):
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class NotebookServer:
+    """A ``jupyter notebook`` subprocess on 127.0.0.1 and a free port."""
+
+    def __init__(self, jenv, root, base_url="/", log_path=None, extra_args=()):
+        self.jenv = jenv
+        self.root = Path(root)
+        self.base_url = base_url
+        self.token = uuid.uuid4().hex
+        self.port = free_port()
+        self.log_path = Path(log_path or jenv.base / f"server-{self.port}.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.info = None
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {self.token}"
+
+    def start(self, timeout=60):
+        args = [
+            self.jenv.python, "-m", "notebook",
+            "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
+            f"--NotebookApp.token={self.token}",
+            f"--NotebookApp.base_url={self.base_url}",
+            f"--notebook-dir={self.root}",
+            *self.extra_args,
+        ]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            args, env=self.jenv.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=str(self.root), start_new_session=True,
+        )
+        info_file = self.jenv.runtime_dir / f"nbserver-{self.proc.pid}.json"
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"the notebook server exited with {self.proc.returncode}:\n{self.log_text()}"
+                )
+            if info_file.exists() and info_file.stat().st_size:
+                try:
+                    return json.loads(info_file.read_text())
+                except json.JSONDecodeError:
+                    return None  # caught while being written
+            return None
+
+        self.info = wait_until(ready, timeout, f"the server's runtime file {info_file}")
+        return self
+
+    @property
+    def url(self):
+        """The server's root URL, ending with the base URL and a slash."""
+        return f"http://127.0.0.1:{self.port}{self.base_url}"
+
+    def page_url(self, *parts):
+        return self.url + "/".join(url_path(p) for p in parts if p != "")
+
+    def api(self, method, path, expect=None, **kwargs):
+        """Call the REST API; ``path`` is already URL-encoded (``api/sessions``)."""
+        kwargs.setdefault("timeout", 30)
+        response = self.http.request(method, self.url + path, **kwargs)
+        if expect is not None and response.status_code != expect:
+            raise AssertionError(
+                f"{method} {path}: expected {expect}, got {response.status_code}: {response.text}"
+            )
+        return response
+
+    def sessions(self):
+        return self.api("GET", "api/sessions", expect=200).json()
+
+    def kernels(self):
+        return self.api("GET", "api/kernels", expect=200).json()
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            # The server shuts its kernels down on SIGTERM.
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+        self.http.close()
+
+
+def chromium_options(download_dir=None, lang=None):
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = os.environ.get("NBEXT_PKG_CHROMIUM", "/usr/bin/chromium")
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1280,900",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='nbext_pkg-chromium-')}",
+    ):
+        options.add_argument(flag)
+    if lang:
+        options.add_argument(f"--lang={lang}")
+    prefs = {"profile.default_content_setting_values.popups": 1}
+    if download_dir:
+        prefs.update({
+            "download.default_directory": str(download_dir),
+            "download.prompt_for_download": False,
+        })
+    options.add_experimental_option("prefs", prefs)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return options
+
+
+def start_chromium(download_dir=None, lang=None):
+    """Headless Chromium through Debian's chromedriver; never downloads anything."""
+    os.environ["SE_OFFLINE"] = "true"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    service = Service(executable_path=os.environ.get("NBEXT_PKG_CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=chromium_options(download_dir, lang))
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    return driver
