@@ -81,12 +81,26 @@ class JupyterEnv:
         for name in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH"):
             self.env.pop(name, None)
 
-    def jupyter(self, *args, check=True):
-        """Run ``jupyter <args>`` in this environment; return the completed process."""
+    def jupyter(self, *args, check=True, merge_output=False):
+        """Run ``jupyter <args>`` in this environment; return the completed process.
+
+        The subcommand's entry point runs under ``self.python``, so that
+        ``--sys-prefix`` means that interpreter's prefix even where its
+        ``bin/`` holds no ``jupyter-*`` scripts.
+        """
+        from importlib.metadata import entry_points
+
+        (script,) = entry_points(group="console_scripts", name=f"jupyter-{args[0]}")
+        module, func = script.value.split(":")
+        launcher = (
+            "import sys; sys.argv[0] = %r; from %s import %s as main; sys.exit(main())"
+            % (script.name, module, func)
+        )
         proc = subprocess.run(
-            [self.python, "-m", "jupyter", *args],
+            [self.python, "-c", launcher, *args[1:]],
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
             text=True,
             timeout=120,
         )
@@ -244,3 +258,21 @@ def start_chromium(download_dir=None, lang=None):
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
     return driver
+
+
+def overlay_venv(folder):
+    """A new virtual environment whose prefix is ``folder`` but which imports
+    this environment's packages (a .pth line), so a command's ``--sys-prefix``
+    or a ``pip install`` writes into ``folder`` and nowhere else."""
+    import site
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = Path(folder) / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    ours = [p for p in site.getsitepackages() if Path(p).is_dir()] or [sysconfig.get_path("purelib")]
+    (Path(purelib) / "_nbext_pkg_parent_env.pth").write_text("\n".join(ours) + "\n")
+    return python

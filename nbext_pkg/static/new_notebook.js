@@ -17,12 +17,19 @@ define([
     "use strict";
 
     // The server's own sentence for a failed request. utils.ajax_error_msg
-    // prefers the traceback; a person wants the message.
+    // prefers the whole traceback; a person wants one line. For an exception
+    // that is not an HTTPError (a kernel that cannot start), notebook 6 says
+    // only "Unhandled error", and the traceback's last line names the cause.
     var server_message = function (error) {
         var xhr = error && error.xhr;
-        var body = xhr && xhr.responseJSON;
-        if (body && body.message) {
+        var body = (xhr && xhr.responseJSON) || {};
+        var trace = (body.traceback || '').trim().split('\n');
+        var cause = trace[trace.length - 1];
+        if (body.message && (body.message !== 'Unhandled error' || !cause)) {
             return body.message;
+        }
+        if (cause) {
+            return cause;
         }
         if (xhr && xhr.status) {
             return xhr.status + ' ' + (xhr.statusText || '');

@@ -1,0 +1,163 @@
+"""The install hooks, the real `jupyter ...` commands, and `pip install`."""
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import nbext_pkg
+from harness import REPO, JupyterEnv, NotebookServer, overlay_venv
+
+STATIC = REPO / "nbext_pkg" / "static"
+PAGE_MODULES = {"tree": "nbext_pkg/tree", "notebook": "nbext_pkg/notebook"}
+
+
+def test_nbextension_paths_are_exactly_the_two_page_modules():
+    assert nbext_pkg._jupyter_nbextension_paths() == [
+        {"section": "tree", "src": "static", "dest": "nbext_pkg", "require": "nbext_pkg/tree"},
+        {"section": "notebook", "src": "static", "dest": "nbext_pkg", "require": "nbext_pkg/notebook"},
+    ]
+
+
+def test_server_extension_paths_name_the_package():
+    assert nbext_pkg._jupyter_server_extension_paths() == [{"module": "nbext_pkg"}]
+    assert callable(nbext_pkg.load_jupyter_server_extension)
+
+
+def test_importing_the_package_imports_no_server_code():
+    code = "import sys, nbext_pkg; print(sorted(m for m in sys.modules if m.split('.')[0] in ('notebook', 'tornado')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_required_module_exists():
+    for require in PAGE_MODULES.values():
+        assert (STATIC / (require.split("/", 1)[1] + ".js")).is_file()
+
+
+@pytest.fixture
+def jenv(tmp_path):
+    return JupyterEnv(tmp_path / "env")
+
+
+def listed(jenv):
+    """`jupyter nbextension list`, as {section: [lines]}, colours and spacing removed."""
+    text = jenv.jupyter("nbextension", "list", merge_output=True).stdout
+    sections, current = {}, None
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines():
+        words = " ".join(line.split())
+        if words.endswith(" section"):
+            current = sections.setdefault(words.split()[0], [])
+        elif current is not None and words:
+            current.append(words)
+    return sections
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+@pytest.mark.parametrize("symlink", [False, True], ids=["copy", "symlink"])
+def test_nbextension_install_user(jenv, symlink):
+    args = ["nbextension", "install", "--py", "nbext_pkg", "--user"] + (["--symlink"] if symlink else [])
+    jenv.jupyter(*args)
+    installed = jenv.data_dir / "nbextensions" / "nbext_pkg"
+    if symlink:
+        assert installed.is_symlink()
+        assert installed.resolve() == STATIC.resolve()
+    else:
+        assert not installed.is_symlink()
+        for source in STATIC.iterdir():
+            assert (installed / source.name).read_bytes() == source.read_bytes()
+
+
+def test_enable_then_disable_at_user_level(jenv):
+    jenv.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user")
+    jenv.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
+    jenv.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
+    nbconfig = jenv.config_dir / "nbconfig"
+    for section, require in PAGE_MODULES.items():
+        assert read_json(nbconfig / f"{section}.json") == {"load_extensions": {require: True}}
+    server_config = read_json(jenv.config_dir / "jupyter_notebook_config.json")
+    assert server_config["NotebookApp"]["nbserver_extensions"] == {"nbext_pkg": True}
+
+    assert listed(jenv) == {
+        "notebook": ["nbext_pkg/notebook enabled", "- Validating: OK"],
+        "tree": ["nbext_pkg/tree enabled", "- Validating: OK"],
+    }
+
+    jenv.jupyter("nbextension", "disable", "--py", "nbext_pkg", "--user")
+    for section, require in PAGE_MODULES.items():
+        assert read_json(nbconfig / f"{section}.json") == {"load_extensions": {require: False}}
+
+
+def test_sys_prefix_install_and_enable(tmp_path):
+    python = overlay_venv(tmp_path / "venv")
+    jenv = JupyterEnv(tmp_path / "env", python=str(python))
+    jenv.env["JUPYTER_PREFER_ENV_PATH"] = "1"
+    jenv.jupyter("nbextension", "install", "--py", "nbext_pkg", "--sys-prefix")
+    jenv.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--sys-prefix")
+    prefix = tmp_path / "venv"
+    assert (prefix / "share/jupyter/nbextensions/nbext_pkg/tree.js").read_bytes() == (STATIC / "tree.js").read_bytes()
+    assert read_json(prefix / "etc/jupyter/nbconfig/tree.json") == {"load_extensions": {"nbext_pkg/tree": True}}
+    # Nothing leaked into the user's folders.
+    assert not (jenv.data_dir / "nbextensions").exists()
+
+
+def build_wheel(tmp_path):
+    out = tmp_path / "wheel"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(out), str(REPO)],
+        check=True, capture_output=True, text=True,
+    )
+    return next(out.glob("nbext_pkg-*.whl"))
+
+
+def test_wheel_carries_static_files_and_enabling_config(tmp_path):
+    wheel = build_wheel(tmp_path)
+    data = f"nbext_pkg-{nbext_pkg.__version__}.data/data/"
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        for source in STATIC.iterdir():
+            assert data + f"share/jupyter/nbextensions/nbext_pkg/{source.name}" in names
+        assert json.loads(zf.read(data + "etc/jupyter/nbconfig/tree.d/nbext_pkg.json")) == {
+            "load_extensions": {"nbext_pkg/tree": True}}
+        assert json.loads(zf.read(data + "etc/jupyter/nbconfig/notebook.d/nbext_pkg.json")) == {
+            "load_extensions": {"nbext_pkg/notebook": True}}
+        assert json.loads(zf.read(data + "etc/jupyter/jupyter_notebook_config.d/nbext_pkg.json")) == {
+            "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}}
+
+
+def test_pip_install_alone_turns_everything_on(tmp_path):
+    """pip install into a fresh environment, no other command: a server there
+    loads both page modules and the server extension."""
+    wheel = build_wheel(tmp_path)
+    python = overlay_venv(tmp_path / "venv")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-installed", str(wheel)],
+        check=True, capture_output=True, text=True,
+    )
+    jenv = JupyterEnv(tmp_path / "env", python=str(python))
+    jenv.env["JUPYTER_PREFER_ENV_PATH"] = "1"
+    assert listed(jenv) == {
+        "notebook": ["nbext_pkg/notebook enabled", "- Validating: OK"],
+        "tree": ["nbext_pkg/tree enabled", "- Validating: OK"],
+    }
+    (tmp_path / "root").mkdir()
+    server = NotebookServer(jenv, tmp_path / "root").start()
+    try:
+        status = server.api("GET", "nbext_pkg/api/status", expect=200).json()
+        assert status == {"name": "nbext_pkg", "version": nbext_pkg.__version__}
+        for section, require in PAGE_MODULES.items():
+            config = server.api("GET", f"api/config/{section}", expect=200).json()
+            assert config["load_extensions"][require] is True
+        served = server.api("GET", "nbextensions/nbext_pkg/tree.js", expect=200)
+        assert served.content == (STATIC / "tree.js").read_bytes()
+        assert f"nbext_pkg {nbext_pkg.__version__} loaded" in server.log_text()
+    finally:
+        server.stop()
