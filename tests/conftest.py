@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
@@ -21,6 +20,11 @@ AWKWARD_DIR = "sp ace #1 %41 ?q ünï 中文"
 AWKWARD_NOTEBOOK = f"{AWKWARD_DIR}/na me #% ?é.ipynb"
 ALT_KERNEL = "nbext-alt"
 BROKEN_KERNEL = "nbext-broken"
+
+
+def pytest_sessionstart(session):
+    # Artifacts describe the last run only.
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -155,8 +159,3 @@ def fresh_dir(notebook_root, request):
         shutil.rmtree(folder)
     folder.mkdir()
     return name
-
-
-@pytest.fixture
-def python():
-    return sys.executable

@@ -27,11 +27,11 @@ define([
         'kernel_idle.Kernel': 'idle',
         'kernel_busy.Kernel': 'busy',
         'kernel_dead.Kernel': 'dead',
-        'kernel_killed.Kernel': 'dead',
+        'kernel_killed.Session': 'dead',
         'kernel_disconnected.Kernel': 'disconnected'
     };
     var REFRESH_EVENTS = Object.keys(STATE_EVENTS).concat([
-        'kernel_created.Session', 'kernel_connected.Kernel', 'kernel_killed.Session',
+        'kernel_created.Session', 'kernel_connected.Kernel',
         'kernel_dead.Session', 'notebook_renamed.Notebook', 'spec_changed.Kernel'
     ]).join(' ');
 
@@ -122,7 +122,9 @@ define([
             row.find('.nbext_pkg-copy').prop('disabled', value === null);
             row.toggleClass('nbext_pkg-empty', value === null);
         });
-        body.find('.nbext_pkg-no-kernel').toggle(values.kernel_id === null);
+        // A shut-down kernel keeps its ids in the page; say it is not running.
+        body.find('.nbext_pkg-no-kernel').toggle(
+            values.kernel_id === null || values.execution_state === 'dead');
     };
 
     var ask_state = function (notebook, body) {
