@@ -10,12 +10,19 @@ from .handlers import StatusHandler
 
 
 class OwnFilesHandler(FileFindHandler):
-    """Serves ``nbextensions/nbext_pkg/`` itself, following a ``--symlink`` install.
+    """Serves ``nbextensions/nbext_pkg/`` itself.
 
-    Tornado 6.5.9 stopped following symlinks out of the folder it serves, so
-    the notebook's own handler answers 403 for files that
-    ``jupyter nbextension install --symlink`` linked in. Here the links'
-    targets are allowed, and only for our own folder.
+    Two things differ from the notebook's handler for ``nbextensions/``:
+
+    - Tornado 6.5.9 stopped following symlinks out of the folder it serves,
+      so files that ``jupyter nbextension install --symlink`` linked in get a
+      403 there. Here the links' targets are allowed, for our folder only.
+    - The notebook never lets the browser cache nbextensions, so every page
+      load asks again for each of our modules, one wave per level of
+      ``define`` dependencies. A copied install cannot change while the
+      server runs, and the page's module URLs carry ``?v=<server start>``,
+      so there the browser may keep them; a linked (developer) install
+      keeps the notebook's no-cache rule, so edits show on reload.
     """
 
     def initialize(self, path, **kwargs):
@@ -28,6 +35,7 @@ def load(nbapp):
     web_app = nbapp.web_app
     base_url = web_app.settings["base_url"]
     own_files = [os.path.join(p, "nbext_pkg") for p in web_app.settings["nbextensions_path"]]
+    linked = any(os.path.islink(p) for p in own_files)
     web_app.add_handlers(
         ".*$",
         [
@@ -35,7 +43,7 @@ def load(nbapp):
             (
                 url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
                 OwnFilesHandler,
-                {"path": own_files, "no_cache_paths": ["/"]},
+                {"path": own_files, "no_cache_paths": ["/"] if linked else []},
             ),
         ],
     )

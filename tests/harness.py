@@ -110,9 +110,14 @@ class JupyterEnv:
             )
         return proc
 
-    def install_nbext_pkg(self):
-        """Install and enable every part with the real commands, at user level."""
-        self.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user", "--symlink")
+    def install_nbext_pkg(self, symlink=True):
+        """Install and enable every part with the real commands, at user level.
+
+        Tests link the files (edits show without reinstalling); benchmarks
+        copy them, as ``pip install`` does.
+        """
+        self.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user",
+                     *(["--symlink"] if symlink else []))
         self.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
         self.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
 
