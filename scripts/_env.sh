@@ -19,10 +19,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-# Reinstall only when what pip reads has changed: a no-op install still
-# builds the editable wheel, which takes seconds.
+# Reinstall only when what pip reads, or the checkout it points to, has
+# changed: a no-op install still builds the editable wheel, which takes seconds.
 stamp="$VENV/.nbext_pkg-installed"
-want=$(cat "$ROOT/setup.py" "$ROOT/pyproject.toml" <(echo "extras=$EXTRAS") | sha256sum | cut -d' ' -f1)
+want=$(cat "$ROOT/setup.py" "$ROOT/pyproject.toml" <(echo "extras=$EXTRAS root=$ROOT") \
+    | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "== installing nbext_pkg${EXTRAS:+[$EXTRAS]} into $VENV"
     # (Some machines' pip settings name find-links folders that do not exist;
