@@ -28,7 +28,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from harness import (  # noqa: E402
-    AWKWARD_BASE_URL, JupyterEnv, NotebookServer, start_chromium, wait_until,
+    AWKWARD_BASE_URL,
+    JupyterEnv,
+    NotebookServer,
+    start_chromium,
+    wait_until,
 )
 
 # Loaded by every tree and notebook page through the notebook's

@@ -34,6 +34,18 @@ def _jupyter_server_extension_paths():
     return [{"module": "nbext_pkg"}]
 
 
+def _jupyter_bundlerextension_paths():
+    """The notebook bundle, under File > Download as."""
+    return [
+        {
+            "name": "nbext_pkg_bundle",
+            "label": "Notebook bundle (.zip)",
+            "module_name": "nbext_pkg.bundlers",
+            "group": "download",
+        }
+    ]
+
+
 def load_jupyter_server_extension(nbapp):
     """Called by the notebook server once its web application exists."""
     from .server import load

@@ -6,7 +6,8 @@ from notebook.base.handlers import FileFindHandler
 from notebook.utils import url_path_join
 
 from ._version import __version__
-from .handlers import StatusHandler
+from .config import NbextPkg
+from .handlers import BundleHandler, StatusHandler
 
 
 class OwnFilesHandler(FileFindHandler):
@@ -34,12 +35,14 @@ def load(nbapp):
     """Add our routes under the server's base URL and say so in the log."""
     web_app = nbapp.web_app
     base_url = web_app.settings["base_url"]
+    web_app.settings["nbext_pkg"] = NbextPkg(parent=nbapp)
     own_files = [os.path.join(p, "nbext_pkg") for p in web_app.settings["nbextensions_path"]]
     linked = any(os.path.islink(p) for p in own_files)
     web_app.add_handlers(
         ".*$",
         [
             (url_path_join(base_url, "nbext_pkg", "api", "status"), StatusHandler),
+            (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), BundleHandler),
             (
                 url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
                 OwnFilesHandler,

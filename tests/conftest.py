@@ -10,7 +10,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from harness import AWKWARD_BASE_URL, REPO, JupyterEnv, NotebookServer, start_chromium
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -99,11 +98,17 @@ def server(jupyter_env, notebook_root):
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory, server):
+def downloads(tmp_path_factory):
+    """Where the browser saves downloads."""
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="session")
+def chromium(downloads, server):
     for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
         if not Path(tool).exists():
             pytest.fail(f"{tool} is missing: run ./scripts/test, which installs it")
-    driver = start_chromium(download_dir=tmp_path_factory.mktemp("downloads"))
+    driver = start_chromium(download_dir=downloads)
     # Log in once: the token in the URL sets the login cookie.
     driver.get(server.url + f"tree?token={server.token}")
     yield driver

@@ -93,8 +93,8 @@ class JupyterEnv:
         (script,) = entry_points(group="console_scripts", name=f"jupyter-{args[0]}")
         module, func = script.value.split(":")
         launcher = (
-            "import sys; sys.argv[0] = %r; from %s import %s as main; sys.exit(main())"
-            % (script.name, module, func)
+            f"import sys; sys.argv[0] = {script.name!r}; "
+            f"from {module} import {func} as main; sys.exit(main())"
         )
         proc = subprocess.run(
             [self.python, "-c", launcher, *args[1:]],
@@ -120,6 +120,7 @@ class JupyterEnv:
                      *(["--symlink"] if symlink else []))
         self.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
         self.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
+        self.jupyter("bundlerextension", "enable", "--py", "nbext_pkg", "--user")
 
     def add_kernelspec(self, name, display_name, argv=None):
         """A kernelspec in the temporary data dir; argv defaults to this Python's ipykernel."""

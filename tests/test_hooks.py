@@ -8,12 +8,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from harness import REPO, JupyterEnv, NotebookServer, overlay_venv
 
 import nbext_pkg
-from harness import REPO, JupyterEnv, NotebookServer, overlay_venv
 
 STATIC = REPO / "nbext_pkg" / "static"
 PAGE_MODULES = {"tree": "nbext_pkg/tree", "notebook": "nbext_pkg/notebook"}
+BUNDLER = {"label": "Notebook bundle (.zip)", "module_name": "nbext_pkg.bundlers", "group": "download"}
 
 
 def test_nbextension_paths_are_exactly_the_two_page_modules():
@@ -28,8 +29,21 @@ def test_server_extension_paths_name_the_package():
     assert callable(nbext_pkg.load_jupyter_server_extension)
 
 
+def test_bundlerextension_paths_declare_the_bundle():
+    assert nbext_pkg._jupyter_bundlerextension_paths() == [dict(name="nbext_pkg_bundle", **BUNDLER)]
+
+
+def test_bundlerextension_enable_and_disable(jenv):
+    jenv.jupyter("bundlerextension", "enable", "--py", "nbext_pkg", "--user")
+    notebook = read_json(jenv.config_dir / "nbconfig" / "notebook.json")
+    assert notebook == {"bundlerextensions": {"nbext_pkg_bundle": BUNDLER}}
+    jenv.jupyter("bundlerextension", "disable", "--py", "nbext_pkg", "--user")
+    assert read_json(jenv.config_dir / "nbconfig" / "notebook.json") == {}
+
+
 def test_importing_the_package_imports_no_server_code():
-    code = "import sys, nbext_pkg; print(sorted(m for m in sys.modules if m.split('.')[0] in ('notebook', 'tornado')))"
+    code = ("import sys, nbext_pkg; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('notebook', 'tornado')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -102,8 +116,10 @@ def test_sys_prefix_install_and_enable(tmp_path):
     jenv.jupyter("nbextension", "install", "--py", "nbext_pkg", "--sys-prefix")
     jenv.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--sys-prefix")
     prefix = tmp_path / "venv"
-    assert (prefix / "share/jupyter/nbextensions/nbext_pkg/tree.js").read_bytes() == (STATIC / "tree.js").read_bytes()
-    assert read_json(prefix / "etc/jupyter/nbconfig/tree.json") == {"load_extensions": {"nbext_pkg/tree": True}}
+    installed = prefix / "share/jupyter/nbextensions/nbext_pkg/tree.js"
+    assert installed.read_bytes() == (STATIC / "tree.js").read_bytes()
+    tree_config = read_json(prefix / "etc/jupyter/nbconfig/tree.json")
+    assert tree_config == {"load_extensions": {"nbext_pkg/tree": True}}
     # Nothing leaked into the user's folders.
     assert not (jenv.data_dir / "nbextensions").exists()
 
@@ -128,7 +144,8 @@ def test_wheel_carries_static_files_and_enabling_config(tmp_path):
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/tree.d/nbext_pkg.json")) == {
             "load_extensions": {"nbext_pkg/tree": True}}
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/notebook.d/nbext_pkg.json")) == {
-            "load_extensions": {"nbext_pkg/notebook": True}}
+            "load_extensions": {"nbext_pkg/notebook": True},
+            "bundlerextensions": {"nbext_pkg_bundle": BUNDLER}}
         assert json.loads(zf.read(data + "etc/jupyter/jupyter_notebook_config.d/nbext_pkg.json")) == {
             "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}}
 
@@ -156,6 +173,8 @@ def test_pip_install_alone_turns_everything_on(tmp_path):
         for section, require in PAGE_MODULES.items():
             config = server.api("GET", f"api/config/{section}", expect=200).json()
             assert config["load_extensions"][require] is True
+        notebook_config = server.api("GET", "api/config/notebook", expect=200).json()
+        assert notebook_config["bundlerextensions"] == {"nbext_pkg_bundle": BUNDLER}
         served = server.api("GET", "nbextensions/nbext_pkg/tree.js", expect=200)
         assert served.content == (STATIC / "tree.js").read_bytes()
         assert f"nbext_pkg {nbext_pkg.__version__} loaded" in server.log_text()

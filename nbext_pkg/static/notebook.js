@@ -8,8 +8,9 @@ define([
     'base/js/utils',
     './new_notebook',
     './session_info',
+    './bundle_menu',
     './i18n'
-], function ($, require, Jupyter, utils, flow, session_info, i18n) {
+], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, i18n) {
     "use strict";
 
     var PREFIX = 'nbext_pkg';
@@ -79,6 +80,8 @@ define([
 
         $('#file_menu #new_notebook').after(
             menu_item('nbext_pkg-new-notebook-menu', i18n.t('new_notebook_menu'), new_action));
+        bundle_menu.wire(notebook, document.getElementById('download_menu'));
+
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),
             menu_item('nbext_pkg-session-info-menu', i18n.t('session_info_menu'), info_action));

@@ -132,5 +132,6 @@ class NotebookPage(Page):
         return self.js(
             "var out = {};"
             "document.querySelectorAll('#nbext_pkg-session-info-dialog tr[data-field]').forEach("
-            "  function (row) { out[row.dataset.field] = row.querySelector('.nbext_pkg-value').textContent; });"
+            "  function (row) {"
+            "    out[row.dataset.field] = row.querySelector('.nbext_pkg-value').textContent; });"
             "return out;")

@@ -168,7 +168,8 @@ def test_kernel_failure_keeps_the_notebook_and_offers_to_open_it(
     assert f"The notebook \u201c{path}\u201d was created and saved" in body
     assert f"kernel \u201c{BROKEN_KERNEL}\u201d could not start" in body
     message = dialog.find_element("css selector", ".nbext_pkg-server-message").text
-    assert message == "FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/nbext-pkg-kernel'"
+    assert message == (
+        "FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent/nbext-pkg-kernel'")
     assert (notebook_root / path).is_file(), "the new notebook must stay on disk"
     assert sessions_for(server, path) == []
     assert len(server.kernels()) == kernels_before

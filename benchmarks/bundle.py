@@ -1,0 +1,173 @@
+"""Notebook bundle: nbext_pkg's bundler against notebook 6's stock zip bundler.
+
+Builds a folder of 200 small PNGs, 100 CSVs and three 100 MiB binary files,
+and a notebook that references every one of them from markdown (and an
+`<!--associate:` copy of it, so the stock bundler includes the same files).
+One server has both bundlers enabled. For each, medians of --runs downloads:
+wall time, time to first byte, archive size, peak growth of the server's
+resident memory, and the worst latency of GET /api/contents polled every
+20 ms meanwhile. `zip -r` and `zip -r -0` on the same files for reference,
+and a text-only folder (CSV, JSON, ipynb) for the archive-size comparison.
+
+    python benchmarks/bundle.py [--runs 3] [--big-mib 100]
+"""
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+import nbformat  # noqa: E402
+import requests  # noqa: E402
+from harness import JupyterEnv, NotebookServer, url_path  # noqa: E402
+
+
+def build(folder, big_mib, text_only=False):
+    rng = random.Random(1)
+    folder.mkdir(parents=True)
+    names = []
+    if not text_only:
+        for i in range(200):
+            png = folder / "images" / f"img {i:03d}.png"
+            png.parent.mkdir(exist_ok=True)
+            png.write_bytes(b"\x89PNG\r\n\x1a\n" + rng.randbytes(4000))
+            names.append(png)
+        for i in range(3):
+            blob = folder / "blobs" / f"blob{i}.bin"
+            blob.parent.mkdir(exist_ok=True)
+            with open(blob, "wb") as f:
+                for _ in range(big_mib):
+                    f.write(rng.randbytes(1024 * 1024))
+            names.append(blob)
+    for i in range(100):
+        csv = folder / "data" / f"table {i:03d}.csv"
+        csv.parent.mkdir(exist_ok=True)
+        csv.write_text("".join(f"{j},{rng.random():.6f},{rng.choice('abcdef')}\n" for j in range(2000)))
+        names.append(csv)
+    if text_only:
+        for i in range(50):
+            js = folder / "json" / f"doc{i}.json"
+            js.parent.mkdir(exist_ok=True)
+            js.write_text(json.dumps({"rows": [{"i": j, "v": rng.random()} for j in range(500)]}))
+            names.append(js)
+    rel = [p.relative_to(folder).as_posix() for p in names]
+    links = "\n".join(f"[f{i}]({url_path(r)})" for i, r in enumerate(rel))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Data\n" + links)]
+    nbformat.write(nb, str(folder / "analysis.ipynb"))
+    stock = nbformat.v4.new_notebook()
+    stock.cells = [nbformat.v4.new_markdown_cell("<!--associate:\n" + "\n".join(rel) + "\n-->")]
+    nbformat.write(stock, str(folder / "analysis-stock.ipynb"))
+    return rel
+
+
+def rss_reset(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # resets the peak resident size (VmHWM)
+
+
+def status_kib(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def download(server, url):
+    """One download while another thread polls the API; returns the measures."""
+    worst, stop = [0.0], threading.Event()
+
+    def poll():
+        session = requests.Session()
+        session.headers.update(server.http.headers)
+        while not stop.is_set():
+            t = time.perf_counter()
+            session.get(server.url + "api/contents", timeout=60)
+            worst[0] = max(worst[0], time.perf_counter() - t)
+            stop.wait(0.02)
+
+    pid = server.proc.pid
+    rss_reset(pid)
+    before = status_kib(pid, "VmRSS")
+    poller = threading.Thread(target=poll)
+    poller.start()
+    start = time.perf_counter()
+    first, size = None, 0
+    with server.http.get(server.url + url, stream=True, timeout=600) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(1024 * 1024):
+            if first is None:
+                first = time.perf_counter() - start
+            size += len(chunk)
+    wall = time.perf_counter() - start
+    stop.set()
+    poller.join()
+    peak = status_kib(pid, "VmHWM")
+    return {"wall": wall, "ttfb": first, "bytes": size, "mem": (peak - before) / 1024, "api": worst[0]}
+
+
+def zip_cli(folder, names, store):
+    out = Path(tempfile.mkdtemp()) / "x.zip"
+    start = time.perf_counter()
+    subprocess.run(["zip", "-q", "-r"] + (["-0"] if store else []) + [str(out), "analysis.ipynb", *names],
+                   cwd=folder, check=True)
+    return time.perf_counter() - start, out.stat().st_size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--big-mib", type=int, default=100, help="size of each of the 3 binary files")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="nbext_pkg-bundle-bench-"))
+    names = build(work / "root" / "data set", args.big_mib)
+    text_names = build(work / "root" / "text only", 0, text_only=True)
+    jenv = JupyterEnv(work / "env")
+    jenv.install_nbext_pkg(symlink=False)
+    jenv.jupyter("bundlerextension", "enable", "--py", "notebook.bundler.zip_bundler", "--user")
+    server = NotebookServer(jenv, work / "root").start()
+    rows = {}
+    try:
+        urls = {
+            "nbext_pkg (zip)": "nbext_pkg/bundle/data%20set/analysis.ipynb?format=zip",
+            "stock zip_bundler": "bundle/data%20set/analysis-stock.ipynb?bundler=notebook_zip_download",
+        }
+        for name, url in urls.items():
+            download(server, url)  # warm-up
+            rows[name] = [download(server, url) for _ in range(args.runs)]
+        text_ours = download(server, "nbext_pkg/bundle/text%20only/analysis.ipynb?format=zip")["bytes"]
+    finally:
+        server.stop()
+    zip_rows = {
+        "`zip -r`": zip_cli(work / "root" / "data set", names, store=False),
+        "`zip -r -0`": zip_cli(work / "root" / "data set", names, store=True),
+    }
+    _, text_zip = zip_cli(work / "root" / "text only", text_names, store=False)
+
+    total = sum((work / "root" / "data set" / n).stat().st_size for n in names) / 2**20
+    print(f"Bundle of a {total:.1f} MiB folder ({len(names)} files referenced from markdown), "
+          f"medians of {args.runs}\n")
+    print("| bundler | wall time | first byte | archive | server memory growth | worst API latency |")
+    print("|---|---|---|---|---|---|")
+    for name, runs in rows.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"| {name} | {med['wall']:.2f} s | {med['ttfb'] * 1000:.0f} ms | "
+              f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
+    for name, (wall, size) in zip_rows.items():
+        print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | |")
+    print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
+          f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
+
+
+if __name__ == "__main__":
+    main()

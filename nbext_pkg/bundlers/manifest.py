@@ -1,0 +1,89 @@
+"""MANIFEST.json and requirements.txt for a notebook bundle."""
+
+import ast
+import json
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+
+
+def _code_cells(notebook):
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            yield "".join(source) if isinstance(source, list) else source
+
+
+def _python_source(source):
+    """The cell with IPython's `%` and `!` lines blanked (line numbers kept),
+    or None for a cell magic, whose body need not be Python."""
+    if source.lstrip().startswith("%%"):
+        return None
+    lines = source.splitlines()
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+
+
+def top_level_imports(notebook):
+    """Names of the top-level modules the code cells import, in order, once each."""
+    found = []
+    for source in _code_cells(notebook):
+        code = _python_source(source)
+        if code is None:
+            continue
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in found:
+                    found.append(top)
+    return found
+
+
+def requirements(notebook):
+    """requirements.txt: third-party imports pinned to the server's installed versions."""
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    by_module = metadata.packages_distributions()
+    pinned, unknown = {}, []
+    for module in top_level_imports(notebook):
+        if module in stdlib or module.startswith("_"):
+            continue
+        dists = by_module.get(module)
+        if not dists:
+            unknown.append(module)
+            continue
+        for dist in dists:
+            try:
+                pinned[dist.lower()] = f"{dist}=={metadata.version(dist)}"
+            except metadata.PackageNotFoundError:
+                unknown.append(module)
+    lines = ["# Imported by the notebook; versions as installed where it was bundled."]
+    lines += [pinned[key] for key in sorted(pinned)]
+    lines += [f"# {module}: imported, but no installed distribution provides it" for module in unknown]
+    return "\n".join(lines) + "\n"
+
+
+def manifest(generator_version, notebook_arcname, notebook, files, skipped, files_note=None):
+    """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
+    to the bundle's top folder); ``skipped``: dicts with reference and reason."""
+    meta = notebook.get("metadata", {})
+    doc = {
+        "generator": {"name": "nbext_pkg", "version": generator_version},
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "notebook": notebook_arcname,
+        "kernelspec": meta.get("kernelspec"),
+        "language_info": meta.get("language_info"),
+        "files": files,
+        "skipped": skipped,
+    }
+    if files_note:
+        doc["files_note"] = files_note
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,389 @@
+"""The local files a notebook refers to: a plain nbformat-4 dict in, references out.
+
+Pure on purpose (standard library only) so the rules can be tested without a server:
+markdown links and images, HTML src/href, the stock bundler's ``<!--associate:`` lists
+and the ``nbext_pkg.include`` / ``nbext_pkg.exclude`` metadata globs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
+SOURCES = ("markdown", "html", "associate", "include")
+ASSOCIATE_MARKER = "<!--associate:"
+# The notebook server's own routes that name a file below the root.
+SERVER_ROUTES = ("files/", "tree/", "notebooks/", "view/", "edit/")
+HTML_TAGS = frozenset({"img", "a", "video", "audio", "source", "link", "script"})
+HTML_ATTRIBUTES = frozenset({"src", "href"})
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_DEFINITION = re.compile(
+    r"^ {0,3}\[(?!\^)((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|\S+)", re.MULTILINE
+)
+_ANGLE = re.compile(r"<([^<>\s]+)>")
+# Angle-bracket text that is an HTML tag (<br>, <br/>, </div>) or an e-mail autolink.
+_TAG_LIKE = re.compile(r"/?[A-Za-z][A-Za-z0-9-]*/?")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One local reference; `path` is relative to the notebook's folder or to the root."""
+
+    written: str
+    path: str
+    root_relative: bool
+    source: str
+
+
+def find_references(notebook: dict, base_url: str = "/") -> list[Reference]:
+    """Every local reference of `notebook`, first occurrence of each path kept, in order."""
+    base_raw = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
+    bases = (base_raw, unquote(base_raw))
+    found: list[Reference] = []
+    seen: set[tuple[str, bool]] = set()
+
+    def add(written: str, source: str, decode: bool = True) -> None:
+        if not decode:
+            target = _plain_path(written)
+        elif source == "markdown":
+            target = _normalise(_markdown_destination(written), bases)
+        else:
+            target = _normalise(written, bases)
+        if target is not None and target not in seen:
+            seen.add(target)
+            found.append(Reference(written.strip(), target[0], target[1], source))
+
+    for cell in _cells(notebook):
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            text = _text(cell.get("source"))
+            for entry in _associate(text)[0]:
+                add(entry, "associate", decode=False)
+            for written, source in _markdown_references(text):
+                add(written, source)
+        elif kind == "code":
+            for output in _list(cell.get("outputs")):
+                data = output.get("data") if isinstance(output, dict) else None
+                if isinstance(data, dict) and "text/html" in data:
+                    for written in _html_references(_text(data["text/html"])):
+                        add(written, "html")
+    for pattern in _metadata_globs(notebook, "include"):
+        add(pattern, "include", decode=False)
+    return found
+
+
+def excludes(notebook: dict) -> list[str]:
+    """Glob patterns to leave out: metadata ``nbext_pkg.exclude`` plus associate ``!`` lines."""
+    patterns = _metadata_globs(notebook, "exclude")
+    for cell in _cells(notebook):
+        if cell.get("cell_type") == "markdown":
+            patterns.extend(_associate(_text(cell.get("source")))[1])
+    return list(dict.fromkeys(patterns))
+
+
+# --- notebook structure: tolerate anything JSON can hold -------------------------------
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _cells(notebook) -> list[dict]:
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    return [cell for cell in _list(cells) if isinstance(cell, dict)]
+
+
+def _text(value) -> str:
+    """nbformat multiline strings are a str or a list of str."""
+    if isinstance(value, str):
+        return value
+    return "".join(part for part in _list(value) if isinstance(part, str))
+
+
+def _metadata_globs(notebook, key: str) -> list[str]:
+    metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+    ours = metadata.get("nbext_pkg") if isinstance(metadata, dict) else None
+    value = ours.get(key) if isinstance(ours, dict) else None
+    # A lone string is taken as a one-pattern list: an easy slip when editing metadata by hand.
+    values = [value] if isinstance(value, str) else _list(value)
+    return [item.strip() for item in values if isinstance(item, str) and item.strip()]
+
+
+def _associate(text: str) -> tuple[list[str], list[str]]:
+    """Paths and ``!`` negations of an associate comment that opens the cell, one per line.
+
+    Like the stock zip bundler: the marker must start the cell, ``#`` lines are comments and
+    the list ends at ``-->``. Unlike it, ``../`` lines are kept so the resolver reports them.
+    """
+    if not text.startswith(ASSOCIATE_MARKER):
+        return [], []
+    paths: list[str] = []
+    negations: list[str] = []
+    for line in text[len(ASSOCIATE_MARKER) :].splitlines():
+        end = line.find("-->")
+        entry = (line if end < 0 else line[:end]).strip()
+        if entry and not entry.startswith("#"):
+            if entry.startswith("!"):
+                if entry[1:].strip():
+                    negations.append(entry[1:].strip())
+            else:
+                paths.append(entry)
+        if end >= 0:
+            break
+    return paths, negations
+
+
+# --- normalisation ---------------------------------------------------------------------
+
+
+def _is_remote(text: str) -> bool:
+    """A URL scheme or a protocol-relative ``//host`` (browsers read ``\\`` as ``/`` there)."""
+    return bool(_SCHEME.match(text)) or (len(text) > 1 and set(text[:2]) <= {"/", "\\"})
+
+
+def _plain_path(written: str) -> tuple[str, bool] | None:
+    """Associate and include entries are file paths or globs, not URLs: no decoding."""
+    path = written.strip()
+    if not path or _is_remote(path):
+        return None
+    return path, False
+
+
+def _normalise(written: str, bases: tuple[str, str]) -> tuple[str, bool] | None:
+    """(path, root_relative) of a link as a browser would fetch it, or None if not local."""
+    raw = written.strip()
+    if raw.startswith("<") and raw.endswith(">"):
+        raw = raw[1:-1].strip()
+    if _is_remote(raw):
+        return None
+    # Cut the fragment and query before decoding so an encoded %23 or %3F stays in the name.
+    raw = raw.split("#", 1)[0].split("?", 1)[0]
+    if not raw:
+        return None
+    path = unquote(raw)
+    if not path.startswith("/"):
+        return path, False
+    for base, candidate, decode_rest in ((bases[0], raw, True), (bases[1], path, False)):
+        if candidate.startswith(base):
+            rest = candidate[len(base) :]
+            for route in SERVER_ROUTES:
+                if rest.startswith(route):
+                    inner = unquote(rest[len(route) :]) if decode_rest else rest[len(route) :]
+                    # "/tree/" alone would mean the whole server: not a file reference.
+                    return (inner, True) if inner else None
+    # Any other absolute path is kept as written; the resolver refuses it.
+    return path, False
+
+
+# --- markdown ----------------------------------------------------------------------------
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    """Overwrite a span with spaces, keeping newlines so offsets and line numbers hold."""
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+def _without_code(text: str) -> str:
+    """`text` with fenced blocks, code spans and HTML comments blanked out."""
+    chars = list(text)
+    offset = 0
+    fence = ""
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if fence:
+            closing = body.strip()
+            if closing.startswith(fence) and closing == fence[0] * len(closing):
+                fence = ""
+            _blank(chars, offset, offset + len(line))
+        else:
+            match = _FENCE.fullmatch(body)
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                fence = match.group(1)
+                _blank(chars, offset, offset + len(line))
+        offset += len(line)
+    _blank_code_spans(chars)
+    without = "".join(chars)
+    for match in _COMMENT.finditer(without):
+        _blank(chars, match.start(), match.end())
+    return "".join(chars)
+
+
+def _blank_code_spans(chars: list[str]) -> None:
+    """A run of n backticks opens a span closed by the next run of exactly n backticks."""
+    runs = [(m.start(), m.end()) for m in re.finditer(r"`+", "".join(chars))]
+    by_length: dict[int, list[int]] = {}
+    for start, end in runs:
+        by_length.setdefault(end - start, []).append(start)
+    position = 0
+    for start, end in runs:
+        if start < position:
+            continue
+        starts = by_length[end - start]
+        later = bisect.bisect_right(starts, start)
+        if later < len(starts):
+            close = starts[later] + (end - start)
+            _blank(chars, start, close)
+            position = close
+
+
+def _skip_blank(text: str, i: int) -> int:
+    """Past spaces and tabs with at most one line ending among them."""
+    newline = False
+    while i < len(text) and text[i] in " \t\n":
+        if text[i] == "\n":
+            if newline:
+                break
+            newline = True
+        i += 1
+    return i
+
+
+def _destination_ends(text: str) -> tuple[list[int], list[int]]:
+    """For each offset, where a link destination starting there would end: bare, and <angled>.
+
+    A bare one runs to whitespace or to its first unbalanced ``)``; an angled one to the next
+    ``<``, ``>`` or line end. Working this out once per cell keeps a cell full of ``](``
+    linear instead of rescanning the rest of it for each.
+    """
+    n = len(text)
+    depth = [0] * (n + 1)
+    i = 0
+    while i < n:
+        if text[i] == "\\" and i + 1 < n and not text[i + 1].isspace():
+            # The escaped character counts as neither opening nor closing.
+            depth[i + 1] = depth[i + 2] = depth[i]
+            i += 2
+            continue
+        depth[i + 1] = depth[i] + (text[i] == "(") - (text[i] == ")")
+        i += 1
+    ends = [n] * (n + 1)
+    angled = [n] * (n + 1)
+    space = stop = n
+    lower: list[int] = []  # later offsets of strictly rising depth: the next drop is on top
+    for i in range(n, -1, -1):
+        while lower and depth[lower[-1]] >= depth[i]:
+            lower.pop()
+        if i < n and text[i].isspace():
+            space = i
+        if i < n and text[i] in "<>\n":
+            stop = i
+        angled[i] = stop
+        ends[i] = min(space, lower[-1] - 1 if lower else n)
+        lower.append(i)
+    return ends, angled
+
+
+def _link_destination(text: str, start: int, ends: tuple[list[int], list[int]]) -> str | None:
+    """The destination of an inline link whose ``(`` is just before `start`, as written.
+
+    None unless an optional quoted title and the closing ``)`` follow, as CommonMark asks,
+    so prose such as ``x](a b c)`` is not mistaken for a link.
+    """
+    n = len(text)
+    begin = _skip_blank(text, start)
+    if begin < n and text[begin] == "<":
+        close = ends[1][begin + 1]
+        if close >= n or text[close] != ">":
+            return None
+        end = close + 1
+    else:
+        end = ends[0][begin]
+    i = _skip_blank(text, end)
+    if i < n and i > end and text[i] in "\"'(":
+        closer = ")" if text[i] == "(" else text[i]
+        close = text.find(closer, i + 1)
+        while close > 0 and text[close - 1] == "\\":
+            close = text.find(closer, close + 1)
+        if close < 0:
+            return None
+        i = _skip_blank(text, close + 1)
+    if i < n and text[i] == ")" and end > begin:
+        return text[begin:end]
+    return None
+
+
+def _markdown_destination(written: str) -> str:
+    """Backslash escapes and character references mean the same in a destination."""
+    return html.unescape(_ESCAPED.sub(r"\1", written))
+
+
+def _markdown_references(source: str) -> list[tuple[str, str]]:
+    """(written, source) of each link in a markdown cell, in order of appearance."""
+    text = _without_code(source)
+    hits: list[tuple[int, str, str]] = []
+    ends = _destination_ends(text) if "](" in text else ([], [])
+    start = text.find("](")
+    while start >= 0:
+        escapes = 0
+        while escapes < start and text[start - escapes - 1] == "\\":
+            escapes += 1
+        written = _link_destination(text, start + 2, ends) if escapes % 2 == 0 else None
+        if written:
+            hits.append((start, written, "markdown"))
+        start = text.find("](", start + 2)
+    for match in _DEFINITION.finditer(text):
+        hits.append((match.start(2), match.group(2), "markdown"))
+    for match in _ANGLE.finditer(text):
+        inner = match.group(1)
+        if not (inner[0] in "!?" or _TAG_LIKE.fullmatch(inner) or _EMAIL.fullmatch(inner)):
+            hits.append((match.start(), match.group(0), "markdown"))
+    hits.extend((offset, written, "html") for offset, written in _html_hits(text))
+    hits.sort(key=lambda hit: hit[0])
+    return [(written, source) for _, written, source in hits]
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+class _AttributeCollector(HTMLParser):
+    """Collects src/href of the tags that load or link a file, with their offsets."""
+
+    def __init__(self, line_starts: list[int]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.line_starts = line_starts
+        self.hits: list[tuple[int, str]] = []
+
+    def parse_html_declaration(self, i):
+        # html.parser asserts on malformed "<![" and "<!x" markup; read those as text instead.
+        try:
+            return super().parse_html_declaration(i)
+        except AssertionError:
+            return i + 2
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in HTML_TAGS:
+            return
+        line, column = self.getpos()
+        offset = self.line_starts[min(line, len(self.line_starts)) - 1] + column
+        for name, value in attrs:
+            if name in HTML_ATTRIBUTES and value:
+                self.hits.append((offset, value))
+
+
+def _html_hits(text: str) -> list[tuple[int, str]]:
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    collector = _AttributeCollector(starts)
+    try:
+        # Nothing after the last ">" can be a whole tag; cutting it off spares html.parser its
+        # quadratic rescans of a long unclosed tail (many "<a" and no ">").
+        collector.feed(text[: text.rfind(">") + 1])
+        collector.close()
+    except AssertionError:
+        # Should the parser still trip over some markup, keep what was found before it.
+        pass
+    return collector.hits
+
+
+def _html_references(text: str) -> list[str]:
+    return [written for _, written in _html_hits(text)]

@@ -1,0 +1,101 @@
+"""The one place that turns (handler, notebook model) into a streamed bundle:
+checks, pre-flight plan, headers, the archive in a worker thread, and errors
+as HTTP statuses with a sentence for a person."""
+
+import asyncio
+import logging
+import posixpath
+from urllib.parse import quote
+
+from tornado import web
+
+from .._version import __version__
+from . import html, manifest
+from .archive import FORMATS, open_archive
+from .plan import OverLimit, make_plan
+from .stream import EXECUTOR, stream
+
+log = logging.getLogger("nbext_pkg")
+CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
+
+
+def content_disposition(filename):
+    """An attachment header that keeps non-ASCII names through proxies (RFC 5987/6266)."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def local_root(contents_manager):
+    """The folder the contents manager serves from, or None when it is not on this disk."""
+    root = getattr(contents_manager, "root_dir", None)
+    if root and hasattr(contents_manager, "_get_os_path"):
+        return root
+    return None
+
+
+def check_request(model, fmt):
+    if fmt not in FORMATS:
+        raise web.HTTPError(400, f"Unknown bundle format {fmt!r}: ask for format=zip or format=tar.gz.")
+    if model.get("type") != "notebook":
+        raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only .ipynb notebooks "
+                                 "can be bundled.")
+
+
+async def respond(handler, model, fmt, settings):
+    """Answer ``handler``'s request with the bundle of the notebook ``model``."""
+    import nbformat
+
+    check_request(model, fmt)
+    notebook = nbformat.from_dict(model["content"])
+    notebook_bytes = nbformat.writes(notebook).encode("utf-8")
+    cm = handler.contents_manager
+    root = local_root(cm)
+    note = None if root else (
+        f"The server's contents manager ({type(cm).__name__}) does not keep files on this "
+        "machine's disk, so the files the notebook refers to could not be read.")
+    loop = asyncio.get_running_loop()
+    try:
+        plan = await loop.run_in_executor(EXECUTOR, lambda: make_plan(
+            notebook, model["path"], root, base_url=handler.base_url,
+            allow_hidden=bool(getattr(cm, "allow_hidden", False)),
+            max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
+            notebook_size=len(notebook_bytes), files_note=note))
+    except OverLimit as error:
+        raise web.HTTPError(413, str(error)) from None
+    # Rendering takes a while; it runs beside the files and goes in last.
+    html_copy = EXECUTOR.submit(html.render, notebook, plan.images)
+
+    handler.set_header("Content-Type", CONTENT_TYPES[fmt])
+    handler.set_header("Content-Disposition", content_disposition(f"{plan.top}.{fmt}"))
+    handler.set_header("Cache-Control", "no-store")
+    handler.set_header("X-Content-Type-Options", "nosniff")
+
+    def write(sink):
+        archive = open_archive(fmt, sink)
+        files, skipped = [], list(plan.skipped)
+
+        def record(arcname, size, sha256):
+            files.append({"path": arcname, "size": size, "sha256": sha256})
+
+        top = plan.top
+        record(plan.notebook_arcname, *archive.add_bytes(f"{top}/{plan.notebook_arcname}", notebook_bytes))
+        for entry in plan.files:
+            try:
+                record(entry.arcname, *archive.add_file(f"{top}/{entry.arcname}", entry.real))
+            except FileNotFoundError:
+                skipped.append({"reference": entry.rel, "reason": "missing"})
+        try:
+            rendered = html_copy.result().encode("utf-8")
+        except Exception as error:  # nbconvert failing must not cost the user the bundle
+            log.warning("nbext_pkg: no HTML copy of %s: %s", model["path"], error)
+            skipped.append({"reference": plan.html_arcname, "reason": "unreadable"})
+        else:
+            record(plan.html_arcname, *archive.add_bytes(f"{top}/{plan.html_arcname}", rendered))
+        requirements = manifest.requirements(notebook).encode("utf-8")
+        record("requirements.txt", *archive.add_bytes(f"{top}/requirements.txt", requirements))
+        text = manifest.manifest(__version__, plan.notebook_arcname, notebook, files, skipped,
+                                 files_note=plan.files_note)
+        archive.add_bytes(posixpath.join(top, "MANIFEST.json"), text.encode("utf-8"))
+        archive.close()
+
+    await stream(handler, write, settings.bundle_chunk_bytes)

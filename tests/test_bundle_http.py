@@ -1,0 +1,182 @@
+"""The notebook bundle over HTTP, against the real server: both routes, the
+layout and manifest of what arrives, every error status, limits, hidden files,
+symlinks, and a client that leaves mid-download."""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import pytest
+from harness import NotebookServer, url_path
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
+PROJECT = "proj #1 ünï"
+NB_NAME = "analyse %d ?é.ipynb"
+NB_PATH = f"{PROJECT}/notebooks/{NB_NAME}"
+MARKDOWN = """# Analysis
+![plot](../images/plot%201.png "a plot")
+[the data](../data/x.csv?raw=1#top) and [ref style][r]
+<img src="../images/small.png"> [outside](../../../etc/passwd) [abs](/etc/passwd)
+[away](away.txt) [hidden](../.secret/key.txt) [gone](missing.csv) [web](https://example.org/x.png)
+[linked](inside-link.csv) [folder](../folder)
+
+[r]: ../data/y.json
+"""
+
+
+@pytest.fixture(scope="module")
+def project(notebook_root):
+    base = notebook_root / PROJECT
+    (base / "notebooks").mkdir(parents=True)
+    (base / "images").mkdir()
+    (base / "data").mkdir()
+    (base / ".secret").mkdir()
+    (base / "folder" / "sub").mkdir(parents=True)
+    (base / "images" / "plot 1.png").write_bytes(PNG)
+    (base / "images" / "small.png").write_bytes(PNG)
+    (base / "data" / "x.csv").write_text("a,b\n1,2\n" * 1000)
+    (base / "data" / "y.json").write_text('{"y": 1}')
+    (base / ".secret" / "key.txt").write_text("secret")
+    (base / "folder" / "one.txt").write_text("one")
+    (base / "folder" / "sub" / "two.txt").write_text("two")
+    (base / "notebooks" / "away.txt").symlink_to("/etc/hostname")
+    (base / "notebooks" / "inside-link.csv").symlink_to(base / "data" / "x.csv")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(MARKDOWN),
+        nbformat.v4.new_code_cell(
+            "import os\nimport nbformat\nfrom tornado import web\n"
+            "%matplotlib inline\n!ls\nimport not_a_real_module_xyz"),
+    ]
+    nbformat.write(nb, str(base / "notebooks" / NB_NAME))
+    (base / "notebooks" / "broken.ipynb").write_text("{ this is not json")
+    return base
+
+
+def get(server, route, path, fmt="zip", **kwargs):
+    if route == "stock":
+        url = f"bundle/{url_path(path)}?bundler=nbext_pkg_bundle" + ("" if fmt == "zip" else f"&format={fmt}")
+    else:
+        url = f"nbext_pkg/bundle/{url_path(path)}?format={quote(fmt)}"
+    return server.api("GET", url, **kwargs)
+
+
+def snapshot(folder):
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def extract(content, fmt, dest):
+    if fmt == "zip":
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            zf.extractall(dest)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tf:
+            tf.extractall(dest, filter="data")
+    (top,) = list(Path(dest).iterdir())
+    return top
+
+
+@pytest.mark.parametrize("route, fmt", [("stock", "zip"), ("ours", "zip"), ("ours", "tar.gz")])
+def test_bundle_layout_manifest_and_safety(server, project, tmp_path, route, fmt):
+    response = get(server, route, NB_PATH, fmt)
+    assert response.status_code == 200, response.text
+    stem = NB_NAME[:-len(".ipynb")]
+    assert response.headers["Content-Disposition"] == (
+        f"attachment; filename=\"{stem.replace('é', '_')}.{fmt}\"; "
+        f"filename*=UTF-8''{quote(stem + '.' + fmt, safe='')}"
+    )
+    top = extract(response.content, fmt, tmp_path / "out")
+    assert top.name == stem
+    manifest = json.loads((top / "MANIFEST.json").read_text())
+    assert manifest["notebook"] == f"notebooks/{NB_NAME}"
+    assert manifest["kernelspec"]["name"] == "python3"
+    assert manifest["generator"]["name"] == "nbext_pkg"
+    paths = sorted(f["path"] for f in manifest["files"])
+    assert paths == sorted([
+        f"notebooks/{NB_NAME}", f"notebooks/{stem}.html", "requirements.txt",
+        "images/plot 1.png", "images/small.png", "data/x.csv", "data/y.json",
+        "notebooks/inside-link.csv", "folder/one.txt", "folder/sub/two.txt",
+    ])
+    for entry in manifest["files"]:
+        data = (top / entry["path"]).read_bytes()
+        assert len(data) == entry["size"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
+    skipped = {s["reference"]: s["reason"] for s in manifest["skipped"]}
+    assert skipped == {
+        "../../../etc/passwd": "outside-root", "/etc/passwd": "outside-root",
+        "away.txt": "symlink-outside-root", "../.secret/key.txt": "hidden", "missing.csv": "missing",
+    }
+    # Relative references work after extraction as they did on the server.
+    nb_dir = top / "notebooks"
+    for ref in ("../images/plot 1.png", "../data/x.csv", "../data/y.json", "inside-link.csv"):
+        assert (nb_dir / ref).read_bytes() == (project / "notebooks" / ref).read_bytes()
+    assert not (nb_dir / "inside-link.csv").is_symlink()
+    requirements = (top / "requirements.txt").read_text()
+    assert f"nbformat=={nbformat.__version__}" in requirements
+    assert "tornado==" in requirements and "\nos" not in requirements
+    assert "# not_a_real_module_xyz: imported, but no installed distribution provides it" in requirements
+    html = (nb_dir / f"{stem}.html").read_text()
+    # Both images the plan accepted are embedded (the template has data URIs of its own).
+    assert html.count("data:image/png;base64," + base64.b64encode(PNG).decode()) == 2
+
+
+def test_bad_requests_say_what_is_wrong(server, project):
+    before = snapshot(project)
+    cases = [
+        (f"{PROJECT}/notebooks/nope.ipynb", "zip", 404,
+         f"file or directory does not exist: '{PROJECT}/notebooks/nope.ipynb'"),
+        (f"{PROJECT}/data/x.csv", "zip", 400, f"{PROJECT}/data/x.csv is not a notebook"),
+        (f"{PROJECT}/notebooks/broken.ipynb", "zip", 400, "Unreadable Notebook"),
+        (NB_PATH, "rar", 400, "Unknown bundle format 'rar': ask for format=zip or format=tar.gz."),
+    ]
+    for path, fmt, status, words in cases:
+        response = get(server, "ours", path, fmt)
+        assert response.status_code == status, (path, response.text)
+        assert words in response.json()["message"]
+    stock = get(server, "stock", f"{PROJECT}/data/x.csv")
+    assert stock.status_code == 400 and "is not a notebook" in stock.text
+    assert snapshot(project) == before
+    assert server.api("GET", "api/contents", expect=200)
+
+
+@pytest.fixture(scope="module")
+def small_server(jupyter_env, notebook_root):
+    srv = NotebookServer(jupyter_env, notebook_root, extra_args=[
+        "--NbextPkg.max_bundle_files=3", "--NbextPkg.max_bundle_bytes=20000"]).start()
+    yield srv
+    srv.stop()
+
+
+def test_limits_refuse_before_the_first_byte(small_server, project):
+    response = get(small_server, "ours", NB_PATH)
+    assert response.status_code == 413
+    message = response.json()["message"]
+    assert "more than the server's limit" in message and "c.NbextPkg.max_bundle_" in message
+
+
+def test_a_client_that_leaves_stops_the_worker(server, notebook_root):
+    folder = notebook_root / "big one"
+    folder.mkdir()
+    (folder / "blob.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[blob](blob.bin)")]
+    nbformat.write(nb, str(folder / "big.ipynb"))
+    log_start = len(server.log_text())
+    response = get(server, "ours", "big one/big.ipynb", stream=True)
+    assert response.status_code == 200
+    next(response.iter_content(64 * 1024))
+    response.close()
+    from harness import wait_until
+    wait_until(lambda: "the bundle's worker has stopped" in server.log_text()[log_start:], 5,
+               "the server to notice the client left")
+    assert server.api("GET", "api/status", expect=200)

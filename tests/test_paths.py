@@ -1,0 +1,313 @@
+"""bundlers/paths.py: references become files inside the root, or a reason to skip them."""
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from nbext_pkg.bundlers import paths
+from nbext_pkg.bundlers.paths import REASONS, Resolved, Skip, expand_glob, resolve
+
+LONG = "x" * 5000
+
+
+def build_tree(base: Path) -> Path:
+    """The test server root, beside a look-alike sibling and a folder outside it.
+
+    base/root/
+        a.txt  data/{b.csv, deep/c.csv, .hidden.csv, link_in.txt -> ../a.txt,
+                     link_out -> /etc/passwd, link_dir -> ../sub, dangling -> nowhere}
+        sub/d.txt  .git/config  loop_a <-> loop_b  data_link -> data
+        out_dir -> ../outside  sneaky.txt -> .git/config  evil_link -> ../root_evil/secret.ipynb
+    base/root_evil/secret.ipynb    base/outside/x.txt
+    """
+    root = base / "root"
+    for folder in ("data/deep", "sub", ".git"):
+        (root / folder).mkdir(parents=True)
+    for name, text in {
+        "a.txt": "a",
+        "data/b.csv": "bb",
+        "data/deep/c.csv": "ccc",
+        "data/.hidden.csv": "h",
+        "sub/d.txt": "dddd",
+        ".git/config": "[core]",
+    }.items():
+        (root / name).write_text(text)
+    (base / "root_evil").mkdir()
+    (base / "root_evil" / "secret.ipynb").write_text("{}")
+    (base / "outside").mkdir()
+    (base / "outside" / "x.txt").write_text("x")
+    for link, target in {
+        "data/link_in.txt": "../a.txt",
+        "data/link_out": "/etc/passwd",
+        "data/link_dir": "../sub",
+        "data/dangling": "nowhere",
+        "loop_a": "loop_b",
+        "loop_b": "loop_a",
+        "data_link": "data",
+        "out_dir": "../outside",
+        "sneaky.txt": ".git/config",
+        "evil_link": "../root_evil/secret.ipynb",
+    }.items():
+        os.symlink(target, root / link)
+    return root
+
+
+@pytest.fixture
+def root(tmp_path):
+    return build_tree(tmp_path)
+
+
+DATA_FILES = ["data/b.csv", "data/deep/c.csv", "data/link_in.txt"]
+
+# (notebook_dir, path, root_relative, allow_hidden) -> rels, or the Skip reason
+CASES = [
+    pytest.param("", "a.txt", False, False, ["a.txt"], id="file"),
+    pytest.param("sub", "d.txt", False, False, ["sub/d.txt"], id="relative-to-notebook"),
+    pytest.param("sub", "a.txt", True, False, ["a.txt"], id="root-relative"),
+    pytest.param("sub", "../a.txt", False, False, ["a.txt"], id="up-but-inside"),
+    pytest.param("", "./data/../a.txt", False, False, ["a.txt"], id="lexical-dots"),
+    pytest.param("", "data", False, False, DATA_FILES, id="folder"),
+    pytest.param("", "data/", False, False, DATA_FILES, id="folder-slash"),
+    pytest.param(
+        "", "data", False, True, sorted(DATA_FILES + ["data/.hidden.csv"]), id="folder-hid"
+    ),
+    pytest.param(
+        "",
+        "data_link",
+        False,
+        False,
+        ["data_link/b.csv", "data_link/deep/c.csv", "data_link/link_in.txt"],
+        id="folder-through-link",
+    ),
+    pytest.param("", "data/link_in.txt", False, False, ["data/link_in.txt"], id="link-in-root"),
+    pytest.param("", "nope.txt", False, False, "missing", id="missing"),
+    pytest.param("", "data/dangling", False, False, "missing", id="dangling-link"),
+    pytest.param("", "a.txt/child", False, False, "missing", id="through-a-file"),
+    pytest.param("", "../root/a.txt", False, False, "outside-root", id="dotdot-comes-back"),
+    pytest.param("", "../outside/x.txt", False, False, "outside-root", id="dotdot"),
+    pytest.param("sub", "../../outside/x.txt", False, False, "outside-root", id="dotdot-from-sub"),
+    pytest.param(
+        "", "../root_evil/secret.ipynb", False, False, "outside-root", id="sibling-prefix"
+    ),
+    pytest.param("", "/etc/passwd", False, False, "outside-root", id="absolute"),
+    pytest.param("", "/etc/passwd", True, False, "outside-root", id="absolute-root-relative"),
+    pytest.param("", "a\x00.txt", False, False, "outside-root", id="nul"),
+    pytest.param("", LONG, False, False, "unreadable", id="long-name"),
+    pytest.param("", f"data/{LONG}/x", False, False, "unreadable", id="long-folder"),
+    pytest.param("", "bad\udc80\ud800.txt", False, False, "missing", id="unencodable"),
+    pytest.param("", "data/link_out", False, False, "symlink-outside-root", id="link-to-etc"),
+    pytest.param("", "out_dir/x.txt", False, False, "symlink-outside-root", id="through-out-link"),
+    pytest.param("", "out_dir", False, False, "symlink-outside-root", id="folder-link-out"),
+    pytest.param(
+        "", "evil_link", False, False, "symlink-outside-root", id="link-to-sibling-prefix"
+    ),
+    pytest.param("", "loop_a", False, False, "unreadable", id="symlink-loop"),
+    pytest.param("", ".git/config", False, False, "hidden", id="hidden-folder"),
+    pytest.param("", "data/.hidden.csv", False, False, "hidden", id="hidden-file"),
+    pytest.param("", ".git/nothing", False, False, "hidden", id="hidden-before-missing"),
+    pytest.param("", "sneaky.txt", False, False, "hidden", id="link-to-hidden"),
+    pytest.param("", ".git/config", False, True, [".git/config"], id="hidden-allowed"),
+    pytest.param("", "sneaky.txt", False, True, ["sneaky.txt"], id="link-to-hidden-allowed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("notebook_dir", "path", "root_relative", "allow_hidden", "expected"), CASES
+)
+def test_resolve(root, notebook_dir, path, root_relative, allow_hidden, expected):
+    result = resolve(str(root), notebook_dir, path, root_relative, allow_hidden=allow_hidden)
+    if isinstance(expected, str):
+        assert result == Skip(path, expected)
+    else:
+        assert [item.rel for item in result] == expected
+        for item in result:
+            assert item.real == os.path.realpath(root / item.rel)
+            assert item.size == os.path.getsize(item.real)
+
+
+def test_link_is_kept_at_its_own_path(root):
+    (item,) = resolve(str(root), "data", "link_in.txt", False)
+    assert item == Resolved(os.path.realpath(root / "a.txt"), "data/link_in.txt", 1)
+
+
+def test_written_names_the_skip(root):
+    assert resolve(str(root), "", "x", False, written="x%20y") == Skip("x%20y", "missing")
+
+
+def test_root_itself_and_empty_folder(root):
+    (root / "empty").mkdir()
+    assert resolve(str(root), "", "empty", False) == []
+    # Linked folders (data_link, out_dir) are not entered; loops and sneaky.txt drop out.
+    everything = [item.rel for item in resolve(str(root), "", "", True)]
+    assert everything == ["a.txt", *DATA_FILES, "sub/d.txt"]
+
+
+def test_root_given_through_a_symlink(root, tmp_path):
+    os.symlink(root, tmp_path / "alias")
+    (item,) = resolve(str(tmp_path / "alias"), "", "a.txt", False)
+    assert item.real == os.path.realpath(root / "a.txt")
+
+
+def test_unreadable_when_access_is_refused(root, monkeypatch):
+    # We may run as root, where chmod 000 still reads: make access() say no instead.
+    monkeypatch.setattr(paths.os, "access", lambda *args, **kwargs: False)
+    assert resolve(str(root), "", "a.txt", False) == Skip("a.txt", "unreadable")
+    assert resolve(str(root), "", "data", False) == []
+
+
+def test_unreadable_when_stat_fails_otherwise(root, monkeypatch):
+    real_stat = os.stat
+    target = os.path.realpath(root / "a.txt")
+
+    def refusing_stat(path, *args, **kwargs):
+        if os.fspath(path) == target:
+            raise PermissionError(errno.EACCES, "denied", path)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(paths.os, "stat", refusing_stat)
+    assert resolve(str(root), "", "a.txt", False) == Skip("a.txt", "unreadable")
+
+
+def test_fifo_is_not_read(root):
+    os.mkfifo(root / "pipe")
+    assert resolve(str(root), "", "pipe", False) == Skip("pipe", "unreadable")
+    assert "pipe" not in [item.rel for item in resolve(str(root), "", "", True)]
+
+
+def test_walk_skips_links_out_and_does_not_enter_linked_folders(root):
+    os.symlink(root / "data", root / "data" / "deep" / "back_up")
+    os.symlink(root / ".git" / "config", root / "data" / "deep" / "cfg")
+    rels = [item.rel for item in resolve(str(root), "", "data", False)]
+    assert rels == DATA_FILES
+    with_hidden = [item.rel for item in resolve(str(root), "", "data", False, allow_hidden=True)]
+    assert "data/deep/cfg" in with_hidden and "data/.hidden.csv" in with_hidden
+
+
+GLOBS = [
+    pytest.param("", "**/*.csv", False, ["data/b.csv", "data/deep/c.csv"], id="recursive"),
+    pytest.param("", "data/*.csv", False, ["data/b.csv"], id="one-level"),
+    pytest.param("", "data/*.csv", True, ["data/.hidden.csv", "data/b.csv"], id="hidden-allowed"),
+    pytest.param("", "data/**", False, DATA_FILES, id="folder-recursive"),
+    pytest.param("", "*.txt", False, ["a.txt"], id="top"),
+    pytest.param("sub", "*.txt", False, ["sub/d.txt"], id="from-notebook-folder"),
+    pytest.param("sub", "../*.txt", False, ["a.txt"], id="leading-dotdot-inside"),
+    pytest.param("", "a.txt", False, ["a.txt"], id="literal"),
+    pytest.param("", "../*/*", False, [], id="leading-dotdot-out"),
+    pytest.param("", "../root/*.txt", False, [], id="dotdot-comes-back"),
+    pytest.param("", "data/**/../../../*", False, [], id="dotdot-after-magic"),
+    pytest.param("", "/etc/*", False, [], id="absolute"),
+    pytest.param("", "out_dir/*", False, [], id="through-link-out"),
+    pytest.param("", "loop_*", False, [], id="loops"),
+    pytest.param("", "*/link_out", False, [], id="link-to-etc"),
+    pytest.param("", "", False, [], id="empty"),
+    pytest.param("", "a\x00*", False, [], id="nul"),
+    pytest.param("", "[", False, [], id="broken-class"),
+]
+
+
+@pytest.mark.parametrize(("notebook_dir", "pattern", "allow_hidden", "expected"), GLOBS)
+def test_expand_glob(root, notebook_dir, pattern, allow_hidden, expected):
+    found = expand_glob(str(root), notebook_dir, pattern, allow_hidden=allow_hidden)
+    assert [item.rel for item in found] == expected
+
+
+def test_glob_star_star_survives_linked_cycles(root):
+    for i in range(8):
+        os.symlink(root, root / "data" / f"cycle{i}")
+    found = [item.rel for item in expand_glob(str(root), "", "**/*.csv")]
+    assert found == ["data/b.csv", "data/deep/c.csv"]
+
+
+# --- property: whatever the reference and the links, stay inside ------------------------
+
+LINKS = {
+    "in_file": "a/f.txt",
+    "in_dir": "a",
+    "out_file": "/etc/passwd",
+    "out_dir": "..",
+    "loop": "l_loop",
+    "dangling": "missing/thing",
+    "hidden_target": ".h/secret",
+    "to_root": ".",
+    "evil": "../root_evil/s",
+}
+_SEGMENTS = st.sampled_from(
+    [
+        "..",
+        ".",
+        "",
+        "a",
+        "f.txt",
+        "%2e%2e",
+        "\x00",
+        ".h",
+        "secret",
+        "l_in_dir",
+        "l_out_dir",
+        "l_loop",
+        "l_in_file",
+        "l_out_file",
+        "l_to_root",
+        "l_hidden_target",
+        "l_dangling",
+        "l_evil",
+        "x" * 300,
+    ]
+)
+_PATHS = st.lists(_SEGMENTS, max_size=8).map("/".join)
+# Paths built from the tree's names twice over, so most examples reach the disk.
+_REFERENCES = st.one_of(_PATHS, _PATHS, st.text(max_size=40))
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return Path(real).parts[: len(Path(real_root).parts)] == Path(real_root).parts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reference=_REFERENCES,
+    links=st.sets(st.sampled_from(sorted(LINKS))),
+    notebook_dir=st.sampled_from(["", "a", "a/b", ".h"]),
+    root_relative=st.booleans(),
+    allow_hidden=st.booleans(),
+)
+def test_resolve_never_leaves_the_root(reference, links, notebook_dir, root_relative, allow_hidden):
+    with tempfile.TemporaryDirectory() as base:
+        root = Path(base) / "root"
+        (root / "a" / "b").mkdir(parents=True)
+        (root / ".h").mkdir()
+        (root / "a" / "f.txt").write_text("f")
+        (root / ".h" / "secret").write_text("s")
+        (Path(base) / "root_evil").mkdir()
+        (Path(base) / "root_evil" / "s").write_text("s")
+        for name in links:
+            os.symlink(LINKS[name], root / f"l_{name}")
+            os.symlink(
+                LINKS[name] if LINKS[name].startswith("/") else f"../{LINKS[name]}",
+                root / "a" / f"l_{name}",
+            )
+        result = resolve(
+            str(root), notebook_dir, reference, root_relative, allow_hidden=allow_hidden
+        )
+        event(result.reason if isinstance(result, Skip) else f"files: {min(len(result), 2)}")
+        if isinstance(result, Skip):
+            assert result.reason in REASONS[:5]
+            assert result.reference == reference
+            return
+        real_root = os.path.realpath(root)
+        for item in result:
+            assert stat.S_ISREG(os.stat(item.real).st_mode)
+            assert _inside(os.path.realpath(item.real), real_root)
+            parts = item.rel.split("/")
+            assert ".." not in parts and "" not in parts and not item.rel.startswith("/")
+            assert allow_hidden or not any(part.startswith(".") for part in parts)
+            assert os.path.realpath(root / item.rel) == item.real
+        globbed = expand_glob(str(root), notebook_dir, reference, allow_hidden=allow_hidden)
+        for item in globbed:
+            assert _inside(os.path.realpath(item.real), real_root)

@@ -1,0 +1,323 @@
+"""bundlers/references.py: which local files a notebook refers to, and which it does not."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbext_pkg.bundlers.references import Reference, excludes, find_references
+
+AWKWARD_BASE = "/user/t%C3%A9st@x/"
+
+
+def markdown(source):
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def code(source="", html=None):
+    """A code cell, with one display_data output holding `html` when given."""
+    outputs = []
+    if html is not None:
+        outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/html": html}})
+    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": outputs}
+
+
+def notebook(*cells, **ours):
+    metadata = {"nbext_pkg": ours} if ours else {}
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": list(cells)}
+
+
+def md(*sources):
+    return notebook(*(markdown(source) for source in sources))
+
+
+def found(nb, base_url="/"):
+    return [(ref.path, ref.root_relative, ref.source) for ref in find_references(nb, base_url)]
+
+
+def local(*paths, source="markdown"):
+    """Expected references relative to the notebook's folder."""
+    return [(path, False, source) for path in paths]
+
+
+def served(*paths, source="markdown"):
+    """Expected references relative to the server root."""
+    return [(path, True, source) for path in paths]
+
+
+CASES = [
+    # Markdown forms
+    pytest.param(md('![a](x.png "title")'), "/", local("x.png"), id="inline-image-title"),
+    pytest.param(md("[t](x.csv)"), "/", local("x.csv"), id="inline-link"),
+    pytest.param(md("see <x.png> here"), "/", local("x.png"), id="angle-autolink"),
+    pytest.param(md("[t](<my file.csv> 'title')"), "/", local("my file.csv"), id="angle-dest"),
+    pytest.param(md("[t](a(1).csv)"), "/", local("a(1).csv"), id="balanced-parens"),
+    pytest.param(md("[t](a\\(b.csv)"), "/", local("a(b.csv"), id="escaped-paren"),
+    pytest.param(md("[t](a&amp;b.csv)"), "/", local("a&b.csv"), id="entity-in-dest"),
+    pytest.param(md("[t](\n  x.csv\n  (title))"), "/", local("x.csv"), id="dest-on-next-line"),
+    pytest.param(
+        md('[t][id] and [u][]\n\n[id]: x.csv "title"\n[u]: <a b.csv>\n'),
+        "/",
+        local("x.csv", "a b.csv"),
+        id="reference-style",
+    ),
+    pytest.param(md("[![a](in.png)](out.png)"), "/", local("in.png", "out.png"), id="linked-image"),
+    pytest.param(
+        md(["![a](a", ".png)\n", "[b](b.csv)"]), "/", local("a.png", "b.csv"), id="list-src"
+    ),
+    # Not links
+    pytest.param(md("f](a b c) and x]( y"), "/", [], id="prose-is-not-a-link"),
+    pytest.param(md("\\[x\\](y.png)"), "/", [], id="escaped-bracket"),
+    pytest.param(md("<me@example.org> <br/> </div> <br>"), "/", [], id="email-and-tags"),
+    pytest.param(md("[^1]: note text"), "/", [], id="footnote-not-definition"),
+    pytest.param(md("<!-- ![old](old.png) -->"), "/", [], id="html-comment"),
+    # Code is not a reference
+    pytest.param(
+        md("```\n![a](in-fence.png)\n```\n![b](real.png)"), "/", local("real.png"), id="fence"
+    ),
+    pytest.param(
+        md("~~~python\n[a](t.csv)\n~~~\n[b](r.csv)"), "/", local("r.csv"), id="tilde-fence"
+    ),
+    pytest.param(
+        md("````\n```\n[a](x.csv)\n````\n[b](y.csv)"), "/", local("y.csv"), id="long-fence"
+    ),
+    pytest.param(md("```\n[a](never.csv)"), "/", [], id="unclosed-fence"),
+    pytest.param(md("`![a](span.png)` ![b](r.png)"), "/", local("r.png"), id="code-span"),
+    pytest.param(md("`` a ` [x](s.png) `` [y](r.png)"), "/", local("r.png"), id="double-span"),
+    pytest.param(notebook(code("![a](x.png)")), "/", [], id="code-cell-source"),
+    pytest.param(notebook({"cell_type": "raw", "source": "[a](x.png)"}), "/", [], id="raw-cell"),
+    # Nasty paths: returned as decoded, the resolver refuses them
+    pytest.param(md("[p](../../etc/passwd)"), "/", local("../../etc/passwd"), id="dotdot"),
+    pytest.param(md("[p](/etc/passwd)"), "/", local("/etc/passwd"), id="absolute"),
+    pytest.param(
+        md("[p](%2e%2e%2fetc%2fpasswd)"), "/", local("../etc/passwd"), id="encoded-dotdot"
+    ),
+    pytest.param(md("[p](a%00b.png)"), "/", local("a\x00b.png"), id="encoded-nul"),
+    # Not local: left out entirely
+    pytest.param(md("[p](file:///etc/passwd)"), "/", [], id="file-scheme"),
+    pytest.param(md("![p](data:image/png;base64,iVBOR=)"), "/", [], id="data-uri"),
+    pytest.param(md("![p](attachment:img.png)"), "/", [], id="attachment"),
+    pytest.param(md("[a](http://x/a.png) [b](HTTPS://x/b) <https://x/c>"), "/", [], id="http"),
+    pytest.param(md("[a](mailto:a@b.c) [b](javascript:alert(1))"), "/", [], id="mailto-js"),
+    pytest.param(md("[a](C:\\x.png) [b](git+ssh:x)"), "/", [], id="other-schemes"),
+    pytest.param(md("[a](//evil.org/x.png) [b](/\\evil.org/x)"), "/", [], id="protocol-relative"),
+    pytest.param(md("[a](#section) [b](?q=1) [c](<>)"), "/", [], id="empty-after-cut"),
+    # Query, fragment and encoded names
+    pytest.param(md("[a](data.csv?raw=1#L3)"), "/", local("data.csv"), id="query-fragment"),
+    pytest.param(md("[a](a%23b.csv#frag)"), "/", local("a#b.csv"), id="encoded-hash"),
+    pytest.param(md("[a](a%3Fb.csv?x)"), "/", local("a?b.csv"), id="encoded-question"),
+    pytest.param(
+        md("![a](donn%C3%A9es%20%231/temp%C3%A9rature.csv)"),
+        "/",
+        local("données #1/température.csv"),
+        id="non-ascii-encoded",
+    ),
+    pytest.param(
+        md("![a](<données %231/température.csv>)"),
+        "/",
+        local("données #1/température.csv"),
+        id="non-ascii-raw",
+    ),
+    # A raw "#" starts the fragment, exactly as the browser reads the link.
+    pytest.param(md("![a](<données #1/température.csv>)"), "/", local("données "), id="raw-hash"),
+    # HTML in markdown and in outputs
+    pytest.param(md('<img src="fig.png" alt="x">'), "/", local("fig.png", source="html"), id="img"),
+    pytest.param(
+        md(
+            '<video src="v.mp4"><source src="s.webm"></video><audio src="a.ogg"></audio>'
+            '<link href="style.css"><script src="s.js"></script><a href="doc.pdf">d</a>'
+        ),
+        "/",
+        local("v.mp4", "s.webm", "a.ogg", "style.css", "s.js", "doc.pdf", source="html"),
+        id="html-tags",
+    ),
+    pytest.param(
+        md('<iframe src="f.html"></iframe><img data-src="x.png"><div href="d.csv">'),
+        "/",
+        [],
+        id="html-other-tags-and-attributes",
+    ),
+    pytest.param(
+        md('<img src="a&amp;b.png">'), "/", local("a&b.png", source="html"), id="html-ent"
+    ),
+    pytest.param(
+        md("<img src='/files/x.png'/>"), "/", served("x.png", source="html"), id="html-abs"
+    ),
+    pytest.param(
+        notebook(code(html='<img src="out.png"><a href="https://x">x</a>')),
+        "/",
+        local("out.png", source="html"),
+        id="output-html",
+    ),
+    pytest.param(
+        notebook(code(html=["<img src=", '"o.png">'])),
+        "/",
+        local("o.png", source="html"),
+        id="output-html-list",
+    ),
+    pytest.param(
+        notebook(code(html='<img src="data:image/png;base64,AA">')), "/", [], id="out-data"
+    ),
+    pytest.param(
+        md("<![<a> <!x> <img src='z.png'>"), "/", local("z.png", source="html"), id="junk"
+    ),
+    # As in a browser, "<!x" opens a bogus comment that runs to the next ">".
+    pytest.param(md("<!x <img src='z.png'>"), "/", [], id="bogus-comment"),
+    # The stock bundler's associate comment
+    pytest.param(
+        md("<!--associate:\ndata.csv\nfolder/\n# a comment\n!skip.csv\n\n*.txt\n-->\n![i](i.png)"),
+        "/",
+        local("data.csv", "folder/", "*.txt", source="associate") + local("i.png"),
+        id="associate",
+    ),
+    pytest.param(
+        md("<!--associate: one.csv -->"), "/", local("one.csv", source="associate"), id="assoc-1"
+    ),
+    pytest.param(
+        md("<!--associate:\na%20b.csv\n../up.csv\nhttp://x/y\n-->"),
+        "/",
+        local("a%20b.csv", "../up.csv", source="associate"),
+        id="associate-not-decoded",
+    ),
+    pytest.param(md("text\n<!--associate:\ndata.csv\n-->"), "/", [], id="associate-must-open-cell"),
+    # Metadata include globs, kept unexpanded
+    pytest.param(
+        notebook(include=["data/*.csv", 3, "", "**/*.png", None]),
+        "/",
+        local("data/*.csv", "**/*.png", source="include"),
+        id="include",
+    ),
+    pytest.param(
+        notebook(include="data/"), "/", local("data/", source="include"), id="include-str"
+    ),
+    # Server-absolute links
+    pytest.param(
+        md(
+            "[a](/files/data/a.csv) [b](/tree/sub) [c](/notebooks/n.ipynb) [d](/view/v.html) "
+            "[e](/edit/e.py) [f](/files/a%20b.csv)"
+        ),
+        "/",
+        served("data/a.csv", "sub", "n.ipynb", "v.html", "e.py", "a b.csv"),
+        id="server-absolute",
+    ),
+    pytest.param(
+        md("[a](/api/contents/x) [b](/files/) [c](/files/../../etc/passwd)"),
+        "/",
+        local("/api/contents/x") + served("../../etc/passwd"),
+        id="server-absolute-odd",
+    ),
+    pytest.param(
+        md(
+            "[a](/user/t%C3%A9st@x/files/a.csv) [b](/user/tést@x/files/b%20c.csv) "
+            "[c](/user/t%C3%A9st@x/tree/d%23e)"
+        ),
+        AWKWARD_BASE,
+        served("a.csv", "b c.csv", "d#e"),
+        id="awkward-base",
+    ),
+    pytest.param(
+        md("[a](/user/t%C3%A9st@x/files/a.csv)"),
+        AWKWARD_BASE[:-1],
+        served("a.csv"),
+        id="base-slash",
+    ),
+    pytest.param(
+        md("[a](/files/a.csv) [b](/user/other/files/b.csv)"),
+        AWKWARD_BASE,
+        local("/files/a.csv", "/user/other/files/b.csv"),
+        id="awkward-base-mismatch",
+    ),
+    # Dedupe and order
+    pytest.param(
+        notebook(
+            markdown('![a](b.png) [c](a.csv) <img src="b.png"> [d](b.png#x) [e](/files/b.png)'),
+            code(html='<img src="out.png"><img src="a.csv">'),
+            markdown("[z](z.csv) [o](out.png)"),
+            include=["z.csv", "*.png"],
+        ),
+        "/",
+        local("b.png", "a.csv")
+        + served("b.png")
+        + local("out.png", source="html")
+        + local("z.csv")
+        + local("*.png", source="include"),
+        id="dedupe-and-order",
+    ),
+    # Whatever JSON holds, nothing raises
+    pytest.param({}, "/", [], id="empty"),
+    pytest.param({"cells": "x", "metadata": []}, "/", [], id="bad-cells"),
+    pytest.param(
+        {"cells": [None, 3, {"cell_type": "markdown", "source": None}, {"cell_type": "code"}]},
+        "/",
+        [],
+        id="bad-cell-contents",
+    ),
+    pytest.param(
+        notebook(
+            {"cell_type": "code", "outputs": [None, {"data": []}, {"data": {"text/html": 5}}]}
+        ),
+        "/",
+        [],
+        id="bad-outputs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("nb", "base_url", "expected"), CASES)
+def test_find_references(nb, base_url, expected):
+    assert found(nb, base_url) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "written"),
+    [
+        pytest.param("[x](<my file.png> 't')", "<my file.png>", id="angle"),
+        pytest.param("[x](a%20b.png?x#y)", "a%20b.png?x#y", id="encoded"),
+        pytest.param("<a.png>", "<a.png>", id="autolink"),
+        pytest.param('<img src=" a.png ">', "a.png", id="html-stripped"),
+    ],
+)
+def test_written_is_kept_for_the_manifest(source, written):
+    (reference,) = find_references(md(source))
+    assert reference.written == written
+
+
+def test_reference_is_a_frozen_value():
+    reference = Reference("a.png", "a.png", False, "markdown")
+    with pytest.raises(AttributeError):
+        reference.path = "b.png"
+
+
+@pytest.mark.parametrize(
+    ("nb", "expected"),
+    [
+        pytest.param(
+            notebook(exclude=["*.tmp", 1, "", "big/**"]), ["*.tmp", "big/**"], id="metadata"
+        ),
+        pytest.param(notebook(exclude="*.tmp"), ["*.tmp"], id="lone-string"),
+        pytest.param(
+            notebook(markdown("<!--associate:\na.csv\n!b.csv\n! c/\n-->"), exclude=["b.csv"]),
+            ["b.csv", "c/"],
+            id="associate-negations",
+        ),
+        pytest.param(notebook(include=["x"]), [], id="none"),
+        pytest.param({"metadata": {"nbext_pkg": []}}, [], id="malformed"),
+    ],
+)
+def test_excludes(nb, expected):
+    assert excludes(nb) == expected
+
+
+_MARKUP = st.sampled_from(
+    list("<>![]()`~\\\"'#?%/:.&;= \n\tab")
+    + ["<img src=", "<!--", "-->", "```", "<script>", "</a>", "<![", "&#", "http:", "<a href='"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_MARKUP, st.text(max_size=3)), max_size=40).map("".join))
+def test_any_text_gives_local_nonempty_paths(text):
+    nb = notebook(markdown(text), code(html=text), include=[text])
+    for reference in find_references(nb, AWKWARD_BASE):
+        assert reference.path
+        assert reference.source in ("markdown", "html", "associate", "include")
+        assert not reference.path.startswith("//")
