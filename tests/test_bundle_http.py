@@ -180,3 +180,51 @@ def test_a_client_that_leaves_stops_the_worker(server, notebook_root):
     wait_until(lambda: "the bundle's worker has stopped" in server.log_text()[log_start:], 5,
                "the server to notice the client left")
     assert server.api("GET", "api/status", expect=200)
+
+
+def test_four_downloads_at_once_while_the_api_answers(server, notebook_root, tmp_path):
+    """A bounded load on 127.0.0.1: four bundles at once, all intact, and the
+    REST API answering all along. (Their timing is measured by benchmarks/bundle.py.)"""
+    import threading
+
+    folder = notebook_root / "load test"
+    (folder / "data").mkdir(parents=True)
+    for i in range(3):
+        (folder / "data" / f"blob{i}.bin").write_bytes(os.urandom(8 * 1024 * 1024))
+    for i in range(40):
+        (folder / "data" / f"t{i}.csv").write_text(f"{i},x\n" * 2000)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[all the data](data)")]
+    nbformat.write(nb, str(folder / "load.ipynb"))
+
+    results, probes, stop = [None] * 4, [], threading.Event()
+
+    def fetch(i):
+        results[i] = get(server, "ours", "load test/load.ipynb", timeout=120)
+
+    def probe():
+        while not stop.is_set() and len(probes) < 2000:
+            probes.append(server.api("GET", "api/contents", timeout=30).status_code)
+            stop.wait(0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    workers = [threading.Thread(target=fetch, args=(i,)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(180)
+    stop.set()
+    prober.join(30)
+
+    for i, response in enumerate(results):
+        assert response is not None and response.status_code == 200, f"download {i}"
+        top = extract(response.content, "zip", tmp_path / str(i))
+        manifest = json.loads((top / "MANIFEST.json").read_text())
+        data_files = [f for f in manifest["files"] if f["path"].startswith("data/")]
+        assert len(data_files) == 43
+        for entry in data_files:
+            on_server = (folder / entry["path"]).read_bytes()
+            assert hashlib.sha256(on_server).hexdigest() == entry["sha256"]
+            assert (top / entry["path"]).read_bytes() == on_server
+    assert probes and set(probes) == {200}

@@ -1,14 +1,19 @@
 """The bundle's HTML copy: nbconvert's rendering, with images embedded.
 
 nbconvert's own embedding reads whatever path a markdown image names, outside
-the server's root too; here only the images the plan accepted are embedded,
-by putting their bytes into the markdown as data URIs before rendering.
+the server's root too; here only the images the plan accepted are embedded.
+They go in after rendering, into the `src` attributes of the finished page:
+fed into the markdown before, megabytes of data URIs made the markdown
+parser's regular expressions hold the interpreter lock for a third of a
+second, stalling the server's event loop.
 """
 
 import base64
-import copy
+import html as html_text
 import mimetypes
+import re
 import threading
+from urllib.parse import unquote
 
 _exporter = None
 _lock = threading.Lock()
@@ -30,24 +35,30 @@ def _data_uri(path):
         return f"data:{mime};base64," + base64.b64encode(f.read()).decode("ascii")
 
 
-def _embed(notebook, images):
-    uris = {written: _data_uri(real) for written, real in images.items()}
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "markdown":
-            continue
-        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        for written, uri in uris.items():
-            for before, after in (("(", ")"), ("(", " "), ('"', '"'), ("'", "'"), ("<", ">")):
-                text = text.replace(before + written + after, before + uri + after)
-        cell["source"] = text
-    return notebook
+_SRC = re.compile(r'(<img\b[^>]*?\bsrc=)(["\'])(.*?)\2', re.IGNORECASE)
+
+
+def _embed(page, images):
+    """Replace the `src` of each accepted image (keyed by the path as the
+    notebook means it: decoded, without query or fragment) by a data URI."""
+    cache = {}
+
+    def swap(match):
+        key = unquote(html_text.unescape(match.group(3)).split("#")[0].split("?")[0])
+        if key not in images:
+            return match.group(0)
+        if key not in cache:
+            cache[key] = _data_uri(images[key])
+        return f"{match.group(1)}{match.group(2)}{cache[key]}{match.group(2)}"
+
+    return _SRC.sub(swap, page)
 
 
 def render(notebook, images):
-    """HTML text of ``notebook`` (a dict), embedding ``images`` ({reference: file})."""
+    """HTML text of ``notebook`` (a dict), embedding ``images`` ({path: file})."""
     import nbformat
 
-    node = nbformat.from_dict(_embed(copy.deepcopy(notebook), images))
+    node = nbformat.from_dict(notebook)
     with _lock:
         body, _ = _get_exporter().from_notebook_node(node)
-    return body
+    return _embed(body, images)

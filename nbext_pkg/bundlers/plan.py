@@ -32,7 +32,7 @@ class Plan:
     files: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     files_note: str = None
-    images: dict = field(default_factory=dict)  # reference as written -> real path, for the HTML copy
+    images: dict = field(default_factory=dict)  # decoded reference -> real path, for the HTML copy
 
     @property
     def total_bytes(self):
@@ -121,4 +121,4 @@ def _collect(plan, notebook, notebook_path, root, base_url, allow_hidden, max_by
             plan.files.append(Entry(rel=resolved.rel, real=resolved.real, size=resolved.size))
             if ref.source in ("markdown", "html") and not folder and \
                     posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
-                plan.images[ref.written] = resolved.real
+                plan.images[ref.path] = resolved.real

@@ -1,0 +1,140 @@
+"""archive.py, plan.py and manifest.py without a server."""
+
+import io
+import os
+import tarfile
+import zipfile
+
+import pytest
+
+from nbext_pkg.bundlers import archive, manifest
+from nbext_pkg.bundlers.plan import OverLimit, make_plan
+from nbext_pkg.bundlers.respond import content_disposition, local_root
+
+
+def notebook(*markdown, code=()):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
+    cells += [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
+               "execution_count": None} for c in code]
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.mark.parametrize("name, content, deflated", [
+    ("table.csv", b"a,b,c\n1,2,3\n" * 5000, True),
+    ("picture.png", b"a,b,c\n1,2,3\n" * 5000, False),    # by its suffix: already compressed
+    ("noise.bin", os.urandom(200_000), False),             # its first 64 KiB do not shrink
+    ("empty.txt", b"", True),
+])
+def test_zip_compression_is_chosen_per_file(tmp_path, name, content, deflated):
+    (tmp_path / name).write_bytes(content)
+    sink = io.BytesIO()
+    writer = archive.open_archive("zip", sink)
+    size, _ = writer.add_file(f"top/{name}", str(tmp_path / name))
+    writer.close()
+    assert size == len(content)
+    with zipfile.ZipFile(io.BytesIO(sink.getvalue())) as zf:
+        info = zf.getinfo(f"top/{name}")
+        assert info.compress_type == (zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED)
+        assert zf.read(info) == content
+
+
+class WriteOnly:
+    """A sink that cannot seek or tell, like a network response."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, b):
+        self.data += b
+        return len(b)
+
+    def flush(self):
+        pass
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+def test_archives_stream_into_a_sink_that_cannot_seek(tmp_path, fmt):
+    (tmp_path / "données.csv").write_text("x\n" * 1000)
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    writer.add_file("top/données.csv", str(tmp_path / "données.csv"))
+    writer.add_bytes("top/MANIFEST.json", b"{}")
+    writer.close()
+    data = io.BytesIO(bytes(sink.data))
+    if fmt == "zip":
+        names = zipfile.ZipFile(data).namelist()
+    else:
+        names = tarfile.open(fileobj=data, mode="r:gz").getnames()
+    assert names == ["top/données.csv", "top/MANIFEST.json"]
+
+
+def test_unknown_format_is_refused():
+    with pytest.raises(ValueError):
+        archive.open_archive("rar", io.BytesIO())
+
+
+def test_layout_is_rooted_at_the_deepest_common_folder(tmp_path):
+    (tmp_path / "work" / "notebooks").mkdir(parents=True)
+    (tmp_path / "work" / "data").mkdir()
+    (tmp_path / "work" / "data" / "x.csv").write_text("1")
+    plan = make_plan(notebook("[x](../data/x.csv)"), "work/notebooks/nb.ipynb", str(tmp_path))
+    assert plan.top == "nb"
+    assert plan.notebook_arcname == "notebooks/nb.ipynb"
+    assert plan.html_arcname == "notebooks/nb.html"
+    assert [(e.rel, e.arcname) for e in plan.files] == [("work/data/x.csv", "data/x.csv")]
+
+
+def test_limits_name_the_limit_and_the_size(tmp_path):
+    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
+    with pytest.raises(OverLimit, match=r"4.9 KiB of files, more than the server's limit of 1000 bytes"):
+        make_plan(notebook("[b](big.bin)"), "nb.ipynb", str(tmp_path), max_bytes=1000)
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_text("x")
+    with pytest.raises(OverLimit, match=r"3 files, more than the server's limit of 2"):
+        make_plan(notebook("[a](f0.txt) [b](f1.txt) [c](f2.txt)"), "nb.ipynb", str(tmp_path), max_files=2)
+
+
+def test_folder_references_stop_at_the_limit(tmp_path):
+    (tmp_path / "many").mkdir()
+    for i in range(5):
+        (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
+    plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
+    assert len(plan.files) == 3
+    assert [s["reason"] for s in plan.skipped] == ["limit", "limit"]
+
+
+def test_contents_not_on_disk_give_a_bundle_without_files():
+    note = "The server's contents manager does not keep files on this machine's disk."
+    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", None, files_note=note)
+    assert plan.files == [] and plan.files_note == note
+    text = manifest.manifest("0", plan.notebook_arcname, notebook(), [], [], files_note=note)
+    assert f'"files_note": "{note}"' in text
+
+    class RemoteContents:
+        root_dir = "/"
+
+    assert local_root(RemoteContents()) is None
+
+
+def test_requirements_pin_third_party_imports_only():
+    import nbformat
+
+    text = manifest.requirements(notebook(code=[
+        "import os, json\nimport nbformat.v4\n%time import tornado\n!pip list",
+        "%%bash\nimport nothing_here",
+        "from . import local\nimport surely_missing_module_abc",
+    ]))
+    lines = text.splitlines()
+    assert f"nbformat=={nbformat.__version__}" in lines
+    assert not any(line.startswith(("os", "json", "tornado")) for line in lines)
+    assert "# surely_missing_module_abc: imported, but no installed distribution provides it" in lines
+    assert "nothing_here" not in text
+
+
+@pytest.mark.parametrize("name, header", [
+    ("plain.zip", "attachment; filename=\"plain.zip\"; filename*=UTF-8''plain.zip"),
+    ("résumé \"x\".zip",
+     "attachment; filename=\"r_sum_ _x_.zip\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.zip"),
+])
+def test_download_names_survive_proxies(name, header):
+    assert content_disposition(name) == header
