@@ -118,6 +118,21 @@ def download(server, url):
             "api": worst}
 
 
+def concurrent(server, url, n):
+    """n downloads at once (curl processes) while the API is polled: each one's wall time, worst latency."""
+    worst_file = Path(tempfile.mkstemp()[1])
+    poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
+                               server.token, str(worst_file)])
+    curls = [subprocess.Popen(
+        ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
+         "-w", "%{time_total}", server.url + url], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    walls = [float(c.communicate(timeout=600)[0]) for c in curls]
+    Path(str(worst_file) + ".stop").touch()
+    poller.wait(120)
+    worst = float(worst_file.read_text() or 0)
+    return walls, worst
+
+
 def zip_cli(folder, names, store):
     out = Path(tempfile.mkdtemp()) / "x.zip"
     start = time.perf_counter()
@@ -149,6 +164,7 @@ def main():
             download(server, url)  # warm-up
             rows[name] = [download(server, url) for _ in range(args.runs)]
         text_ours = download(server, "nbext_pkg/bundle/text%20only/analysis.ipynb?format=zip")["bytes"]
+        load = concurrent(server, urls["nbext_pkg (zip)"], 4)
     finally:
         server.stop()
     zip_rows = {
@@ -168,6 +184,10 @@ def main():
               f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
     for name, (wall, size) in zip_rows.items():
         print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | |")
+    walls, worst = load
+    alone = statistics.median(r["wall"] for r in rows["nbext_pkg (zip)"])
+    print(f"\nFour nbext_pkg downloads at once: {', '.join(f'{w:.2f} s' for w in walls)} "
+          f"(slowest {max(walls) / alone:.2f}x one alone); worst API latency meanwhile {worst * 1000:.0f} ms")
     print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
           f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
 
