@@ -46,20 +46,25 @@ async def respond(handler, model, fmt, settings):
     import nbformat
 
     check_request(model, fmt)
-    notebook = nbformat.from_dict(model["content"])
-    notebook_bytes = nbformat.writes(notebook).encode("utf-8")
     cm = handler.contents_manager
     root = local_root(cm)
     note = None if root else (
         f"The server's contents manager ({type(cm).__name__}) does not keep files on this "
         "machine's disk, so the files the notebook refers to could not be read.")
-    loop = asyncio.get_running_loop()
-    try:
-        plan = await loop.run_in_executor(EXECUTOR, lambda: make_plan(
+
+    def prepare():
+        # Serialising a notebook with large outputs takes a while too: off the loop.
+        notebook = nbformat.from_dict(model["content"])
+        data = nbformat.writes(notebook).encode("utf-8")
+        return notebook, data, make_plan(
             notebook, model["path"], root, base_url=handler.base_url,
             allow_hidden=bool(getattr(cm, "allow_hidden", False)),
             max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
-            notebook_size=len(notebook_bytes), files_note=note))
+            notebook_size=len(data), files_note=note)
+
+    try:
+        notebook, notebook_bytes, plan = await asyncio.get_running_loop().run_in_executor(
+            EXECUTOR, prepare)
     except OverLimit as error:
         raise web.HTTPError(413, str(error)) from None
     # Rendering takes a while; it runs beside the files and goes in last.
