@@ -14,7 +14,9 @@ and a text-only folder (CSV, JSON, ipynb) for the archive-size comparison.
 
 import argparse
 import json
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,6 +95,17 @@ open(out, "w").write(str(worst))
 """
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def curl_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def download(server, url):
     """One download by curl while another process polls the API every 20 ms;
     both are separate processes, so neither's work delays the other's clock."""
@@ -102,10 +115,13 @@ def download(server, url):
     pid = server.proc.pid
     rss_reset(pid)
     before = status_kib(pid, "VmRSS")
+    cpu_before, client_before = cpu_seconds(pid), curl_cpu()
     out = subprocess.run(
         ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
          "-w", "%{time_starttransfer} %{time_total} %{size_download}", server.url + url],
         check=True, capture_output=True, text=True, timeout=600).stdout
+    cpu = cpu_seconds(pid) - cpu_before
+    client = curl_cpu() - client_before
     # The poller finishes the request in flight (a blocked server shows there), then reports.
     Path(str(worst_file) + ".stop").touch()
     poller.wait(120)
@@ -115,7 +131,7 @@ def download(server, url):
     worst = float(worst_file.read_text() or 0)
     worst_file.unlink()
     return {"wall": float(wall), "ttfb": float(ttfb), "bytes": int(size), "mem": (peak - before) / 1024,
-            "api": worst}
+            "api": worst, "cpu": cpu, "client": client}
 
 
 def concurrent(server, url, n):
@@ -176,18 +192,26 @@ def main():
     total = sum((work / "root" / "data set" / n).stat().st_size for n in names) / 2**20
     print(f"Bundle of a {total:.1f} MiB folder ({len(names)} files referenced from markdown), "
           f"medians of {args.runs}\n")
-    print("| bundler | wall time | first byte | archive | server memory growth | worst API latency |")
-    print("|---|---|---|---|---|---|")
+    print("| bundler | wall time | first byte | archive | server memory growth | worst API latency "
+          "| server CPU |")
+    print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(f"| {name} | {med['wall']:.2f} s | {med['ttfb'] * 1000:.0f} ms | "
-              f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
+              f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms | "
+              f"{med['cpu']:.2f} s |")
     for name, (wall, size) in zip_rows.items():
-        print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | |")
+        print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | | |")
     walls, worst = load
-    alone = statistics.median(r["wall"] for r in rows["nbext_pkg (zip)"])
+    ours = rows["nbext_pkg (zip)"]
+    alone = statistics.median(r["wall"] for r in ours)
+    busy = statistics.median((r["cpu"] + r["client"]) / r["wall"] for r in ours)
+    cores = os.cpu_count()
     print(f"\nFour nbext_pkg downloads at once: {', '.join(f'{w:.2f} s' for w in walls)} "
-          f"(slowest {max(walls) / alone:.2f}x one alone); worst API latency meanwhile {worst * 1000:.0f} ms")
+          f"(slowest {max(walls) / alone:.2f}x one alone); "
+          f"worst API latency meanwhile {worst * 1000:.0f} ms.")
+    print(f"One download alone keeps {busy:.2f} cores busy (server and curl CPU over wall time), "
+          f"so on {cores} cores four at once need at least {4 * busy / cores:.2f}x its time.")
     print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
           f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
 

@@ -20,7 +20,7 @@ class NbextPkg(Configurable):
     ).tag(config=True)
 
     bundle_chunk_bytes = Integer(
-        256 * 1024,
+        1024 * 1024,
         help="Size of the pieces a bundle is sent in; at most a few of them wait in "
         "memory at any time, whatever the size of the bundle.",
     ).tag(config=True)

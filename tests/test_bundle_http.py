@@ -228,3 +228,30 @@ def test_four_downloads_at_once_while_the_api_answers(server, notebook_root, tmp
             assert hashlib.sha256(on_server).hexdigest() == entry["sha256"]
             assert (top / entry["path"]).read_bytes() == on_server
     assert probes and set(probes) == {200}
+
+
+def test_the_server_still_shuts_down_with_a_download_in_flight(jupyter_env, notebook_root):
+    """A client that stops reading leaves the worker waiting on a full queue;
+    stopping the server must not wait for it forever."""
+    import signal
+    import subprocess
+
+    folder = notebook_root / "stalled"
+    folder.mkdir()
+    (folder / "blob.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[blob](blob.bin)")]
+    nbformat.write(nb, str(folder / "stalled.ipynb"))
+    srv = NotebookServer(jupyter_env, notebook_root).start()
+    try:
+        response = get(srv, "ours", "stalled/stalled.ipynb", stream=True)
+        assert response.status_code == 200
+        response.raw.read(64 * 1024)  # then read nothing more, keeping the connection open
+        os.killpg(srv.proc.pid, signal.SIGTERM)
+        try:
+            srv.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not exit within 15 s of SIGTERM while a bundle was stalled")
+        response.close()
+    finally:
+        srv.stop()
