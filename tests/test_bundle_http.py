@@ -255,3 +255,41 @@ def test_the_server_still_shuts_down_with_a_download_in_flight(jupyter_env, note
         response.close()
     finally:
         srv.stop()
+
+
+def test_a_contents_manager_off_this_disk_still_bundles_the_notebook(jupyter_env, tmp_path):
+    """The notebook comes from the contents manager; the files it names cannot be
+    read, even though files of those names sit in the server's working folder."""
+    from memory_contents import environ_pythonpath
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("![plot](plot.png) [data](data/x.csv)")]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"remote/analysis.ipynb": nbformat.writes(nb)}))
+    disk = tmp_path / "disk"
+    (disk / "remote" / "data").mkdir(parents=True)
+    (disk / "remote" / "plot.png").write_bytes(PNG)
+    (disk / "remote" / "data" / "x.csv").write_text("a,b\n")
+    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
+    try:
+        srv = NotebookServer(jupyter_env, disk, extra_args=[
+            "--NotebookApp.contents_manager_class=memory_contents.MemoryContentsManager",
+            f"--MemoryContentsManager.seed={seed}"]).start()
+    finally:
+        del jupyter_env.env["PYTHONPATH"]
+    try:
+        for route in ("ours", "stock"):
+            response = get(srv, route, "remote/analysis.ipynb")
+            assert response.status_code == 200, response.text
+            top = extract(response.content, "zip", tmp_path / route)
+            manifest = json.loads((top / "MANIFEST.json").read_text())
+            assert sorted(f["path"] for f in manifest["files"]) == [
+                "analysis.html", "analysis.ipynb", "requirements.txt"]
+            assert "MemoryContentsManager" in manifest["files_note"]
+            assert "does not keep files on this machine's disk" in manifest["files_note"]
+            assert nbformat.reads((top / "analysis.ipynb").read_text(), as_version=4).cells[0].source \
+                == nb.cells[0].source
+            assert not (top / "plot.png").exists() and not (top / "data").exists()
+        assert get(srv, "ours", "remote/nope.ipynb").status_code == 404
+    finally:
+        srv.stop()

@@ -1,0 +1,67 @@
+"""A contents manager that keeps notebooks in memory, not on this machine's
+disk: the kind of server (S3, a database) where a bundle cannot read the files
+a notebook refers to. Only what the bundle route needs is here."""
+
+import datetime
+import json
+import os
+
+import nbformat
+from notebook.services.contents.manager import ContentsManager
+from tornado import web
+from traitlets import Unicode
+
+
+class MemoryContentsManager(ContentsManager):
+    seed = Unicode(help="A JSON file {path: notebook JSON text} loaded at start.").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.store = json.loads(open(self.seed).read()) if self.seed else {}
+        self.now = datetime.datetime.now(datetime.timezone.utc)
+
+    def _model(self, path, kind):
+        return {"name": path.rsplit("/", 1)[-1], "path": path, "type": kind, "format": None,
+                "mimetype": None, "content": None, "created": self.now, "last_modified": self.now,
+                "writable": True}
+
+    def dir_exists(self, path):
+        path = path.strip("/")
+        return path == "" or any(p.startswith(path + "/") for p in self.store)
+
+    def file_exists(self, path=""):
+        return path.strip("/") in self.store
+
+    def is_hidden(self, path):
+        return any(part.startswith(".") for part in path.split("/"))
+
+    def get(self, path, content=True, type=None, format=None):
+        path = path.strip("/")
+        if path in self.store:
+            model = self._model(path, "notebook")
+            if content:
+                model["content"] = nbformat.reads(self.store[path], as_version=4)
+                model["format"] = "json"
+            return model
+        if self.dir_exists(path):
+            model = self._model(path, "directory")
+            if content:
+                model["content"], model["format"] = [], "json"
+            return model
+        raise web.HTTPError(404, f"No such file or directory: {path}")
+
+    def save(self, model, path):
+        path = path.strip("/")
+        self.store[path] = nbformat.writes(nbformat.from_dict(model["content"]))
+        return self.get(path, content=False)
+
+    def delete_file(self, path):
+        self.store.pop(path.strip("/"), None)
+
+    def rename_file(self, old_path, new_path):
+        self.store[new_path.strip("/")] = self.store.pop(old_path.strip("/"))
+
+
+def environ_pythonpath():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return here + os.pathsep + os.environ.get("PYTHONPATH", "")
