@@ -24,6 +24,7 @@ data_files = [
         "etc/jupyter/jupyter_notebook_config.d",
         files_in("jupyter-config/jupyter_notebook_config.d"),
     ),
+    ("etc/jupyter/jupyter_server_config.d", files_in("jupyter-config/jupyter_server_config.d")),
 ]
 
 setup(

@@ -34,6 +34,11 @@ def _jupyter_server_extension_paths():
     return [{"module": "nbext_pkg"}]
 
 
+def _jupyter_server_extension_points():
+    """The server extension, as jupyter_server (nbclassic, JupyterHub) finds it."""
+    return [{"module": "nbext_pkg"}]
+
+
 def _jupyter_bundlerextension_paths():
     """The notebook bundle, under File > Download as."""
     return [
@@ -47,7 +52,14 @@ def _jupyter_bundlerextension_paths():
 
 
 def load_jupyter_server_extension(nbapp):
-    """Called by the notebook server once its web application exists."""
+    """Called by notebook 6's server once its web application exists."""
     from .server import load
 
     load(nbapp)
+
+
+def _load_jupyter_server_extension(serverapp):
+    """Called by jupyter_server once its web application exists."""
+    from .server import load
+
+    load(serverapp)

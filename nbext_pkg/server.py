@@ -1,53 +1,65 @@
-"""The server extension: registers nbext_pkg's routes on the notebook server."""
+"""The server extension: registers nbext_pkg's routes on notebook 6's server or
+on jupyter_server (nbclassic, JupyterHub's single-user server)."""
 
 import os
 
-from notebook.base.handlers import FileFindHandler
-from notebook.utils import url_path_join
-
 from ._version import __version__
 from .config import NbextPkg
-from .handlers import BundleHandler, StatusHandler
+from .handlers import handler_classes
 
 
-class OwnFilesHandler(FileFindHandler):
-    """Serves ``nbextensions/nbext_pkg/`` itself.
-
-    Two things differ from the notebook's handler for ``nbextensions/``:
-
-    - Tornado 6.5.9 stopped following symlinks out of the folder it serves,
-      so files that ``jupyter nbextension install --symlink`` linked in get a
-      403 there. Here the links' targets are allowed, for our folder only.
-    - The notebook never lets the browser cache nbextensions, so every page
-      load asks again for each of our modules, one wave per level of
-      ``define`` dependencies. A copied install cannot change while the
-      server runs, and the page's module URLs carry ``?v=<server start>``,
-      so there the browser may keep them; a linked (developer) install
-      keeps the notebook's no-cache rule, so edits show on reload.
-    """
-
-    def initialize(self, path, **kwargs):
-        super().initialize(path, **kwargs)
-        self.allowed_symlink_directory = [os.path.realpath(p) for p in self.root]
+def flavour_of(app):
+    """``"jupyter_server"`` for a jupyter_server ServerApp, ``"notebook"`` for notebook 6's."""
+    try:
+        from jupyter_server.serverapp import ServerApp
+    except ImportError:
+        return "notebook"
+    return "jupyter_server" if isinstance(app, ServerApp) else "notebook"
 
 
-def load(nbapp):
+def nbextension_folders(settings):
+    """Where the server looks for nbextensions: its own list, or jupyter's data path
+    when the classic front end has not told the server yet (on jupyter_server the
+    extensions may load in any order)."""
+    folders = settings.get("nbextensions_path")
+    if not folders:
+        from jupyter_core.paths import jupyter_path
+
+        folders = jupyter_path("nbextensions")
+    return [os.path.join(p, "nbext_pkg") for p in folders]
+
+
+def url_path_join(*pieces):
+    """Join URL pieces with single slashes, keeping a leading and trailing one."""
+    initial = pieces[0].startswith("/")
+    final = pieces[-1].endswith("/")
+    joined = "/".join(p.strip("/") for p in pieces if p.strip("/"))
+    return ("/" if initial else "") + joined + ("/" if final and joined else "")
+
+
+def load(app):
     """Add our routes under the server's base URL and say so in the log."""
-    web_app = nbapp.web_app
+    flavour = flavour_of(app)
+    web_app = app.web_app
     base_url = web_app.settings["base_url"]
-    web_app.settings["nbext_pkg"] = NbextPkg(parent=nbapp)
-    own_files = [os.path.join(p, "nbext_pkg") for p in web_app.settings["nbextensions_path"]]
+    web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
+    status, bundle, files = handler_classes(flavour)
+    own_files = nbextension_folders(web_app.settings)
     linked = any(os.path.islink(p) for p in own_files)
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base_url, "nbext_pkg", "api", "status"), StatusHandler),
-            (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), BundleHandler),
-            (
-                url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
-                OwnFilesHandler,
-                {"path": own_files, "no_cache_paths": ["/"] if linked else []},
-            ),
-        ],
-    )
-    nbapp.log.info("nbext_pkg %s loaded", __version__)
+    routes = [
+        (url_path_join(base_url, "nbext_pkg", "api", "status"), status),
+        (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), bundle),
+        (
+            url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
+            files,
+            {"path": own_files, "no_cache_paths": ["/"] if linked else []},
+        ),
+    ]
+    # Tornado tries the extensions' rule sets in the order they were added, so a
+    # route another extension registered first (nbclassic's nbextensions/) would
+    # win over ours: ours go to the front.
+    web_app.add_handlers(".*$", routes)
+    rules = web_app.default_router.rules
+    rules.insert(0, rules.pop(-2))
+    app.log.info("nbext_pkg %s loaded (%s)", __version__, flavour)
+

@@ -76,13 +76,16 @@ def jupyter_env(tmp_path_factory):
         BROKEN_KERNEL, "Broken kernel",
         argv=["/nonexistent/nbext-pkg-kernel", "-f", "{connection_file}"],
     )
+    # One environment serves both servers, each set up with its own commands
+    # (nbextension files and nbconfig are shared; server config is not).
     jenv.install_nbext_pkg()
+    jenv.install_nbext_pkg(flavour="nbclassic")
     return jenv
 
 
 @pytest.fixture(scope="session")
-def notebook_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("root")
+def notebook_root(tmp_path_factory, flavour):
+    root = tmp_path_factory.mktemp(f"root-{flavour}")
     (root / AWKWARD_DIR).mkdir()
     (root / "plain").mkdir()
     write_notebook(root / AWKWARD_NOTEBOOK, kernel_name=ALT_KERNEL)
@@ -90,9 +93,15 @@ def notebook_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session", params=NotebookServer.FLAVOURS)
+def flavour(request):
+    """Which server the test runs against: notebook 6's own, or nbclassic on jupyter_server."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def server(jupyter_env, notebook_root):
-    srv = NotebookServer(jupyter_env, notebook_root, base_url=AWKWARD_BASE_URL).start()
+def server(jupyter_env, notebook_root, flavour):
+    srv = NotebookServer(jupyter_env, notebook_root, base_url=AWKWARD_BASE_URL, flavour=flavour).start()
     yield srv
     srv.stop()
 

@@ -110,14 +110,25 @@ class JupyterEnv:
             )
         return proc
 
-    def install_nbext_pkg(self, symlink=True):
-        """Install and enable every part with the real commands, at user level.
+    def install_nbext_pkg(self, symlink=True, flavour="notebook"):
+        """Install and enable every part with the real commands, at user level,
+        as a user of ``flavour`` ("notebook" 6 or "nbclassic") would.
 
         Tests link the files (edits show without reinstalling); benchmarks
         copy them, as ``pip install`` does.
         """
-        self.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user",
-                     *(["--symlink"] if symlink else []))
+        link = ["--symlink"] if symlink else []
+        if flavour == "nbclassic":
+            self.jupyter("nbclassic-extension", "install", "--py", "nbext_pkg", "--user", *link)
+            self.jupyter("nbclassic-extension", "enable", "--py", "nbext_pkg", "--user")
+            # jupyter_server's own `server extension enable` refuses a module that no
+            # config file names yet; `pip install` puts this file in <prefix>/etc/jupyter.
+            d = self.config_dir / "jupyter_server_config.d"
+            d.mkdir(exist_ok=True)
+            shutil.copy(REPO / "jupyter-config" / "jupyter_server_config.d" / "nbext_pkg.json", d)
+            self.jupyter("nbclassic-bundlerextension", "enable", "--py", "nbext_pkg", "--user")
+            return
+        self.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user", *link)
         self.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
         self.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
         self.jupyter("bundlerextension", "enable", "--py", "nbext_pkg", "--user")
@@ -136,9 +147,14 @@ class JupyterEnv:
 
 
 class NotebookServer:
-    """A ``jupyter notebook`` subprocess on 127.0.0.1 and a free port."""
+    """A ``jupyter notebook`` (notebook 6) or ``jupyter nbclassic`` (jupyter_server)
+    subprocess on 127.0.0.1 and a free port."""
 
-    def __init__(self, jenv, root, base_url="/", log_path=None, extra_args=()):
+    FLAVOURS = ("notebook", "nbclassic")
+
+    def __init__(self, jenv, root, base_url="/", log_path=None, extra_args=(), flavour="notebook"):
+        assert flavour in self.FLAVOURS, flavour
+        self.flavour = flavour
         self.jenv = jenv
         self.root = Path(root)
         self.base_url = base_url
@@ -152,13 +168,16 @@ class NotebookServer:
         self.http.headers["Authorization"] = f"token {self.token}"
 
     def start(self, timeout=60):
+        app = "NotebookApp" if self.flavour == "notebook" else "ServerApp"
         args = [
-            self.jenv.python, "-m", "notebook",
+            self.jenv.python, "-m", self.flavour,
             "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
-            f"--NotebookApp.token={self.token}",
-            f"--NotebookApp.base_url={self.base_url}",
-            f"--notebook-dir={self.root}",
+            "--ip=127.0.0.1", f"--port={self.port}", f"--{app}.port_retries=0",
+            f"--NotebookApp.token={self.token}" if self.flavour == "notebook"
+            else f"--IdentityProvider.token={self.token}",
+            f"--{app}.base_url={self.base_url}",
+            f"--{app}.root_dir={self.root}" if self.flavour == "nbclassic"
+            else f"--notebook-dir={self.root}",
             *self.extra_args,
         ]
         self._log = open(self.log_path, "ab")
@@ -166,7 +185,8 @@ class NotebookServer:
             args, env=self.jenv.env, stdout=self._log, stderr=subprocess.STDOUT,
             cwd=str(self.root), start_new_session=True,
         )
-        info_file = self.jenv.runtime_dir / f"nbserver-{self.proc.pid}.json"
+        prefix = "nbserver" if self.flavour == "notebook" else "jpserver"
+        info_file = self.jenv.runtime_dir / f"{prefix}-{self.proc.pid}.json"
 
         def ready():
             if self.proc.poll() is not None:
@@ -281,4 +301,11 @@ def overlay_venv(folder):
     ).stdout.strip()
     ours = [p for p in site.getsitepackages() if Path(p).is_dir()] or [sysconfig.get_path("purelib")]
     (Path(purelib) / "_nbext_pkg_parent_env.pth").write_text("\n".join(ours) + "\n")
+    # The packages borrowed that way enable themselves by files in their own prefix
+    # (nbclassic, notebook_shim for jupyter_server): the new prefix needs them too.
+    for found in (Path(sys.prefix) / "etc" / "jupyter").glob("*.d/*.json"):
+        if found.name != "nbext_pkg.json":
+            copy = Path(folder) / "etc" / "jupyter" / found.parent.name / found.name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(found, copy)
     return python

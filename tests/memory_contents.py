@@ -7,13 +7,17 @@ import json
 import os
 
 import nbformat
+from jupyter_server.services.contents.manager import ContentsManager as ServerContentsManager
 from notebook.services.contents.manager import ContentsManager
 from tornado import web
 from traitlets import Unicode
 
 
-class MemoryContentsManager(ContentsManager):
-    seed = Unicode(help="A JSON file {path: notebook JSON text} loaded at start.").tag(config=True)
+def seed_trait():
+    return Unicode(help="A JSON file {path: notebook JSON text} loaded at start.").tag(config=True)
+
+
+class MemoryStore:
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -60,6 +64,18 @@ class MemoryContentsManager(ContentsManager):
 
     def rename_file(self, old_path, new_path):
         self.store[new_path.strip("/")] = self.store.pop(old_path.strip("/"))
+
+
+class MemoryContentsManager(MemoryStore, ContentsManager):
+    """For notebook 6's server."""
+
+    seed = seed_trait()
+
+
+class ServerMemoryContentsManager(MemoryStore, ServerContentsManager):
+    """For jupyter_server (nbclassic)."""
+
+    seed = seed_trait()
 
 
 def environ_pythonpath():

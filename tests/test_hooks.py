@@ -29,6 +29,11 @@ def test_server_extension_paths_name_the_package():
     assert callable(nbext_pkg.load_jupyter_server_extension)
 
 
+def test_server_extension_points_name_the_package_for_jupyter_server():
+    assert nbext_pkg._jupyter_server_extension_points() == [{"module": "nbext_pkg"}]
+    assert callable(nbext_pkg._load_jupyter_server_extension)
+
+
 def test_bundlerextension_paths_declare_the_bundle():
     assert nbext_pkg._jupyter_bundlerextension_paths() == [dict(name="nbext_pkg_bundle", **BUNDLER)]
 
@@ -148,6 +153,8 @@ def test_wheel_carries_static_files_and_enabling_config(tmp_path):
             "bundlerextensions": {"nbext_pkg_bundle": BUNDLER}}
         assert json.loads(zf.read(data + "etc/jupyter/jupyter_notebook_config.d/nbext_pkg.json")) == {
             "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}}
+        assert json.loads(zf.read(data + "etc/jupyter/jupyter_server_config.d/nbext_pkg.json")) == {
+            "ServerApp": {"jpserver_extensions": {"nbext_pkg": True}}}
 
 
 def test_pip_install_alone_turns_everything_on(tmp_path):
@@ -166,7 +173,14 @@ def test_pip_install_alone_turns_everything_on(tmp_path):
         "tree": ["nbext_pkg/tree enabled", "- Validating: OK"],
     }
     (tmp_path / "root").mkdir()
-    server = NotebookServer(jenv, tmp_path / "root").start()
+    for flavour in NotebookServer.FLAVOURS:
+        assert_everything_on(NotebookServer(jenv, tmp_path / "root", flavour=flavour))
+
+
+def assert_everything_on(server):
+    """The server loads our extension, serves our files and both page modules'
+    config, and the bundler's menu entry is configured."""
+    server.start()
     try:
         status = server.api("GET", "nbext_pkg/api/status", expect=200).json()
         assert status == {"name": "nbext_pkg", "version": nbext_pkg.__version__}
@@ -177,6 +191,22 @@ def test_pip_install_alone_turns_everything_on(tmp_path):
         assert notebook_config["bundlerextensions"] == {"nbext_pkg_bundle": BUNDLER}
         served = server.api("GET", "nbextensions/nbext_pkg/tree.js", expect=200)
         assert served.content == (STATIC / "tree.js").read_bytes()
-        assert f"nbext_pkg {nbext_pkg.__version__} loaded" in server.log_text()
+        flavour = "notebook" if server.flavour == "notebook" else "jupyter_server"
+        assert f"nbext_pkg {nbext_pkg.__version__} loaded ({flavour})" in server.log_text()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("symlink", [False, True], ids=["copy", "symlink"])
+def test_nbclassic_commands_set_everything_up(jenv, tmp_path, symlink):
+    """`jupyter nbclassic-extension install|enable --py` and
+    `jupyter nbclassic-bundlerextension enable --py`, then `jupyter nbclassic`."""
+    jenv.install_nbext_pkg(symlink=symlink, flavour="nbclassic")
+    installed = jenv.data_dir / "nbextensions" / "nbext_pkg"
+    assert installed.is_symlink() == symlink
+    assert read_json(jenv.config_dir / "nbconfig" / "notebook.json")["bundlerextensions"] == {
+        "nbext_pkg_bundle": BUNDLER}
+    (tmp_path / "root").mkdir()
+    assert_everything_on(NotebookServer(jenv, tmp_path / "root", flavour="nbclassic"))
+    jenv.jupyter("nbclassic-bundlerextension", "disable", "--py", "nbext_pkg", "--user")
+    assert "bundlerextensions" not in read_json(jenv.config_dir / "nbconfig" / "notebook.json")
