@@ -40,6 +40,11 @@ setup(
     package_data={"nbext_pkg": ["static/*"]},
     data_files=data_files,
     zip_safe=False,
+    entry_points={
+        # `jupyter nbconvert --to nbext_pkg_bundle`, and the export menus of
+        # Notebook 7 and JupyterLab, which list every registered exporter.
+        "nbconvert.exporters": ["nbext_pkg_bundle = nbext_pkg.exporter:NbextPkgBundleExporter"],
+    },
     install_requires=[
         "notebook>=6.4,<7",
         "nbconvert>=6",

@@ -130,10 +130,18 @@ def test_sys_prefix_install_and_enable(tmp_path):
 
 
 def build_wheel(tmp_path):
+    """A wheel built from a copy of the checkout: building in place would leave
+    build/ and an egg-info there, whose stale entry points shadow the installed ones
+    for anything run from the checkout."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "test-artifacts", "__pycache__", ".*_cache", "demo"))
     out = tmp_path / "wheel"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(out), str(REPO)],
+         "--wheel-dir", str(out), str(source)],
         check=True, capture_output=True, text=True,
     )
     return next(out.glob("nbext_pkg-*.whl"))

@@ -3,19 +3,16 @@ checks, pre-flight plan, headers, the archive in a worker thread, and errors
 as HTTP statuses with a sentence for a person."""
 
 import asyncio
-import logging
-import posixpath
 from urllib.parse import quote
 
 from tornado import web
 
-from .._version import __version__
-from . import html, manifest
-from .archive import FORMATS, open_archive
+from . import html
+from .archive import FORMATS
+from .build import write_bundle
 from .plan import OverLimit, make_plan
 from .stream import EXECUTOR, stream
 
-log = logging.getLogger("nbext_pkg")
 CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
 
 
@@ -76,31 +73,6 @@ async def respond(handler, model, fmt, settings):
     handler.set_header("X-Content-Type-Options", "nosniff")
 
     def write(sink):
-        archive = open_archive(fmt, sink)
-        files, skipped = [], list(plan.skipped)
-
-        def record(arcname, size, sha256):
-            files.append({"path": arcname, "size": size, "sha256": sha256})
-
-        top = plan.top
-        record(plan.notebook_arcname, *archive.add_bytes(f"{top}/{plan.notebook_arcname}", notebook_bytes))
-        for entry in plan.files:
-            try:
-                record(entry.arcname, *archive.add_file(f"{top}/{entry.arcname}", entry.real))
-            except FileNotFoundError:
-                skipped.append({"reference": entry.rel, "reason": "missing"})
-        try:
-            rendered = html_copy.result().encode("utf-8")
-        except Exception as error:  # nbconvert failing must not cost the user the bundle
-            log.warning("nbext_pkg: no HTML copy of %s: %s", model["path"], error)
-            skipped.append({"reference": plan.html_arcname, "reason": "unreadable"})
-        else:
-            record(plan.html_arcname, *archive.add_bytes(f"{top}/{plan.html_arcname}", rendered))
-        requirements = manifest.requirements(notebook).encode("utf-8")
-        record("requirements.txt", *archive.add_bytes(f"{top}/requirements.txt", requirements))
-        text = manifest.manifest(__version__, plan.notebook_arcname, notebook, files, skipped,
-                                 files_note=plan.files_note)
-        archive.add_bytes(posixpath.join(top, "MANIFEST.json"), text.encode("utf-8"))
-        archive.close()
+        write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy.result)
 
     await stream(handler, write, settings.bundle_chunk_bytes)

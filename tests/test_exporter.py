@@ -1,0 +1,173 @@
+"""`jupyter nbconvert --to nbext_pkg_bundle`: the bundle without a browser, with
+the download's content and rules, one-line errors, and no file lost or left
+half-written; and the exporter as the servers' nbconvert routes see it."""
+
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+
+import nbformat
+import pytest
+from harness import JupyterEnv, url_path
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
+MARKDOWN = "![plot](../images/plot%201.png) [data](../data/x.csv) [far](../../../../etc/passwd)"
+
+
+@pytest.fixture
+def jenv(tmp_path):
+    return JupyterEnv(tmp_path / "env")
+
+
+@pytest.fixture
+def project(tmp_path):
+    base = tmp_path / "proj #1 ü"
+    for sub in ("notebooks", "images", "data"):
+        (base / sub).mkdir(parents=True)
+    (base / "images" / "plot 1.png").write_bytes(PNG)
+    (base / "data" / "x.csv").write_text("a,b\n1,2\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(MARKDOWN), nbformat.v4.new_code_cell("import nbformat")]
+    nbformat.write(nb, str(base / "notebooks" / "Résumé 1.ipynb"))
+    return base
+
+
+def convert(jenv, *args, cwd=None):
+    return subprocess.run(
+        [jenv.python, "-m", "nbconvert", "--to", "nbext_pkg_bundle", *map(str, args)],
+        env=jenv.env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def members(path):
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read(next(n for n in zf.namelist() if n.endswith("/MANIFEST.json"))))
+        return set(zf.namelist()), manifest, {n: zf.read(n) for n in zf.namelist()}
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_writes_the_zip_next_to_the_notebook_rooted_at_its_folder(jenv, project):
+    notebook = project / "notebooks" / "Résumé 1.ipynb"
+    done = convert(jenv, notebook)
+    assert done.returncode == 0, done.stderr
+    names, manifest, _ = members(project / "notebooks" / "Résumé 1.zip")
+    # The notebook's folder is the root: what lies above it stays out, and says why.
+    assert names == {"Résumé 1/Résumé 1.ipynb", "Résumé 1/Résumé 1.html",
+                     "Résumé 1/requirements.txt", "Résumé 1/MANIFEST.json"}
+    assert {s["reference"]: s["reason"] for s in manifest["skipped"]} == {
+        "../images/plot%201.png": "outside-root", "../data/x.csv": "outside-root",
+        "../../../../etc/passwd": "outside-root"}
+
+
+def test_root_dir_on_the_command_line_takes_the_files_in(jenv, project):
+    done = convert(jenv, f"--NbextPkgBundleExporter.root_dir={project}",
+                   project / "notebooks" / "Résumé 1.ipynb")
+    assert done.returncode == 0, done.stderr
+    names, manifest, data = members(project / "notebooks" / "Résumé 1.zip")
+    assert names == {"Résumé 1/notebooks/Résumé 1.ipynb", "Résumé 1/notebooks/Résumé 1.html",
+                     "Résumé 1/images/plot 1.png", "Résumé 1/data/x.csv",
+                     "Résumé 1/requirements.txt", "Résumé 1/MANIFEST.json"}
+    assert data["Résumé 1/images/plot 1.png"] == PNG
+    assert manifest["skipped"] == [{"reference": "../../../../etc/passwd", "reason": "outside-root"}]
+    assert manifest["notebook"] == "notebooks/Résumé 1.ipynb"
+    html = data["Résumé 1/notebooks/Résumé 1.html"].decode()
+    assert "data:image/png;base64," in html
+    assert f"nbformat=={nbformat.__version__}" in data["Résumé 1/requirements.txt"].decode()
+
+
+def test_the_same_bundle_as_the_download(jenv, project, server):
+    """The command line and the server's route, on one notebook under one root:
+    the same members, byte for byte, apart from the manifest's timestamp."""
+    root = server.root
+    target = root / "exporter same"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(project, target)
+    done = convert(jenv, f"--NbextPkgBundleExporter.root_dir={root}", target / "notebooks" / "Résumé 1.ipynb")
+    assert done.returncode == 0, done.stderr
+    _, cli_manifest, cli = members(target / "notebooks" / "Résumé 1.zip")
+    response = server.api("GET", "nbext_pkg/bundle/" + url_path("exporter same/notebooks/Résumé 1.ipynb"),
+                          expect=200)
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        served = {n: zf.read(n) for n in zf.namelist()}
+    assert set(cli) == set(served)
+    for name in cli:
+        if not name.endswith("MANIFEST.json"):
+            assert cli[name] == served[name], name
+    served_manifest = json.loads(next(v for k, v in served.items() if k.endswith("MANIFEST.json")))
+    for key in ("files", "skipped", "notebook", "kernelspec"):
+        assert cli_manifest.get(key) == served_manifest.get(key), key
+
+
+def test_bad_input_gets_one_line_and_status_1_and_leaves_no_file(jenv, project):
+    notebooks = project / "notebooks"
+    (notebooks / "broken.ipynb").write_text("{ not json")
+    (notebooks / "mine.zip").write_bytes(b"my own archive, not a bundle")
+    nbformat.write(nbformat.v4.new_notebook(), str(notebooks / "mine.ipynb"))
+    before = snapshot(project)
+    cases = [
+        ([notebooks / "broken.ipynb"], "broken.ipynb is not a notebook nbformat can read: "),
+        ([notebooks / "mine.ipynb"], "mine.zip already exists and is not a bundle nbext_pkg made; "
+                                     "move it away or name the bundle with --output."),
+        (["--NbextPkgBundleExporter.root_dir=/nonexistent", notebooks / "Résumé 1.ipynb"],
+         "The root folder /nonexistent is not a folder."),
+        ([f"--NbextPkgBundleExporter.root_dir={project / 'data'}", notebooks / "Résumé 1.ipynb"],
+         "is not inside the root folder"),
+        ([f"--NbextPkgBundleExporter.root_dir={project}", "--NbextPkg.max_bundle_files=1",
+          notebooks / "Résumé 1.ipynb"],
+         "This bundle would hold 2 files, more than the limit of 1 (c.NbextPkg.max_bundle_files)."),
+    ]
+    for args, words in cases:
+        done = convert(jenv, *args)
+        assert done.returncode == 1, (args, done.stderr)
+        ours = [line for line in done.stderr.splitlines() if not line.startswith("[NbConvertApp]")]
+        assert len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: ") and words in ours[0], \
+            done.stderr
+        assert snapshot(project) == before, f"{args} changed the folder"
+
+
+def test_a_bundle_it_made_before_is_replaced(jenv, project):
+    notebook = project / "notebooks" / "Résumé 1.ipynb"
+    assert convert(jenv, notebook).returncode == 0
+    first = (project / "notebooks" / "Résumé 1.zip").read_bytes()
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("one more"))
+    nbformat.write(nb, str(notebook))
+    assert convert(jenv, notebook).returncode == 0
+    _, _, data = members(project / "notebooks" / "Résumé 1.zip")
+    assert data != first and b"one more" in data["Résumé 1/Résumé 1.ipynb"]
+
+
+def test_listed_for_nbconvert_but_not_as_a_second_download_as_entry():
+    from nbconvert.exporters.base import get_export_names
+    from notebook.notebook.handlers import get_frontend_exporters
+
+    assert "nbext_pkg_bundle" in get_export_names()
+    assert "nbext_pkg_bundle" not in {e.name for e in get_frontend_exporters()}
+
+
+def test_the_servers_nbconvert_route_gives_the_bundle(server, project):
+    """What Notebook 7's and JupyterLab's export menus call: listed by
+    /api/nbconvert, served by /nbconvert/nbext_pkg_bundle/<path>."""
+
+    listed = server.api("GET", "api/nbconvert", expect=200).json()
+    assert listed["nbext_pkg_bundle"]["output_mimetype"] == "application/zip"
+    target = server.root / "via nbconvert"
+    if not target.exists():
+        shutil.copytree(project, target)
+    path = "via nbconvert/notebooks/Résumé 1.ipynb"
+    response = server.api("GET", f"nbconvert/nbext_pkg_bundle/{url_path(path)}?download=true", expect=200)
+    from urllib.parse import quote
+
+    assert response.headers["Content-Disposition"].endswith(f"''{quote('Résumé 1.zip')}")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        names = set(zf.namelist())
+    # The route passes the notebook's folder: the root is that folder, as on the command line.
+    assert {"Résumé 1/Résumé 1.ipynb", "Résumé 1/MANIFEST.json", "Résumé 1/Résumé 1.html"} <= names
+    assert not any("plot 1.png" in n for n in names)
