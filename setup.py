@@ -59,6 +59,7 @@ setup(
             "selenium>=4.10",
             "hypothesis>=6",
             "requests",
+            "jupyterhub>=5",
         ],
     },
     classifiers=[

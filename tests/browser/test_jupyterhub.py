@@ -1,0 +1,114 @@
+"""nbext_pkg under a real JupyterHub, through its proxy, in headless Chromium:
+log in as a user whose name needs URL-escaping, press the tree page's New
+notebook button, open Session info, and download a bundle from File >
+Download as. Once with JupyterHub's default single-user server (jupyter_server
+with nbclassic serving /tree) and once with notebook 6's own."""
+
+import zipfile
+
+import nbformat
+import pytest
+import requests
+from harness import start_chromium, url_path, wait_until
+from hub import SINGLE_USER_APPS, Hub
+from pages import NotebookPage, TreePage
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.browser
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
+FOLDER = "projet ü"
+NOTEBOOK = "Données #1.ipynb"
+
+
+@pytest.fixture(scope="module", params=list(SINGLE_USER_APPS))
+def hub(request, jupyter_env, tmp_path_factory):
+    base = tmp_path_factory.mktemp(f"hub-{request.param}")
+    home = base / "home"
+    (home / FOLDER).mkdir(parents=True)
+    (home / FOLDER / "carte ü.png").write_bytes(PNG)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("![carte](carte%20%C3%BC.png)"),
+                nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, str(home / FOLDER / NOTEBOOK))
+    running = Hub(jupyter_env, base / "run", home, request.param).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_browser(hub, tmp_path_factory):
+    downloads = tmp_path_factory.mktemp("hub-downloads")
+    driver = start_chromium(download_dir=downloads)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def log_in(driver, hub):
+    driver.get(hub.url + "/hub/login")
+    driver.find_element(By.ID, "username_input").send_keys(hub.user)
+    driver.find_element(By.ID, "password_input").send_keys(hub.password)
+    driver.find_element(By.ID, "login_submit").click()
+    # The hub spawns the server, then the server's OAuth dance lands on /tree.
+    tree = hub.url + hub.user_path + "tree"
+    wait_until(lambda: driver.current_url.split("?")[0].rstrip("/") == tree, 120,
+               f"the single-user tree page at {tree} (now at {driver.current_url})", interval=0.2)
+
+
+def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
+    driver = hub_browser
+    server = hub.user_server()
+    log_in(driver, hub)
+    assert hub.user_path == "/user/j%C3%B6@hub/"
+
+    # Nothing of ours answers a caller that has not logged in, through the proxy.
+    for path in ("nbext_pkg/api/status", f"nbext_pkg/bundle/{url_path(FOLDER + '/' + NOTEBOOK)}"):
+        anonymous = requests.get(server.url + path, allow_redirects=False, timeout=30)
+        assert anonymous.status_code in (302, 403), (path, anonymous.status_code)
+    assert server.api("GET", "nbext_pkg/api/status", expect=200).json()["name"] == "nbext_pkg"
+
+    # The tree page's New notebook button: a notebook whose kernel is already starting.
+    tree = TreePage(driver, server).open(FOLDER)
+    tree.wait_kernels()
+    main = driver.current_window_handle
+    tree.new_window_after(tree.click_new, "the new notebook's window")
+    page = NotebookPage(driver, server).wait_loaded().wait_kernel()
+    assert driver.current_url.startswith(server.url + "notebooks/" + url_path(FOLDER) + "/Untitled")
+    (session,) = [s for s in server.sessions() if s["path"] == page.path]
+    assert session["path"].startswith(FOLDER + "/Untitled")
+
+    # Session info shows what the server reports.
+    page.open_session_info()
+    values = page.session_info_values()
+    assert values["session_id"] == session["id"]
+    assert values["kernel_id"] == session["kernel"]["id"]
+    assert values["kernel_name"] == session["kernel"]["name"]
+    assert values["console"] == f"jupyter console --existing kernel-{session['kernel']['id']}.json"
+    page.close_modal("#nbext_pkg-session-info-dialog", "#nbext_pkg-session-info-close")
+    driver.close()
+    driver.switch_to.window(main)
+    server.api("DELETE", f"api/sessions/{session['id']}", expect=204)
+
+    # File > Download as > Notebook bundle, saved under its real name.
+    page = NotebookPage(driver, server).open(f"{FOLDER}/{NOTEBOOK}")
+    page.clickable("#filelink").click()
+    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
+    ActionChains(driver).move_to_element(submenu).perform()
+    page.visible("#download_menu", "the Download as submenu")
+    entries = [a for a in page.find_all("#download_menu li a") if "bundle" in a.text.lower()]
+    assert [a.text for a in entries] == ["Notebook bundle (.zip)"]
+    ActionChains(driver).move_to_element(entries[0]).click().perform()
+    target = driver.downloads / "Données #1.zip"
+    wait_until(lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")), 60,
+               f"the browser to save {target.name}")
+    with zipfile.ZipFile(target) as zf:
+        names = set(zf.namelist())
+        assert {"Données #1/Données #1.ipynb", "Données #1/carte ü.png", "Données #1/MANIFEST.json"} <= names
+        assert zf.read("Données #1/carte ü.png") == PNG
+    for session in server.sessions():
+        server.api("DELETE", f"api/sessions/{session['id']}")

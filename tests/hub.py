@@ -1,0 +1,202 @@
+"""A real JupyterHub for tests: the hub from its Python package, the
+configurable-http-proxy from npm (./scripts/test installs it), a shared
+password, and single-user servers spawned as local processes of this machine.
+
+The single-user server is JupyterHub's default (jupyter_server, with nbclassic
+serving /tree) or notebook 6's own (``JUPYTERHUB_SINGLEUSER_APP``). It runs
+with the given JupyterEnv's configuration, where nbext_pkg is installed.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+from harness import free_port, url_path, wait_until
+
+SINGLE_USER_APPS = {
+    "jupyter_server": None,  # JupyterHub's default
+    "notebook": "notebook.notebookapp.NotebookApp",
+}
+
+CONFIG = '''
+import os
+c = get_config()  # noqa
+e = os.environ
+c.JupyterHub.bind_url = "http://127.0.0.1:" + e["NBEXT_HUB_PORT"] + "/"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:" + e["NBEXT_HUB_API_PORT"]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + e["NBEXT_HUB_PROXY_API_PORT"]
+c.ConfigurableHTTPProxy.command = [e["NBEXT_HUB_PROXY"]]
+c.ConfigurableHTTPProxy.auth_token = e["NBEXT_HUB_PROXY_TOKEN"]
+c.ConfigurableHTTPProxy.pid_file = os.path.join(e["NBEXT_HUB_RUN"], "proxy.pid")
+c.JupyterHub.pid_file = os.path.join(e["NBEXT_HUB_RUN"], "hub.pid")
+c.JupyterHub.db_url = "sqlite:///:memory:"
+c.JupyterHub.cookie_secret = bytes.fromhex(e["NBEXT_HUB_COOKIE_SECRET"])
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.cleanup_proxy = True
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = e["NBEXT_HUB_PASSWORD"]
+c.Authenticator.allow_all = True
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = e["NBEXT_HUB_HOME"]
+c.Spawner.cmd = [e["NBEXT_HUB_SINGLEUSER"]]
+c.Spawner.args = ["--allow-root"]  # the tests run as root
+c.Spawner.default_url = "/tree"
+c.Spawner.start_timeout = 90
+c.Spawner.http_timeout = 90
+c.Spawner.environment = {k[len("NBEXT_USER_"):]: v for k, v in e.items() if k.startswith("NBEXT_USER_")}
+c.JupyterHub.services = [{"name": "nbext-tests", "api_token": e["NBEXT_HUB_API_TOKEN"]}]
+c.JupyterHub.load_roles = [{"name": "nbext-tests", "services": ["nbext-tests"],
+                            "scopes": ["read:users", "read:servers", "access:servers"]}]
+'''
+
+
+def proxy_command():
+    found = os.environ.get("NBEXT_PKG_CHP") or str(
+        Path(sys.prefix) / "chp" / "node_modules" / ".bin" / "configurable-http-proxy")
+    if not Path(found).exists():
+        raise RuntimeError(f"configurable-http-proxy is missing at {found}: run ./scripts/test, "
+                           "which installs it from npm")
+    return found
+
+
+class Hub:
+    """JupyterHub on 127.0.0.1, one user, one single-user ``flavour``."""
+
+    def __init__(self, jenv, run_dir, home, flavour, user="jö@hub"):
+        self.jenv, self.run, self.home, self.flavour, self.user = jenv, Path(run_dir), Path(home), flavour, user
+        self.password = secrets.token_hex(8)
+        self.api_token = secrets.token_hex(16)
+        self.port = free_port()
+        self.proc = None
+        self.log_path = self.run / "hub.log"
+        # JupyterHub escapes user names for URLs this way.
+        self.user_path = f"/user/{quote(user, safe='@~')}/"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout=60):
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.run / "jupyterhub_config.py").write_text(CONFIG)
+        env = dict(os.environ)
+        env.update(
+            NBEXT_HUB_PORT=str(self.port), NBEXT_HUB_API_PORT=str(free_port()),
+            NBEXT_HUB_PROXY_API_PORT=str(free_port()), NBEXT_HUB_PROXY=proxy_command(),
+            NBEXT_HUB_PROXY_TOKEN=secrets.token_hex(16), NBEXT_HUB_RUN=str(self.run),
+            NBEXT_HUB_COOKIE_SECRET=secrets.token_hex(32), NBEXT_HUB_PASSWORD=self.password,
+            NBEXT_HUB_HOME=str(self.home), NBEXT_HUB_API_TOKEN=self.api_token,
+            NBEXT_HUB_SINGLEUSER=str(Path(sys.executable).parent / "jupyterhub-singleuser"),
+        )
+        user_env = {k: self.jenv.env[k] for k in (
+            "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
+            "JUPYTER_PREFER_ENV_PATH", "JUPYTER_PLATFORM_DIRS", "PYTHONUNBUFFERED")}
+        user_env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+        if SINGLE_USER_APPS[self.flavour]:
+            user_env["JUPYTERHUB_SINGLEUSER_APP"] = SINGLE_USER_APPS[self.flavour]
+        env.update({f"NBEXT_USER_{k}": v for k, v in user_env.items()})
+        env.pop("JUPYTERHUB_SINGLEUSER_APP", None)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(self.run / "jupyterhub_config.py")],
+            cwd=str(self.run), env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                return requests.get(self.url + "/hub/api/", timeout=5).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, timeout, "JupyterHub to answer through its proxy", interval=0.1)
+        return self
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def api(self, method, path, **kwargs):
+        """The hub's REST API (``hub/api/...``) or the user's server (``user/...``) with our token."""
+        kwargs.setdefault("timeout", 30)
+        headers = {"Authorization": f"token {self.api_token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}/{path}", headers=headers, **kwargs)
+
+    def user_server(self):
+        """What page objects need of a server: its URL, for the user's server through the proxy."""
+        return UserServer(self)
+
+    def _processes(self):
+        """The hub's descendants: the proxy, the single-user server, its kernels."""
+        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+        children = {}
+        for line in out.splitlines():
+            pid, ppid = map(int, line.split())
+            children.setdefault(ppid, []).append(pid)
+        found, todo = [], [self.proc.pid]
+        while todo:
+            for kid in children.get(todo.pop(), []):
+                found.append(kid)
+                todo.append(kid)
+        return found
+
+    def stop(self):
+        if self.proc is None:
+            return
+        others = self._processes()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the hub stops the servers and the proxy
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        # Whatever outlived it (a kernel takes a moment to notice its parent left).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in others):
+            time.sleep(0.1)
+        for pid in others:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        self._log.close()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class UserServer:
+    def __init__(self, hub):
+        self.hub = hub
+        self.base_url = hub.user_path
+        self.url = hub.url + hub.user_path
+
+    def page_url(self, *parts):
+        return self.url + "/".join(url_path(p) for p in parts if p != "")
+
+    def api(self, method, path, expect=None, **kwargs):
+        response = self.hub.api(method, self.hub.user_path.lstrip("/") + path, **kwargs)
+        if expect is not None and response.status_code != expect:
+            raise AssertionError(f"{method} {path}: expected {expect}, got {response.status_code}: "
+                                 f"{response.text[:500]}")
+        return response
+
+    def sessions(self):
+        return self.api("GET", "api/sessions", expect=200).json()
