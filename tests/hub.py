@@ -69,7 +69,8 @@ class Hub:
     """JupyterHub on 127.0.0.1, one user, one single-user ``flavour``."""
 
     def __init__(self, jenv, run_dir, home, flavour, user="jö@hub"):
-        self.jenv, self.run, self.home, self.flavour, self.user = jenv, Path(run_dir), Path(home), flavour, user
+        self.jenv, self.flavour, self.user = jenv, flavour, user
+        self.run, self.home = Path(run_dir), Path(home)
         self.password = secrets.token_hex(8)
         self.api_token = secrets.token_hex(16)
         self.port = free_port()
