@@ -132,9 +132,18 @@ define([
         var go = function (url) {
             if (win) {
                 win.location = url;
-            } else {
-                window.location.href = url;
+                return null;
             }
+            // Leaving this very page: its unsaved changes are saved first (a
+            // leave-page prompt may not even show, e.g. in a frame never clicked).
+            var notebook = options.notebook;
+            if (notebook && notebook.dirty && notebook.writable) {
+                return notebook.save_notebook().then(function () {
+                    window.location.href = url;
+                });
+            }
+            window.location.href = url;
+            return null;
         };
         return options.contents.new_untitled(options.dir_path || '', {type: 'notebook'})
             .then(function (model) {
@@ -142,8 +151,9 @@ define([
                 return start_session(options.base_url, model.path, options.kernel_name);
             })
             .then(function (session) {
-                go(notebook_url(options.base_url, created.path));
-                return {notebook: created, session: session};
+                return Promise.resolve(go(notebook_url(options.base_url, created.path))).then(function () {
+                    return {notebook: created, session: session};
+                });
             })
             .catch(function (error) {
                 if (win) {

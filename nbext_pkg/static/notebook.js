@@ -9,8 +9,9 @@ define([
     './new_notebook',
     './session_info',
     './bundle_menu',
+    './embed',
     './i18n'
-], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, i18n) {
+], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, i18n) {
     "use strict";
 
     var PREFIX = 'nbext_pkg';
@@ -85,6 +86,9 @@ define([
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),
             menu_item('nbext_pkg-session-info-menu', i18n.t('session_info_menu'), info_action));
+
+        // In a frame whose parent is an allowed origin: report the session to it.
+        embed.start_notebook(notebook);
     };
 
     return {load_ipython_extension: load};

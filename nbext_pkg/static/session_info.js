@@ -170,5 +170,11 @@ define([
         return modal;
     };
 
-    return {show: show, watch: watch, collect: collect, FIELDS: FIELDS};
+    return {
+        show: show,
+        watch: watch,
+        collect: collect,
+        FIELDS: FIELDS,
+        STATE_EVENT_NAMES: Object.keys(STATE_EVENTS).join(' ')
+    };
 });

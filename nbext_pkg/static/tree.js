@@ -6,8 +6,9 @@ define([
     'base/js/namespace',
     'base/js/utils',
     './new_notebook',
+    './embed',
     './i18n'
-], function ($, require, Jupyter, utils, flow, i18n) {
+], function ($, require, Jupyter, utils, flow, embed, i18n) {
     "use strict";
 
     var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
@@ -143,6 +144,9 @@ define([
                 $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))
             ));
         });
+
+        // In a frame whose parent is an allowed origin: report the folder shown to it.
+        embed.start_tree(notebook_list, base_url);
     };
 
     return {load_ipython_extension: load};

@@ -1,0 +1,238 @@
+"""Embedding: an outer page on another origin (another port of 127.0.0.1)
+frames the notebook and learns its session and kernel ids through
+postMessage, only when its origin is listed in embed_origins."""
+
+import http.server
+import json
+import threading
+from urllib.parse import quote
+
+import nbformat
+import pytest
+from conftest import ALT_KERNEL, AWKWARD_BASE_URL, AWKWARD_DIR
+from harness import NotebookServer, free_port, wait_until
+from pages import Page
+
+pytestmark = pytest.mark.browser
+
+OUTER = b"""<!doctype html><meta charset="utf-8"><title>outer</title>
+<iframe id="nb" name="nb" style="width:1200px;height:800px"></iframe>
+<script>
+window.received = [];
+window.addEventListener('message', function (e) {
+  window.received.push({origin: e.origin, data: e.data});
+});
+function send(msg) { document.getElementById('nb').contentWindow.postMessage(msg, '*'); }
+document.getElementById('nb').src = new URLSearchParams(location.search).get('src');
+</script>
+"""
+
+
+class Outer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(OUTER)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def outer_origins():
+    """Two outer sites: the first is listed in embed_origins, the second is not."""
+    servers = []
+    for _ in range(2):
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Outer)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+    yield [f"http://127.0.0.1:{s.server_address[1]}" for s in servers]
+    for httpd in servers:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def embed_server(jupyter_env, notebook_root, flavour, outer_origins, tmp_path_factory):
+    """A server that lets both outer sites frame it (frame-ancestors), with only
+    the first listed in the `common` nbconfig section."""
+    app = "NotebookApp" if flavour == "notebook" else "ServerApp"
+    csp = "frame-ancestors 'self' " + " ".join(outer_origins)
+    config = tmp_path_factory.mktemp("embed-config") / "embed_config.py"
+    config.write_text(f"c.{app}.tornado_settings = {{'headers': {{'Content-Security-Policy': {csp!r}}}}}\n")
+    common = jupyter_env.config_dir / "nbconfig" / "common.json"
+    common.write_text(json.dumps({"nbext_pkg": {"embed_origins": [outer_origins[0]]}}))
+    srv = NotebookServer(jupyter_env, notebook_root, base_url=AWKWARD_BASE_URL, flavour=flavour,
+                         extra_args=[f"--config={config}"]).start()
+    yield srv
+    srv.stop()
+    common.unlink()
+
+
+def received(driver):
+    return driver.execute_script("return window.received")
+
+
+def session_messages(driver, since=0):
+    return [m for m in received(driver)[since:] if m["data"].get("type") == "nbext_pkg:session"]
+
+
+def api_session(server, path):
+    found = [s for s in server.sessions() if s["path"] == path]
+    return found[0] if len(found) == 1 else None
+
+
+def expected(session, state="idle"):
+    return {"type": "nbext_pkg:session", "path": session["path"], "session_id": session["id"],
+            "kernel_id": session["kernel"]["id"], "kernel_name": session["kernel"]["name"],
+            "execution_state": state}
+
+
+def open_outer(driver, server, origin, path):
+    # The login cookie first (same site: 127.0.0.1), then the outer page.
+    driver.get(server.url + f"tree?token={server.token}")
+    src = server.page_url("notebooks", path) if path.endswith(".ipynb") else server.page_url("tree", path)
+    driver.get(f"{origin}/?src={quote(src, safe='')}")
+
+
+def in_frame(driver, script):
+    driver.switch_to.frame("nb")
+    try:
+        return driver.execute_script(script)
+    finally:
+        driver.switch_to.default_content()
+
+
+def wait_message(driver, predicate, what, since=0, timeout=30):
+    return wait_until(lambda: next((m for m in received(driver)[since:] if predicate(m)), None),
+                      timeout, what)
+
+
+def write_notebook(folder, name):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / name))
+
+
+def untitled(folder):
+    return sorted(p.name for p in folder.glob("Untitled*.ipynb"))
+
+
+def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
+        browser, embed_server, outer_origins, notebook_root):
+    server, allowed = embed_server, outer_origins[0]
+    folder_rel = f"{AWKWARD_DIR}/embed"
+    folder = notebook_root / folder_rel
+    write_notebook(folder, "framed é.ipynb")
+    path = f"{folder_rel}/framed é.ipynb"
+    open_outer(browser, server, allowed, path)
+
+    # Once the kernel is ready: the ids GET /api/sessions reports.
+    first = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle"
+                         and m["data"].get("kernel_id"), "the first report")
+    session = api_session(server, path)
+    assert first == {"origin": server.url.split(AWKWARD_BASE_URL)[0], "data": expected(session)}
+
+    # Asked for, at once.
+    mark = len(received(browser))
+    browser.execute_script("send({type: 'nbext_pkg:get-session'})")
+    reply = wait_message(browser, lambda m: True, "the reply to get-session", since=mark)
+    assert reply["data"] == expected(session)
+
+    # A restart: a fresh report with the same ids, after a 'restarting' one.
+    mark = len(received(browser))
+    in_frame(browser, "Jupyter.notebook.kernel.restart()")
+    wait_message(browser, lambda m: m["data"].get("execution_state") == "restarting", "restarting",
+                 since=mark)
+    after = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle",
+                         "the report after the restart", since=mark)
+    assert after["data"] == expected(session)
+
+    # A kernel change: new ids, as the server has them.
+    mark = len(received(browser))
+    in_frame(browser, f"Jupyter.notebook.kernel_selector.set_kernel('{ALT_KERNEL}')")
+    changed = wait_message(browser, lambda m: m["data"].get("kernel_name") == ALT_KERNEL
+                           and m["data"].get("execution_state") == "idle", "the report after the change",
+                           since=mark)
+    session = wait_until(lambda: (s := api_session(server, path)) and s["kernel"]["name"] == ALT_KERNEL
+                         and s, 30, "the server's session to change kernel")
+    assert changed["data"] == expected(session)
+    assert changed["data"]["kernel_id"] != first["data"]["kernel_id"]
+
+    # Malformed requests from the listed origin change nothing; the valid one
+    # after them makes exactly one notebook, with the kernel it names.
+    before = untitled(folder)
+    for bad in ["'nbext_pkg:new-notebook'", "{type: 'nbext_pkg:new-notebook', kernel_name: 'no-such-kernel'}",
+                "{type: 'nbext_pkg:new-notebook', kernel_name: ''}",
+                "{type: 'nbext_pkg:new-notebook', kernel_name: 5}",
+                "{type: 'nbext_pkg:new-notebook', kernel_name: null}",
+                "{type: 'nbext_pkg:new-notebook', path: '/etc'}", "{type: 'nbext_pkg:nope'}", "[1, 2]"]:
+        browser.execute_script(f"send({bad})")
+    mark = len(received(browser))
+    browser.execute_script("send({type: 'nbext_pkg:new-notebook', kernel_name: 'python3'})")
+    report = wait_message(browser, lambda m: m["data"].get("path", "").startswith(f"{folder_rel}/Untitled")
+                          and m["data"].get("execution_state") == "idle", "the new notebook's report",
+                          since=mark)
+    created = untitled(folder)
+    assert len(created) == len(before) + 1, created
+    new_session = api_session(server, report["data"]["path"])
+    assert report["data"] == expected(new_session)
+    assert new_session["kernel"]["name"] == "python3"
+    for s in server.sessions():
+        server.api("DELETE", f"api/sessions/{s['id']}")
+
+
+def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_kernel(
+        browser, embed_server, outer_origins, notebook_root):
+    server, allowed = embed_server, outer_origins[0]
+    folder_rel = f"{AWKWARD_DIR}/embed tree"
+    (notebook_root / folder_rel / "sub ü").mkdir(parents=True, exist_ok=True)
+    open_outer(browser, server, allowed, folder_rel)
+    wait_message(browser, lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel},
+                 "the tree page's report")
+    mark = len(received(browser))
+    in_frame(browser, f"Jupyter.notebook_list.update_location({json.dumps(folder_rel + '/sub ü')});"
+                      "Jupyter.notebook_list.load_list();")
+    wait_message(browser, lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel + "/sub ü"},
+                 "the report after navigating", since=mark)
+    mark = len(received(browser))
+    browser.execute_script("send({type: 'nbext_pkg:new-notebook'})")
+    report = wait_message(browser, lambda m: m["data"].get("type") == "nbext_pkg:session"
+                          and m["data"].get("execution_state") == "idle", "the new notebook's report",
+                          since=mark)
+    assert report["data"]["path"] == f"{folder_rel}/sub ü/Untitled.ipynb"
+    default = server.api("GET", "api/kernelspecs", expect=200).json()["default"]
+    assert report["data"]["kernel_name"] == default
+    assert report["data"] == expected(api_session(server, report["data"]["path"]))
+    for s in server.sessions():
+        server.api("DELETE", f"api/sessions/{s['id']}")
+
+
+def test_an_unlisted_origin_hears_nothing_and_triggers_nothing(
+        browser, embed_server, outer_origins, notebook_root):
+    server, other = embed_server, outer_origins[1]
+    folder_rel = f"{AWKWARD_DIR}/embed other"
+    folder = notebook_root / folder_rel
+    write_notebook(folder, "not yours.ipynb")
+    path = f"{folder_rel}/not yours.ipynb"
+    open_outer(browser, server, other, path)
+    page = Page(browser, server)
+    # The notebook runs in the frame (framing is allowed), its kernel gets ready...
+    page.wait(lambda d: in_frame(d, "var k = window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel;"
+                                    "return !!(k && k.info_reply && k.info_reply.status === 'ok')"),
+              "the framed notebook's kernel")
+    sessions_before = {s["id"] for s in server.sessions()}
+    browser.execute_script("send({type: 'nbext_pkg:new-notebook', kernel_name: 'python3'});"
+                           "send({type: 'nbext_pkg:get-session'});")
+    # ...and our module says it ignored the page's messages (so they did arrive).
+    log = []
+    wait_until(lambda: log.extend(browser.get_log("browser")) or any(
+        "nbext_pkg: ignored a message" in e["message"] for e in log), 30, "the ignored-message warning")
+    assert any("is not in embed_origins" in e["message"] for e in log)
+    assert received(browser) == []
+    assert untitled(folder) == []
+    assert {s["id"] for s in server.sessions()} == sessions_before
+    assert in_frame(browser, "return Jupyter.notebook.notebook_path") == path
+    for s in server.sessions():
+        server.api("DELETE", f"api/sessions/{s['id']}")
