@@ -214,7 +214,13 @@ class NotebookServer:
     def api(self, method, path, expect=None, **kwargs):
         """Call the REST API; ``path`` is already URL-encoded (``api/sessions``)."""
         kwargs.setdefault("timeout", 30)
-        response = self.http.request(method, self.url + path, **kwargs)
+        try:
+            response = self.http.request(method, self.url + path, **kwargs)
+        except requests.RequestException as error:
+            # Say what the server was doing: its exit status and the end of its log.
+            state = "running" if self.proc and self.proc.poll() is None else f"exited ({self.proc.poll()})"
+            raise AssertionError(f"{method} {path}: {error!r}; the {self.flavour} server is {state}; "
+                                 f"its log ends:\n{self.log_text()[-3000:]}") from error
         if expect is not None and response.status_code != expect:
             raise AssertionError(
                 f"{method} {path}: expected {expect}, got {response.status_code}: {response.text}"
