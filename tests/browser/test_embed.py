@@ -20,7 +20,7 @@ OUTER = b"""<!doctype html><meta charset="utf-8"><title>outer</title>
 <script>
 window.received = [];
 window.addEventListener('message', function (e) {
-  window.received.push({origin: e.origin, data: e.data});
+  window.received.push({origin: e.origin, data: e.data, t: Date.now()});
 });
 function send(msg) { document.getElementById('nb').contentWindow.postMessage(msg, '*'); }
 document.getElementById('nb').src = new URLSearchParams(location.search).get('src');
@@ -132,7 +132,8 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     first = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle"
                          and m["data"].get("kernel_id"), "the first report")
     session = api_session(server, path)
-    assert first == {"origin": server.url.split(AWKWARD_BASE_URL)[0], "data": expected(session)}
+    assert first["origin"] == server.url.split(AWKWARD_BASE_URL)[0]
+    assert first["data"] == expected(session)
 
     # Asked for, at once.
     mark = len(received(browser))
@@ -159,6 +160,32 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
                          and s, 30, "the server's session to change kernel")
     assert changed["data"] == expected(session)
     assert changed["data"]["kernel_id"] != first["data"]["kernel_id"]
+
+    # A rename: the new path, as the server writes it.
+    mark = len(received(browser))
+    in_frame(browser, "Jupyter.notebook.rename('renamed #1 é.ipynb')")
+    renamed = wait_message(browser, lambda m: m["data"].get("path", "").endswith("renamed #1 é.ipynb"),
+                           "the report after the rename", since=mark)
+    path = f"{folder_rel}/renamed #1 é.ipynb"
+    session = wait_until(lambda: api_session(server, path), 30, "the server's renamed session")
+    assert renamed["data"] == expected(session)
+
+    # A burst of cells: busy and idle many times, told in coalesced reports
+    # (at most one per 100 ms), the last one idle.
+    mark = len(received(browser))
+    in_frame(browser, "var nb = Jupyter.notebook;"
+                      "for (var i = 0; i < 40; i++) { nb.insert_cell_at_bottom('code').set_text('import time; time.sleep(0.02)'); }"
+                      "nb.execute_all_cells();")
+    wait_until(lambda: in_frame(browser, "return Jupyter.notebook.get_cells().every("
+                                         "function (c) { return c.cell_type !== 'code' || c.input_prompt_number"
+                                         " !== '*' && c.input_prompt_number !== undefined; })"),
+               60, "the 40 cells to run")
+    reports = wait_until(lambda: (r := session_messages(browser, mark)) and
+                         r[-1]["data"]["execution_state"] == "idle" and r, 30, "the last report: idle")
+    assert any(m["data"]["execution_state"] == "busy" for m in reports)
+    assert reports[-1]["data"] == expected(session)
+    span = reports[-1]["t"] - reports[0]["t"]
+    assert len(reports) <= span / 100 + 2, (len(reports), span)
 
     # Malformed requests from the listed origin change nothing; the valid one
     # after them makes exactly one notebook, with the kernel it names.
