@@ -173,13 +173,12 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     # A burst of cells: busy and idle many times, told in coalesced reports
     # (at most one per 100 ms), the last one idle.
     mark = len(received(browser))
-    in_frame(browser, "var nb = Jupyter.notebook;"
-                      "for (var i = 0; i < 40; i++) { nb.insert_cell_at_bottom('code').set_text('import time; time.sleep(0.02)'); }"
+    in_frame(browser, "var nb = Jupyter.notebook; for (var i = 0; i < 40; i++) {"
+                      "  nb.insert_cell_at_bottom('code').set_text('import time; time.sleep(0.02)'); }"
                       "nb.execute_all_cells();")
-    wait_until(lambda: in_frame(browser, "return Jupyter.notebook.get_cells().every("
-                                         "function (c) { return c.cell_type !== 'code' || c.input_prompt_number"
-                                         " !== '*' && c.input_prompt_number !== undefined; })"),
-               60, "the 40 cells to run")
+    done = ("return Jupyter.notebook.get_cells().every(function (c) { return c.cell_type !== 'code'"
+            " || (c.input_prompt_number !== '*' && c.input_prompt_number !== undefined); })")
+    wait_until(lambda: in_frame(browser, done), 60, "the 40 cells to run")
     reports = wait_until(lambda: (r := session_messages(browser, mark)) and
                          r[-1]["data"]["execution_state"] == "idle" and r, 30, "the last report: idle")
     assert any(m["data"]["execution_state"] == "busy" for m in reports)
