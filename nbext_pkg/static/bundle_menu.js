@@ -8,8 +8,10 @@
 // as the stock menu does.
 define([
     'base/js/namespace',
-    'base/js/utils'
-], function (Jupyter, utils) {
+    'base/js/utils',
+    './self_check',
+    './i18n'
+], function (Jupyter, utils, self_check, i18n) {
     "use strict";
 
     var BUNDLER_ID = 'nbext_pkg_bundle';
@@ -31,21 +33,51 @@ define([
         }
     };
 
-    /** Take over clicks on our bundler's entry in `menu` (the Download as list). */
-    var wire = function (notebook, menu) {
+    var our_entry = function (notebook, link) {
+        var bundlers = (notebook.config.data || {}).bundlerextensions || {};
+        var ours = bundlers[BUNDLER_ID];
+        return !!(link && ours && link.textContent === ours.label);
+    };
+
+    /**
+     * Take over clicks on our bundler's entry in `menu` (the Download as list).
+     * `present` resolves to whether our server part answers; when it does not,
+     * the entry is greyed out and a click explains why instead of a 404.
+     */
+    var wire = function (notebook, menu, present) {
         if (!menu) {
             return;
         }
+        var missing = false;
+        Promise.resolve(present).then(function (ok) {
+            missing = ok === false;
+            if (!missing) {
+                return;
+            }
+            notebook.config.loaded.then(function () {
+                // The notebook adds the entry once its config is in: look after that.
+                setTimeout(function () {
+                    Array.prototype.forEach.call(menu.querySelectorAll('li > a'), function (link) {
+                        if (our_entry(notebook, link)) {
+                            link.parentNode.classList.add('disabled');
+                            link.setAttribute('title', i18n.t('bundle_needs_server'));
+                        }
+                    });
+                }, 0);
+            });
+        });
         menu.addEventListener('click', function (event) {
             var link = event.target.closest('a');
-            var bundlers = (notebook.config.data || {}).bundlerextensions || {};
-            var ours = bundlers[BUNDLER_ID];
-            if (!link || !ours || link.textContent !== ours.label) {
+            if (!our_entry(notebook, link)) {
                 return;
             }
             event.preventDefault();
             event.stopPropagation();
-            download(notebook);
+            if (missing) {
+                self_check.explain(notebook.keyboard_manager);
+            } else {
+                download(notebook);
+            }
         }, true);
     };
 

@@ -37,7 +37,12 @@ define([], function () {
         "unknown": "unknown",
         "copy": "Copy",
         "copied": "Copied",
-        "copy_failed": "Could not copy: select the text and copy it by hand."
+        "copy_failed": "Could not copy: select the text and copy it by hand.",
+        "server_missing_title": "nbext_pkg's server part is not running.",
+        "server_missing_body": "This server was started before nbext_pkg was installed or enabled, so Download as > Notebook bundle cannot work yet; New notebook and Session info do. Restart the server (under JupyterHub: File > Hub Control Panel > Stop My Server, then start it again). If this notice stays, run",
+        "or": "or",
+        "server_missing_check": "in the server's Python environment: nbext_pkg must be listed as enabled and OK.",
+        "bundle_needs_server": "Needs nbext_pkg's server part, which is not running: restart the server."
     };
 
     var t = function (key) {

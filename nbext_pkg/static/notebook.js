@@ -10,8 +10,9 @@ define([
     './session_info',
     './bundle_menu',
     './embed',
+    './self_check',
     './i18n'
-], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, i18n) {
+], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, self_check, i18n) {
     "use strict";
 
     var PREFIX = 'nbext_pkg';
@@ -81,7 +82,10 @@ define([
 
         $('#file_menu #new_notebook').after(
             menu_item('nbext_pkg-new-notebook-menu', i18n.t('new_notebook_menu'), new_action));
-        bundle_menu.wire(notebook, document.getElementById('download_menu'));
+        // Without our server part (a server not restarted since the install) the
+        // page says so, and the bundle entry explains itself instead of a 404.
+        var present = self_check.run(notebook.base_url);
+        bundle_menu.wire(notebook, document.getElementById('download_menu'), present);
 
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),

@@ -7,8 +7,9 @@ define([
     'base/js/utils',
     './new_notebook',
     './embed',
+    './self_check',
     './i18n'
-], function ($, require, Jupyter, utils, flow, embed, i18n) {
+], function ($, require, Jupyter, utils, flow, embed, self_check, i18n) {
     "use strict";
 
     var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
@@ -144,6 +145,9 @@ define([
                 $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))
             ));
         });
+
+        // A server not restarted since the install: say so at the top of the page.
+        self_check.run(base_url);
 
         // In a frame whose parent is an allowed origin: report the folder shown to it.
         embed.start_tree(notebook_list, base_url);
