@@ -44,6 +44,10 @@ setup(
         # `jupyter nbconvert --to nbext_pkg_bundle`, and the export menus of
         # Notebook 7 and JupyterLab, which list every registered exporter.
         "nbconvert.exporters": ["nbext_pkg_bundle = nbext_pkg.exporter:NbextPkgBundleExporter"],
+        "console_scripts": ["jupyter-nbext_pkg = nbext_pkg.app:main"],
+        # `jupyter contrib nbext_pkg ...`, as contrib packages do.
+        "jupyter_contrib_core.app.subcommands": [
+            "nbext_pkg = nbext_pkg.app:jupyter_contrib_core_app_subcommands"],
     },
     install_requires=[
         "notebook>=6.4,<7",

@@ -269,6 +269,8 @@ def chromium_options(download_dir=None, lang=None):
     if lang:
         options.add_argument(f"--lang={lang}")
     prefs = {"profile.default_content_setting_values.popups": 1}
+    if lang:
+        prefs["intl.accept_languages"] = lang
     if download_dir:
         prefs.update({
             "download.default_directory": str(download_dir),

@@ -34,9 +34,35 @@ define([
     };
 
     var our_entry = function (notebook, link) {
+        if (!link) {
+            return false;
+        }
+        if (link.getAttribute('data-nbext-pkg') === 'bundle') {
+            return true;
+        }
         var bundlers = (notebook.config.data || {}).bundlerextensions || {};
         var ours = bundlers[BUNDLER_ID];
-        return !!(link && ours && link.textContent === ours.label);
+        return !!(ours && link.textContent === ours.label);
+    };
+
+    /** Mark our entry (the notebook adds it once its config is in) and give it
+     * the page's language: the registered label is English. */
+    var label = function (notebook, menu) {
+        return notebook.config.loaded.then(function () {
+            return new Promise(function (resolve) {
+                setTimeout(function () {
+                    var found = null;
+                    Array.prototype.forEach.call(menu.querySelectorAll('li > a'), function (link) {
+                        if (our_entry(notebook, link)) {
+                            link.setAttribute('data-nbext-pkg', 'bundle');
+                            link.textContent = i18n.t('bundle_menu');
+                            found = link;
+                        }
+                    });
+                    resolve(found);
+                }, 0);
+            });
+        });
     };
 
     /**
@@ -49,22 +75,14 @@ define([
             return;
         }
         var missing = false;
-        Promise.resolve(present).then(function (ok) {
-            missing = ok === false;
-            if (!missing) {
-                return;
+        var entry = label(notebook, menu);
+        Promise.all([Promise.resolve(present), entry]).then(function (results) {
+            missing = results[0] === false;
+            var link = results[1];
+            if (missing && link) {
+                link.parentNode.classList.add('disabled');
+                link.setAttribute('title', i18n.t('bundle_needs_server'));
             }
-            notebook.config.loaded.then(function () {
-                // The notebook adds the entry once its config is in: look after that.
-                setTimeout(function () {
-                    Array.prototype.forEach.call(menu.querySelectorAll('li > a'), function (link) {
-                        if (our_entry(notebook, link)) {
-                            link.parentNode.classList.add('disabled');
-                            link.setAttribute('title', i18n.t('bundle_needs_server'));
-                        }
-                    });
-                }, 0);
-            });
         });
         menu.addEventListener('click', function (event) {
             var link = event.target.closest('a');

@@ -31,9 +31,7 @@ define([
     var advice = function () {
         return $('<span/>')
             .append($('<span/>').text(i18n.t('server_missing_body') + ' '))
-            .append($('<code/>').text('jupyter serverextension list'))
-            .append($('<span/>').text(' ' + i18n.t('or') + ' '))
-            .append($('<code/>').text('jupyter server extension list'))
+            .append($('<code/>').text('jupyter nbext_pkg doctor'))
             .append($('<span/>').text(' ' + i18n.t('server_missing_check')));
     };
 

@@ -52,7 +52,7 @@ def test_the_pages_say_the_server_part_is_missing(browser, server_without_extens
     tree = TreePage(browser, srv).open()
     notice = tree.visible("#nbext_pkg-server-missing", "the notice")
     assert "nbext_pkg's server part is not running." in notice.text
-    assert "jupyter serverextension list" in notice.text
+    assert "jupyter nbext_pkg doctor" in notice.text
     tree.clickable("#nbext_pkg-notice-close", "the notice's close button").click()
     tree.gone("#nbext_pkg-server-missing", "the dismissed notice")
     assert tree.find("#nbext_pkg-new-notebook").is_displayed()  # needs no server part

@@ -1,0 +1,393 @@
+"""``jupyter nbext_pkg install | uninstall | doctor`` (also ``jupyter contrib
+nbext_pkg ...`` and ``python -m nbext_pkg ...``).
+
+install / uninstall set up or remove every part where the ``pip install``
+defaults do not apply: the nbextension files, both page modules, the bundler
+and the server extension for notebook 6 and for jupyter_server. They edit only
+our own keys, and remove a config file they leave empty.
+
+doctor reports, for the Python environment it runs in, where each part is
+enabled or disabled, which file wins and why (jupyter_core's order of config
+folders: the first wins; inside a folder, ``<name>.json`` over ``<name>.d/``),
+and what to do about each problem, with the exact command. Exit status 0 when
+all is well, 1 otherwise.
+"""
+
+import filecmp
+import json
+import os
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from jupyter_core.application import JupyterApp
+from traitlets import Bool
+
+from . import _jupyter_bundlerextension_paths
+from ._version import __version__
+
+STATIC = Path(__file__).parent / "static"
+BUNDLER = {k: v for k, v in _jupyter_bundlerextension_paths()[0].items() if k != "name"}
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    folder: str       # "" for the config folder itself, "nbconfig" for front-end sections
+    file: str         # file name without .json
+    keys: tuple       # the path to our key inside the file
+    value: object     # what "enabled" looks like
+    enable: str       # the command that enables it, without --user / --sys-prefix
+    needs: str        # the distribution this part is for
+
+
+PARTS = (
+    Part("tree page module", "nbconfig", "tree", ("load_extensions", "nbext_pkg/tree"), True,
+         "jupyter nbextension enable nbext_pkg/tree --section=tree", "notebook"),
+    Part("notebook page module", "nbconfig", "notebook", ("load_extensions", "nbext_pkg/notebook"), True,
+         "jupyter nbextension enable nbext_pkg/notebook --section=notebook", "notebook"),
+    Part("bundler (Download as > Notebook bundle)", "nbconfig", "notebook",
+         ("bundlerextensions", "nbext_pkg_bundle"), BUNDLER,
+         "jupyter bundlerextension enable --py nbext_pkg", "notebook"),
+    Part("server extension for notebook 6", "", "jupyter_notebook_config",
+         ("NotebookApp", "nbserver_extensions", "nbext_pkg"), True,
+         "jupyter serverextension enable --py nbext_pkg", "notebook"),
+    Part("server extension for jupyter_server (nbclassic, JupyterHub)", "", "jupyter_server_config",
+         ("ServerApp", "jpserver_extensions", "nbext_pkg"), True,
+         "jupyter server extension enable nbext_pkg", "jupyter_server"),
+)
+
+
+# -- reading and writing config files --------------------------------------
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def write_json(path, data):
+    """Write ``data``, or remove the file when nothing is left in it."""
+    path = Path(path)
+    if not data:
+        if path.exists():
+            path.unlink()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".nbext_pkg-tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def dig(data, keys):
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None, False
+        data = data[key]
+    return data, True
+
+
+def set_key(data, keys, value):
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+    data[keys[-1]] = value
+
+
+def drop_key(data, keys):
+    """Remove ``keys`` and every dict left empty on the way up."""
+    if len(keys) == 1:
+        data.pop(keys[0], None)
+        return
+    child = data.get(keys[0])
+    if isinstance(child, dict):
+        drop_key(child, keys[1:])
+        if not child:
+            data.pop(keys[0])
+
+
+def part_file(config_dir, part):
+    return Path(config_dir, part.folder, part.file + ".json")
+
+
+def files_in_order(config_dir, part):
+    """The files of one config folder that can set ``part``, lowest priority first."""
+    base = Path(config_dir, part.folder)
+    found = sorted((base / (part.file + ".d")).glob("*.json"))
+    return found + [base / (part.file + ".json")]
+
+
+def is_enabled(part, value):
+    if part.value is True:
+        return value is True
+    return isinstance(value, dict) and value.get("module_name") == part.value["module_name"]
+
+
+# -- install / uninstall ------------------------------------------------------
+
+def target_dirs(user, sys_prefix):
+    from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
+
+    if sys_prefix:
+        return "--sys-prefix", Path(sys.prefix, "etc", "jupyter"), Path(sys.prefix, "share", "jupyter")
+    return "--user", Path(jupyter_config_dir()), Path(jupyter_data_dir())
+
+
+def in_virtual_env():
+    return sys.prefix != getattr(sys, "base_prefix", sys.prefix) or os.path.exists(
+        os.path.join(sys.prefix, "conda-meta"))
+
+
+def install(user=False, sys_prefix=False, symlink=False, say=print):
+    if not (user or sys_prefix):
+        sys_prefix = in_virtual_env()
+    flag, config_dir, data_dir = target_dirs(user, sys_prefix)
+    dest = data_dir / "nbextensions" / "nbext_pkg"
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+    elif dest.is_dir():
+        import shutil
+
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if symlink:
+        dest.symlink_to(STATIC.resolve(), target_is_directory=True)
+        say(f"linked {dest} -> {STATIC.resolve()}")
+    else:
+        import shutil
+
+        shutil.copytree(STATIC, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        say(f"copied the page modules to {dest}")
+    for part in PARTS:
+        path = part_file(config_dir, part)
+        data = read_json(path)
+        set_key(data, part.keys, part.value)
+        write_json(path, data)
+        say(f"enabled the {part.name} in {path}")
+    say(f"nbext_pkg {__version__} is set up ({flag}); restart the notebook server to use it.")
+    return 0
+
+
+def uninstall(user=False, sys_prefix=False, say=print):
+    if not (user or sys_prefix):
+        sys_prefix = in_virtual_env()
+    flag, config_dir, data_dir = target_dirs(user, sys_prefix)
+    dest = data_dir / "nbextensions" / "nbext_pkg"
+    if dest.is_symlink() or dest.is_file():
+        dest.unlink()
+        say(f"removed {dest}")
+    elif dest.is_dir():
+        import shutil
+
+        shutil.rmtree(dest)
+        say(f"removed {dest}")
+    for part in PARTS:
+        path = part_file(config_dir, part)
+        data = read_json(path)
+        _, present = dig(data, part.keys)
+        if present:
+            drop_key(data, part.keys)
+            write_json(path, data)
+            say(f"removed the {part.name} from {path}")
+    say(f"nbext_pkg's {flag} set-up is removed; restart the notebook server.")
+    return 0
+
+
+# -- doctor -------------------------------------------------------------------
+
+def version_of(dist):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def flag_for(config_dir):
+    from jupyter_core.paths import jupyter_config_dir
+
+    if Path(config_dir) == Path(jupyter_config_dir()):
+        return "--user"
+    if Path(config_dir) == Path(sys.prefix, "etc", "jupyter"):
+        return "--sys-prefix"
+    return None
+
+
+def data_flag(folder):
+    """The install flag that writes to the data folder holding ``folder``."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    real = os.path.realpath(os.path.dirname(os.path.dirname(str(folder)) if Path(folder).name == "nbext_pkg"
+                                            else str(folder)))
+    if real == os.path.realpath(jupyter_data_dir()):
+        return "--user"
+    if real == os.path.realpath(os.path.join(sys.prefix, "share", "jupyter")):
+        return "--sys-prefix"
+    return "--sys-prefix" if in_virtual_env() else "--user"
+
+
+def diagnose_files(out, problems):
+    from jupyter_core.paths import jupyter_path
+
+    wanted = sorted(p.name for p in STATIC.iterdir() if p.is_file())
+    found = [Path(p, "nbext_pkg") for p in jupyter_path("nbextensions") if Path(p, "nbext_pkg").is_dir()]
+    out.append("nbextension files (the first folder found is the one served):")
+    if not found:
+        out.append("  not installed in any of: " + ", ".join(jupyter_path("nbextensions")))
+        problems.append(("The page modules' files are not installed.",
+                         "jupyter nbext_pkg install " + ("--sys-prefix" if in_virtual_env() else "--user")))
+        return
+    for i, folder in enumerate(found):
+        how = f"linked to {os.path.realpath(folder)}" if folder.is_symlink() else "copied"
+        out.append(f"  {'served' if i == 0 else 'hidden'}: {folder} ({how})")
+    served = found[0]
+    missing = [n for n in wanted if not (served / n).is_file()]
+    stale = [n for n in wanted
+             if (served / n).is_file() and not filecmp.cmp(served / n, STATIC / n, shallow=False)]
+    where = data_flag(served)
+    if missing:
+        problems.append((f"{served} lacks {', '.join(missing)}.", f"jupyter nbext_pkg install {where}"))
+    elif stale:
+        problems.append((f"{served} holds files of another nbext_pkg version ({', '.join(stale)}).",
+                         f"jupyter nbext_pkg install {where}"))
+
+
+def diagnose_part(part, out, problems):
+    from jupyter_core.paths import jupyter_config_path
+
+    folders = jupyter_config_path()  # highest priority first
+    mentions = []  # (priority rank, file, value), in the order the server applies them
+    for rank, folder in reversed(list(enumerate(folders))):
+        for path in files_in_order(folder, part):
+            value, present = dig(read_json(path), part.keys)
+            if present:
+                mentions.append((rank, path, value))
+    out.append(f"{part.name}:")
+    if not mentions:
+        out.append("  not mentioned in any config file")
+        problems.append((f"The {part.name} is not enabled anywhere.",
+                         f"{part.enable} {'--sys-prefix' if in_virtual_env() else '--user'}"))
+        return
+    winner = mentions[-1]
+    for rank, path, value in reversed(mentions):
+        state = "enabled" if is_enabled(part, value) else f"disabled ({json.dumps(value)})"
+        mark = "wins" if (rank, path, value) == winner else "overridden"
+        out.append(f"  {mark}: {state} in {path}")
+    if not is_enabled(part, winner[2]):
+        flag = flag_for(folders[winner[0]])
+        fix = f"{part.enable} {flag}" if flag else f"remove the nbext_pkg entry from {winner[1]}"
+        problems.append((f"The {part.name} is disabled by {winner[1]}, which wins over the other files.",
+                         fix))
+
+
+def doctor(say=print):
+    from jupyter_core.paths import jupyter_config_path
+
+    out = [f"nbext_pkg {__version__} in {sys.prefix} (Python {sys.version.split()[0]})"]
+    for dist in ("notebook", "nbclassic", "jupyter_server", "tornado", "jupyter_core"):
+        out.append(f"  {dist}: {version_of(dist) or 'not installed'}")
+    prefer = os.environ.get("JUPYTER_PREFER_ENV_PATH")
+    out.append("config folders, the first wins"
+               + (" (JUPYTER_PREFER_ENV_PATH=" + prefer + ")" if prefer is not None else "")
+               + (", this environment's before the user's" if in_virtual_env() and prefer not in ("0", "no")
+                  else "") + ":")
+    out.extend(f"  {p}" for p in jupyter_config_path())
+    problems = []
+    diagnose_files(out, problems)
+    for part in PARTS:
+        if version_of(part.needs) is None:
+            out.append(f"{part.name}: skipped, {part.needs} is not installed")
+            continue
+        diagnose_part(part, out, problems)
+    if problems:
+        out.append(f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:")
+        for what, fix in problems:
+            out.append(f"  - {what}\n    fix: {fix}")
+        out.append("Restart the notebook server after fixing.")
+    else:
+        out.append("All is well. If the page still lacks nbext_pkg, restart the notebook server.")
+    say("\n".join(out))
+    return 1 if problems else 0
+
+
+# -- the command-line apps ----------------------------------------------------
+
+class _Quiet(JupyterApp):
+    def migrate_config(self):
+        """Not here: these commands write only what they say they write."""
+
+
+class _Base(_Quiet):
+    version = __version__
+    user = Bool(False, help="Use the user's Jupyter folders.").tag(config=True)
+    sys_prefix = Bool(False, help="Use this Python environment's Jupyter folders.").tag(config=True)
+    flags = {
+        "user": ({"_Base": {"user": True}}, "The user's Jupyter folders (~/.jupyter, ...)."),
+        "sys-prefix": ({"_Base": {"sys_prefix": True}}, f"This environment's folders ({sys.prefix})."),
+    }
+
+    def _check(self):
+        if self.user and self.sys_prefix:
+            self.exit_with("Give --user or --sys-prefix, not both.")
+
+    def exit_with(self, message):
+        print(f"jupyter nbext_pkg: {message}", file=sys.stderr)
+        self.exit(2)
+
+
+class InstallApp(_Base):
+    name = "jupyter-nbext_pkg-install"
+    description = "Install nbext_pkg's page modules and enable every part (--user or --sys-prefix)."
+    symlink = Bool(False, help="Link the files instead of copying them (development).").tag(config=True)
+    flags = dict(_Base.flags, symlink=({"InstallApp": {"symlink": True}}, "Link instead of copying."))
+
+    def start(self):
+        self._check()
+        self.exit(install(self.user, self.sys_prefix, self.symlink))
+
+
+class UninstallApp(_Base):
+    name = "jupyter-nbext_pkg-uninstall"
+    description = "Remove what `jupyter nbext_pkg install` set up (--user or --sys-prefix)."
+
+    def start(self):
+        self._check()
+        self.exit(uninstall(self.user, self.sys_prefix))
+
+
+class DoctorApp(_Quiet):
+    name = "jupyter-nbext_pkg-doctor"
+    version = __version__
+    description = "Say where each part of nbext_pkg is enabled or disabled, why, and how to fix it."
+
+    def start(self):
+        self.exit(doctor())
+
+
+SUBCOMMANDS = {
+    "install": (InstallApp, InstallApp.description),
+    "uninstall": (UninstallApp, UninstallApp.description),
+    "doctor": (DoctorApp, DoctorApp.description),
+}
+
+
+class NbextPkgApp(_Quiet):
+    name = "jupyter-nbext_pkg"
+    version = __version__
+    description = "Set up, remove or diagnose nbext_pkg: install, uninstall, doctor."
+    subcommands = SUBCOMMANDS
+
+    def start(self):
+        if self.subapp is None:
+            self.print_help()
+            self.exit(2)
+        self.subapp.start()
+
+
+def jupyter_contrib_core_app_subcommands():
+    """`jupyter contrib nbext_pkg ...`, through jupyter_contrib_core's entry point."""
+    return {"nbext_pkg": (NbextPkgApp, NbextPkgApp.description)}
+
+
+main = NbextPkgApp.launch_instance
