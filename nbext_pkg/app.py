@@ -16,6 +16,7 @@ all is well, 1 otherwise.
 import filecmp
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -128,8 +129,12 @@ def is_enabled(part, value):
 # -- install / uninstall ------------------------------------------------------
 
 def target_dirs(user, sys_prefix):
+    """(flag, config folder, data folder); neither flag: this environment's inside
+    a virtual environment (where it wins), else the user's."""
     from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 
+    if not (user or sys_prefix):
+        sys_prefix = in_virtual_env()
     if sys_prefix:
         return "--sys-prefix", Path(sys.prefix, "etc", "jupyter"), Path(sys.prefix, "share", "jupyter")
     return "--user", Path(jupyter_config_dir()), Path(jupyter_data_dir())
@@ -140,24 +145,26 @@ def in_virtual_env():
         os.path.join(sys.prefix, "conda-meta"))
 
 
-def install(user=False, sys_prefix=False, symlink=False, say=print):
-    if not (user or sys_prefix):
-        sys_prefix = in_virtual_env()
-    flag, config_dir, data_dir = target_dirs(user, sys_prefix)
-    dest = data_dir / "nbextensions" / "nbext_pkg"
+def remove_files(dest):
+    """Remove our installed folder (or link to it); whether there was one."""
     if dest.is_symlink() or dest.is_file():
         dest.unlink()
-    elif dest.is_dir():
-        import shutil
-
+        return True
+    if dest.is_dir():
         shutil.rmtree(dest)
+        return True
+    return False
+
+
+def install(user=False, sys_prefix=False, symlink=False, say=print):
+    flag, config_dir, data_dir = target_dirs(user, sys_prefix)
+    dest = data_dir / "nbextensions" / "nbext_pkg"
+    remove_files(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if symlink:
         dest.symlink_to(STATIC.resolve(), target_is_directory=True)
         say(f"linked {dest} -> {STATIC.resolve()}")
     else:
-        import shutil
-
         shutil.copytree(STATIC, dest, ignore=shutil.ignore_patterns("__pycache__"))
         say(f"copied the page modules to {dest}")
     for part in PARTS:
@@ -171,17 +178,9 @@ def install(user=False, sys_prefix=False, symlink=False, say=print):
 
 
 def uninstall(user=False, sys_prefix=False, say=print):
-    if not (user or sys_prefix):
-        sys_prefix = in_virtual_env()
     flag, config_dir, data_dir = target_dirs(user, sys_prefix)
     dest = data_dir / "nbextensions" / "nbext_pkg"
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()
-        say(f"removed {dest}")
-    elif dest.is_dir():
-        import shutil
-
-        shutil.rmtree(dest)
+    if remove_files(dest):
         say(f"removed {dest}")
     for part in PARTS:
         path = part_file(config_dir, part)

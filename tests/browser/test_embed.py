@@ -115,18 +115,24 @@ def write_notebook(folder, name):
     nbformat.write(nb, str(folder / name))
 
 
+def frame_a_notebook(browser, server, origin, notebook_root, folder_name, name):
+    """A fresh notebook in its own folder, framed by the outer page at ``origin``."""
+    folder_rel = f"{AWKWARD_DIR}/{folder_name}"
+    folder = notebook_root / folder_rel
+    write_notebook(folder, name)
+    open_outer(browser, server, origin, f"{folder_rel}/{name}")
+    return folder_rel, folder, f"{folder_rel}/{name}"
+
+
 def untitled(folder):
     return sorted(p.name for p in folder.glob("Untitled*.ipynb"))
 
 
 def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
         browser, embed_server, outer_origins, notebook_root):
-    server, allowed = embed_server, outer_origins[0]
-    folder_rel = f"{AWKWARD_DIR}/embed"
-    folder = notebook_root / folder_rel
-    write_notebook(folder, "framed é.ipynb")
-    path = f"{folder_rel}/framed é.ipynb"
-    open_outer(browser, server, allowed, path)
+    server = embed_server
+    folder_rel, folder, path = frame_a_notebook(browser, server, outer_origins[0], notebook_root,
+                                                "embed", "framed é.ipynb")
 
     # Once the kernel is ready: the ids GET /api/sessions reports.
     first = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle"
@@ -237,12 +243,9 @@ def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_
 
 def test_an_unlisted_origin_hears_nothing_and_triggers_nothing(
         browser, embed_server, outer_origins, notebook_root):
-    server, other = embed_server, outer_origins[1]
-    folder_rel = f"{AWKWARD_DIR}/embed other"
-    folder = notebook_root / folder_rel
-    write_notebook(folder, "not yours.ipynb")
-    path = f"{folder_rel}/not yours.ipynb"
-    open_outer(browser, server, other, path)
+    server = embed_server
+    _, folder, path = frame_a_notebook(browser, server, outer_origins[1], notebook_root,
+                                       "embed other", "not yours.ipynb")
     page = Page(browser, server)
     # The notebook runs in the frame (framing is allowed), its kernel gets ready...
     page.wait(lambda d: in_frame(d, "var k = window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel;"
