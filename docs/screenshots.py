@@ -14,6 +14,8 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from harness import JupyterEnv, NotebookServer, start_chromium  # noqa: E402
 from pages import NotebookPage, TreePage  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
 
 OUT = REPO / "docs" / "img"
 HIDE_BANNER = "var b = document.getElementById('notebook7_banner'); if (b) { b.remove(); }"
@@ -46,9 +48,34 @@ def main():
         page.open_session_info()
         driver.set_window_size(1100, 620)
         driver.save_screenshot(str(OUT / "session-info.png"))
+        page.close_modal("#nbext_pkg-session-info-dialog", "#nbext_pkg-session-info-close")
+        driver.set_window_size(1100, 1100)
+        page.js(HIDE_BANNER)
+        page.clickable("#filelink").click()
+        submenu = page.find("#download_menu").find_element(By.XPATH, "..")
+        ActionChains(driver).move_to_element(submenu).perform()
+        page.visible("#download_menu")
+        driver.save_screenshot(str(OUT / "download-as-bundle.png"))
     finally:
         driver.quit()
         server.stop()
+    # A server started before nbext_pkg's server part was enabled: the notice.
+    bare = JupyterEnv()
+    bare.jupyter("nbextension", "install", "--py", "nbext_pkg", "--user")
+    bare.jupyter("nbextension", "enable", "--py", "nbext_pkg", "--user")
+    stale = NotebookServer(bare, root / "demo").start()
+    driver = start_chromium()
+    driver.set_window_size(1100, 420)
+    try:
+        driver.get(stale.url + f"tree?token={stale.token}")
+        tree = TreePage(driver, stale).open("")
+        tree.visible("#nbext_pkg-server-missing")
+        tree.js(HIDE_BANNER)
+        driver.save_screenshot(str(OUT / "server-part-missing.png"))
+    finally:
+        driver.quit()
+        stale.stop()
+        bare.cleanup()
         jenv.cleanup()
         shutil.rmtree(root, ignore_errors=True)
     print("\n".join(str(p.relative_to(REPO)) for p in sorted(OUT.glob("*.png"))))
