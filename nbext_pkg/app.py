@@ -27,6 +27,7 @@ from traitlets import Bool
 
 from . import _jupyter_bundlerextension_paths
 from ._version import __version__
+from .config import NbextPkg
 
 STATIC = Path(__file__).parent / "static"
 BUNDLER = {k: v for k, v in _jupyter_bundlerextension_paths()[0].items() if k != "name"}
@@ -376,6 +377,10 @@ class NbextPkgApp(_Quiet):
     version = __version__
     description = "Set up, remove or diagnose nbext_pkg: install, uninstall, doctor."
     subcommands = SUBCOMMANDS
+
+    # The server's options, so that `jupyter nbext_pkg --help-all` lists them:
+    # `jupyter notebook --help-all` prints its help before any extension loads.
+    classes = [NbextPkg]
 
     def start(self):
         if self.subapp is None:

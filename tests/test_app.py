@@ -148,3 +148,12 @@ def test_bad_arguments_get_a_sentence_and_status_2(jenv):
     assert "Give --user or --sys-prefix, not both." in done.stderr
     assert not (jenv.data_dir / "nbextensions").exists()
     assert sys.executable  # the suite's own interpreter runs the commands
+
+
+def test_help_all_lists_the_server_options_with_their_help(jenv):
+    done = run(jenv, "nbext_pkg", "--help-all")
+    assert done.returncode == 0
+    for option in ("--NbextPkg.max_bundle_bytes", "--NbextPkg.max_bundle_files",
+                   "--NbextPkg.bundle_chunk_bytes"):
+        assert option in done.stdout
+    assert "A bundle over it is refused with 413" in done.stdout

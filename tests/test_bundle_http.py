@@ -316,3 +316,18 @@ def test_nothing_is_served_to_a_client_that_has_not_logged_in(server, project):
         assert response.headers.get("Content-Type") != "application/zip"
         if response.status_code == 302:
             assert "/login" in response.headers["Location"]
+
+
+def test_the_html_copy_and_requirements_can_be_left_out(server, project, tmp_path):
+    response = get(server, "ours", NB_PATH, "zip", params={"html": "0", "requirements": "no"})
+    assert response.status_code == 200, response.text
+    top = extract(response.content, "zip", tmp_path / "out")
+    stem = NB_NAME[: -len(".ipynb")]
+    assert not (top / "notebooks" / f"{stem}.html").exists()
+    assert not (top / "requirements.txt").exists()
+    paths = {f["path"] for f in json.loads((top / "MANIFEST.json").read_text())["files"]}
+    assert f"notebooks/{stem}.html" not in paths and "requirements.txt" not in paths
+    assert "images/plot 1.png" in paths
+    bad = get(server, "ours", NB_PATH, "zip", params={"html": "maybe"})
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "html='maybe' is neither yes nor no: ask for html=1 or html=0."

@@ -13,10 +13,11 @@ from .archive import open_archive
 log = logging.getLogger("nbext_pkg")
 
 
-def write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy):
+def write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy, requirements=True):
     """Write the bundle of ``notebook`` (serialised as ``notebook_bytes``) as
     ``plan`` says. ``html_copy()`` returns the HTML text, or raises when nbconvert
-    failed: the bundle then goes without it, and the manifest says so."""
+    failed: the bundle then goes without it, and the manifest says so.
+    ``html_copy`` None and ``requirements`` False leave those out (asked for)."""
     archive = open_archive(fmt, sink)
     files, skipped = [], list(plan.skipped)
 
@@ -30,15 +31,17 @@ def write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy):
             record(entry.arcname, *archive.add_file(f"{top}/{entry.arcname}", entry.real))
         except FileNotFoundError:  # deleted since the plan was made
             skipped.append({"reference": entry.rel, "reason": "missing"})
-    try:
-        rendered = html_copy().encode("utf-8")
-    except Exception as error:  # nbconvert failing must not cost the user the bundle
-        log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
-        skipped.append({"reference": plan.html_arcname, "reason": "unreadable"})
-    else:
-        record(plan.html_arcname, *archive.add_bytes(f"{top}/{plan.html_arcname}", rendered))
-    requirements = manifest.requirements(notebook).encode("utf-8")
-    record("requirements.txt", *archive.add_bytes(f"{top}/requirements.txt", requirements))
+    if html_copy is not None:
+        try:
+            rendered = html_copy().encode("utf-8")
+        except Exception as error:  # nbconvert failing must not cost the user the bundle
+            log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
+            skipped.append({"reference": plan.html_arcname, "reason": "unreadable"})
+        else:
+            record(plan.html_arcname, *archive.add_bytes(f"{top}/{plan.html_arcname}", rendered))
+    if requirements:
+        text = manifest.requirements(notebook).encode("utf-8")
+        record("requirements.txt", *archive.add_bytes(f"{top}/requirements.txt", text))
     text = manifest.manifest(__version__, plan.notebook_arcname, notebook, files, skipped,
                              files_note=plan.files_note)
     archive.add_bytes(posixpath.join(top, "MANIFEST.json"), text.encode("utf-8"))

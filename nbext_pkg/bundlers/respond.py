@@ -38,11 +38,24 @@ def check_request(model, fmt):
                                  "can be bundled.")
 
 
+YES, NO = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def switch(handler, name):
+    """A yes/no query argument (``html=0``), on by default; 400 for anything else."""
+    value = handler.get_query_argument(name, "1").strip().lower()
+    if value not in YES + NO:
+        raise web.HTTPError(400, f"{name}={value!r} is neither yes nor no: ask for {name}=1 or {name}=0.")
+    return value in YES
+
+
 async def respond(handler, model, fmt, settings):
-    """Answer ``handler``'s request with the bundle of the notebook ``model``."""
+    """Answer ``handler``'s request with the bundle of the notebook ``model``.
+    ``?html=0`` leaves out the HTML copy, ``?requirements=0`` requirements.txt."""
     import nbformat
 
     check_request(model, fmt)
+    with_html, with_requirements = switch(handler, "html"), switch(handler, "requirements")
     cm = handler.contents_manager
     root = local_root(cm)
     note = None if root else (
@@ -65,7 +78,7 @@ async def respond(handler, model, fmt, settings):
     except OverLimit as error:
         raise web.HTTPError(413, str(error)) from None
     # Rendering takes a while; it runs beside the files and goes in last.
-    html_copy = EXECUTOR.submit(html.render, notebook, plan.images)
+    html_copy = EXECUTOR.submit(html.render, notebook, plan.images) if with_html else None
 
     handler.set_header("Content-Type", CONTENT_TYPES[fmt])
     handler.set_header("Content-Disposition", content_disposition(f"{plan.top}.{fmt}"))
@@ -73,6 +86,7 @@ async def respond(handler, model, fmt, settings):
     handler.set_header("X-Content-Type-Options", "nosniff")
 
     def write(sink):
-        write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy.result)
+        write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy and html_copy.result,
+                     requirements=with_requirements)
 
     await stream(handler, write, settings.bundle_chunk_bytes)

@@ -10,22 +10,32 @@ define([
     'base/js/namespace',
     'base/js/utils',
     './self_check',
+    './settings',
     './i18n'
-], function (Jupyter, utils, self_check, i18n) {
+], function (Jupyter, utils, self_check, settings, i18n) {
     "use strict";
 
     var BUNDLER_ID = 'nbext_pkg_bundle';
 
-    var bundle_url = function (notebook) {
+    /** Our route, with the bundle settings: `prefs` (nbconfig) under the notebook's metadata. */
+    var bundle_url = function (notebook, prefs) {
+        var chosen = settings.for_bundle(prefs || settings.DEFAULTS, notebook);
+        var query = '?format=' + encodeURIComponent(chosen.bundle_format);
+        if (!chosen.bundle_html) {
+            query += '&html=0';
+        }
+        if (!chosen.bundle_requirements) {
+            query += '&requirements=0';
+        }
         return utils.url_path_join(
             notebook.base_url, 'nbext_pkg', 'bundle',
             utils.encode_uri_components(notebook.notebook_path)
-        ) + '?format=zip';
+        ) + query;
     };
 
-    var download = function (notebook) {
+    var download = function (notebook, prefs) {
         var win = window.open('', Jupyter._target || '_blank');
-        var go = function () { win.location = bundle_url(notebook); };
+        var go = function () { win.location = bundle_url(notebook, prefs); };
         if (notebook.dirty && notebook.writable) {
             notebook.save_notebook().then(go).catch(function () { win.close(); });
         } else {
@@ -70,11 +80,15 @@ define([
      * `present` resolves to whether our server part answers; when it does not,
      * the entry is greyed out and a click explains why instead of a 404.
      */
-    var wire = function (notebook, menu, present) {
+    var wire = function (notebook, menu, present, loaded_settings) {
         if (!menu) {
             return;
         }
         var missing = false;
+        var prefs = null;
+        Promise.resolve(loaded_settings).then(function (found) {
+            prefs = found || null;
+        });
         var entry = label(notebook, menu);
         Promise.all([Promise.resolve(present), entry]).then(function (results) {
             missing = results[0] === false;
@@ -94,7 +108,7 @@ define([
             if (missing) {
                 self_check.explain(notebook.keyboard_manager);
             } else {
-                download(notebook);
+                download(notebook, prefs);
             }
         }, true);
     };

@@ -11,8 +11,10 @@ define([
     './bundle_menu',
     './embed',
     './self_check',
+    './settings',
     './i18n'
-], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, self_check, i18n) {
+], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, self_check, settings,
+             i18n) {
     "use strict";
 
     var PREFIX = 'nbext_pkg';
@@ -49,6 +51,11 @@ define([
         }
         load_css();
         session_info.watch(notebook.events);
+        var prefs = settings.DEFAULTS;
+        var loaded = settings.load(notebook.base_url, 'notebook', notebook.config).then(function (found) {
+            prefs = found;
+            return found;
+        });
 
         var new_action = Jupyter.actions.register({
             icon: 'fa-file-o',
@@ -60,6 +67,7 @@ define([
                     contents: notebook.contents,
                     dir_path: utils.url_path_split(notebook.notebook_path)[0],
                     kernel_name: current_kernel_name(notebook),
+                    target: settings.target(prefs),
                     notebook: notebook,
                     keyboard_manager: notebook.keyboard_manager
                 });
@@ -85,7 +93,7 @@ define([
         // Without our server part (a server not restarted since the install) the
         // page says so, and the bundle entry explains itself instead of a 404.
         var present = self_check.run(notebook.base_url);
-        bundle_menu.wire(notebook, document.getElementById('download_menu'), present);
+        bundle_menu.wire(notebook, document.getElementById('download_menu'), present, loaded);
 
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),

@@ -8,8 +8,9 @@ define([
     './new_notebook',
     './embed',
     './self_check',
+    './settings',
     './i18n'
-], function ($, require, Jupyter, utils, flow, embed, self_check, i18n) {
+], function ($, require, Jupyter, utils, flow, embed, self_check, settings, i18n) {
     "use strict";
 
     var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
@@ -101,13 +102,20 @@ define([
             }).addClass('nbext_pkg-chosen');
         };
 
+        var prefs = settings.DEFAULTS;
+        var loaded = settings.load(base_url, 'tree').then(function (found) {
+            prefs = found;
+            return found;
+        });
+
         var run = function (kernel_name) {
             // Read the folder at click time: the page navigates without reloading.
             return flow.new_notebook({
                 base_url: base_url,
                 contents: notebook_list.contents,
                 dir_path: notebook_list.notebook_path || '',
-                kernel_name: kernel_name
+                kernel_name: kernel_name,
+                target: settings.target(prefs)
             });
         };
 
@@ -116,7 +124,8 @@ define([
             run(state.kernel);
         });
 
-        flow.kernelspecs(base_url).then(function (data) {
+        Promise.all([flow.kernelspecs(base_url), loaded]).then(function (results) {
+            var data = results[0];
             sorted_specs(data).forEach(function (ks) {
                 var label = ks.spec.display_name;
                 var item = $('<li/>')
@@ -132,14 +141,19 @@ define([
                 link.on('click', function (event) {
                     event.preventDefault();
                     choose(ks.name);
-                    remember(ks.name);
+                    if (prefs.remember_kernel) {
+                        remember(ks.name);
+                    }
                     run(ks.name);
                 });
                 menu.append(item);
             });
             state.specs = data.kernelspecs;
-            var last = remembered();
-            choose(last && state.specs[last] ? last : data['default']);
+            // The kernel picked last time, then the configured default, then the server's.
+            var last = prefs.remember_kernel ? remembered() : null;
+            var configured = prefs.default_kernel;
+            choose(last && state.specs[last] ? last :
+                   configured && state.specs[configured] ? configured : data['default']);
         }).catch(function (error) {
             menu.append($('<li/>').addClass('disabled nbext_pkg-kernels-error').append(
                 $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))

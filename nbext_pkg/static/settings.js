@@ -1,0 +1,125 @@
+// nbext_pkg: the front end's settings, in one place.
+//
+// Each setting is looked up in layers, the later winning:
+//   1. the defaults below;
+//   2. the `nbext_pkg` key of the `common` nbconfig section;
+//   3. the `nbext_pkg` key of the page's own section (`tree` or `notebook`),
+//      which is what the Nbextensions configurator writes;
+//   4. for the bundle settings only, the notebook's metadata
+//      {"nbext_pkg": {"bundle": {"format": ..., "html": ..., "requirements": ...}}}.
+// Values the configurator stores as text ("true", "false") are read as such;
+// a value that makes no sense is ignored (with a console warning) and the
+// layer below it stands.
+define([
+    'services/config'
+], function (configmod) {
+    "use strict";
+
+    var DEFAULTS = {
+        default_kernel: '',          // tree page: '' = the server's default kernelspec
+        remember_kernel: true,       // tree page: start from the kernel picked last time
+        open_in: '',                 // '' = the notebook's own choice; 'new-tab' or 'same-tab'
+        bundle_format: 'zip',        // 'zip' or 'tar.gz'
+        bundle_html: true,           // the bundle's HTML copy
+        bundle_requirements: true    // the bundle's requirements.txt
+    };
+
+    var as_bool = function (value) {
+        if (value === true || value === 'true' || value === '1' || value === 1) {
+            return true;
+        }
+        if (value === false || value === 'false' || value === '0' || value === 0) {
+            return false;
+        }
+        return undefined;
+    };
+
+    var CHECK = {
+        default_kernel: function (v) { return typeof v === 'string' ? v.trim() : undefined; },
+        remember_kernel: as_bool,
+        open_in: function (v) { return ['', 'new-tab', 'same-tab'].indexOf(v) !== -1 ? v : undefined; },
+        bundle_format: function (v) { return v === 'zip' || v === 'tar.gz' ? v : undefined; },
+        bundle_html: as_bool,
+        bundle_requirements: as_bool
+    };
+
+    var apply = function (settings, layer, where) {
+        if (!layer || typeof layer !== 'object') {
+            return;
+        }
+        Object.keys(layer).forEach(function (key) {
+            if (!Object.prototype.hasOwnProperty.call(CHECK, key)) {
+                return; // not ours (or a later version's): left alone
+            }
+            var value = CHECK[key](layer[key]);
+            if (value === undefined) {
+                console.warn('nbext_pkg: setting ' + key + ' in ' + where + ' ignored:', layer[key]);
+            } else {
+                settings[key] = value;
+            }
+        });
+    };
+
+    var section = function (name, base_url, existing) {
+        var config = existing || new configmod.ConfigSection(name, {base_url: base_url});
+        if (!existing) {
+            config.load();
+        }
+        return config.loaded.then(function () {
+            return (config.data || {}).nbext_pkg;
+        }, function () {
+            return undefined;
+        });
+    };
+
+    /**
+     * Resolves to the settings for a page: `page_section` is 'tree' or 'notebook';
+     * `existing` the page's own ConfigSection when it has one loading already.
+     */
+    var load = function (base_url, page_section, existing) {
+        return Promise.all([
+            section('common', base_url),
+            section(page_section, base_url, existing)
+        ]).then(function (layers) {
+            var settings = {};
+            Object.keys(DEFAULTS).forEach(function (key) { settings[key] = DEFAULTS[key]; });
+            apply(settings, layers[0], 'nbconfig common');
+            apply(settings, layers[1], 'nbconfig ' + page_section);
+            return settings;
+        });
+    };
+
+    /** The bundle settings for one notebook: its metadata over `settings`. */
+    var for_bundle = function (settings, notebook) {
+        var out = {
+            bundle_format: settings.bundle_format,
+            bundle_html: settings.bundle_html,
+            bundle_requirements: settings.bundle_requirements
+        };
+        var meta = ((notebook.metadata || {}).nbext_pkg || {}).bundle;
+        if (meta && typeof meta === 'object') {
+            apply(out, strip({
+                bundle_format: meta.format,
+                bundle_html: meta.html,
+                bundle_requirements: meta.requirements
+            }), 'the notebook metadata');
+        }
+        return out;
+    };
+
+    var strip = function (layer) {
+        Object.keys(layer).forEach(function (key) {
+            if (layer[key] === undefined) {
+                delete layer[key];
+            }
+        });
+        return layer;
+    };
+
+    /** The window target New notebook uses, or undefined for the notebook's own. */
+    var target = function (settings) {
+        return {'new-tab': '_blank', 'same-tab': '_self'}[settings.open_in];
+    };
+
+    return {load: load, for_bundle: for_bundle, target: target, DEFAULTS: DEFAULTS};
+});
