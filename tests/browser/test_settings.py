@@ -124,8 +124,14 @@ def configurator_server(tmp_path_factory):
 
 def test_an_option_changed_in_the_configurator_takes_effect(configurator_server):
     server, driver = configurator_server
-    driver.get(server.url + "nbextensions?nbextension=nbext_pkg/notebook")
+    # The configurator's tab on the tree page, and our notebook module in its list.
+    driver.get(server.url + "tree#nbextensions_configurator")
     page = NotebookPage(driver, server)
+    page.clickable('#tabs a[href="#nbextensions_configurator"]', "the Nbextensions tab").click()
+    ours = page.wait(lambda d: next((a for a in d.find_elements(
+        By.CSS_SELECTOR, ".nbext-selector ul li a") if a.text.strip() == "nbext_pkg (notebook page)"), None),
+        "our notebook module in the configurator's list")
+    ours.click()
     fmt = page.visible('[id="input_nbext_pkg.bundle_format"]', "the bundle_format field")
     html = page.visible('[id="input_nbext_pkg.bundle_html"]', "the bundle_html box")
     driver.execute_script("$(arguments[0]).val('tar.gz').trigger('change')", fmt)
