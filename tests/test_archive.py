@@ -99,8 +99,21 @@ def test_folder_references_stop_at_the_limit(tmp_path):
     for i in range(5):
         (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
     plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
-    assert len(plan.files) == 3
-    assert [s["reason"] for s in plan.skipped] == ["limit", "limit"]
+    assert [e.rel for e in plan.files] == ["many/0.txt", "many/1.txt", "many/2.txt"]
+    assert plan.skipped == [{"reference": "many", "reason": "limit"}]
+
+
+def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
+    from nbext_pkg.bundlers.paths import resolve
+
+    for d in range(20):
+        (tmp_path / "huge" / f"d{d:02}").mkdir(parents=True)
+        for i in range(50):
+            (tmp_path / "huge" / f"d{d:02}" / f"{i}.txt").write_text("x")
+    assert len(resolve(str(tmp_path), "", "huge", False, cap=10)) == 11
+    assert len(resolve(str(tmp_path), "", "huge", False)) == 1000
+    plan = make_plan(notebook("[everything](.)"), "nb.ipynb", str(tmp_path), max_files=10)
+    assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
 
 
 def test_contents_not_on_disk_give_a_bundle_without_files():

@@ -54,8 +54,10 @@ def resolve(
     *,
     allow_hidden: bool = False,
     written: str | None = None,
+    cap: int | None = None,
 ) -> list[Resolved] | Skip:
-    """The regular files `path` names (one, or all below a folder), or why it is skipped."""
+    """The regular files `path` names (one, or all below a folder), or why it is skipped.
+    Below a folder, the walk stops after `cap` + 1 files (more than any plan can take)."""
     skip_as = written if written is not None else path
     if "\x00" in path or "\x00" in notebook_dir or posixpath.isabs(path):
         return Skip(skip_as, "outside-root")
@@ -83,7 +85,7 @@ def resolve(
     except ValueError:
         return Skip(skip_as, "missing")
     if stat.S_ISDIR(info.st_mode):
-        return _walk(real_root, real, rel, allow_hidden)
+        return _walk(real_root, real, rel, allow_hidden, cap)
     # Not a regular file (FIFO, socket, device): reading it could block or never end.
     if not stat.S_ISREG(info.st_mode) or not _readable(real):
         return Skip(skip_as, "unreadable")
@@ -181,7 +183,7 @@ def _regular_file(real_root: str, full: str, rel: str, allow_hidden: bool) -> Re
     return None
 
 
-def _walk(real_root: str, top: str, rel: str, allow_hidden: bool) -> list[Resolved]:
+def _walk(real_root: str, top: str, rel: str, allow_hidden: bool, cap: int | None = None) -> list[Resolved]:
     """Every regular file below the folder `top`, named under `rel`, sorted by rel.
 
     Symlinked folders are not entered (followlinks=False); symlinked files count when their
@@ -208,6 +210,11 @@ def _walk(real_root: str, top: str, rel: str, allow_hidden: bool) -> list[Resolv
             item = _regular_file(real_root, os.path.join(folder, name), entry_rel, allow_hidden)
             if item is not None:
                 found.append(item)
+                if cap is not None and len(found) > cap:
+                    # A link to "." in a home folder must not walk the whole disk
+                    # only to be cut at the limit: enough is known already.
+                    found.sort(key=lambda item: item.rel)
+                    return found
     found.sort(key=lambda item: item.rel)
     return found
 

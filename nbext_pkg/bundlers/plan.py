@@ -97,7 +97,7 @@ def _collect(plan, notebook, notebook_path, root, base_url, allow_hidden, max_by
                 found = Skip(ref.written, "missing")
         else:
             found = resolve(root, notebook_dir, ref.path, ref.root_relative,
-                            allow_hidden=allow_hidden, written=ref.written)
+                            allow_hidden=allow_hidden, written=ref.written, cap=max_files + 1)
             base = "" if ref.root_relative else notebook_dir
             folder = not isinstance(found, Skip) and os.path.isdir(
                 os.path.join(root, base, ref.path.lstrip("/")))
@@ -115,8 +115,10 @@ def _collect(plan, notebook, notebook_path, root, base_url, allow_hidden, max_by
                 continue
             if folder and (plan.total_bytes + resolved.size > max_bytes
                            or len(plan.files) + 1 > max_files):
-                plan.skipped.append({"reference": resolved.rel, "reason": "limit"})
-                continue
+                # One entry for the reference (the folder or glob as written): the
+                # rest of it stays out, however many files that is.
+                plan.skipped.append({"reference": ref.written, "reason": "limit"})
+                break
             seen.add(resolved.rel)
             plan.files.append(Entry(rel=resolved.rel, real=resolved.real, size=resolved.size))
             if ref.source in ("markdown", "html") and not folder and \
