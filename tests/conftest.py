@@ -24,6 +24,16 @@ BROKEN_KERNEL = "nbext-broken"
 def pytest_sessionstart(session):
     # Artifacts describe the last run only.
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    # Every test server reads this environment's own config folder too: had
+    # something enabled nbext_pkg there, tests of set-ups without it would lie.
+    import sys
+
+    env_config = Path(sys.prefix, "etc", "jupyter")
+    leaked = [str(p) for p in env_config.rglob("*.json") if '"nbext_pkg' in p.read_text(errors="replace")]
+    if leaked:
+        raise pytest.UsageError(
+            "nbext_pkg is enabled in the test environment's own config (" + ", ".join(leaked)
+            + "): run `jupyter nbext_pkg uninstall --sys-prefix` with its Python first")
 
 
 def pytest_collection_modifyitems(config, items):
