@@ -215,11 +215,11 @@ def flag_for(config_dir):
 
 
 def data_flag(folder):
-    """The install flag that writes to the data folder holding ``folder``."""
+    """The install flag that writes to the data folder holding ``folder``
+    (an installed ``<data>/nbextensions/nbext_pkg``)."""
     from jupyter_core.paths import jupyter_data_dir
 
-    real = os.path.realpath(os.path.dirname(os.path.dirname(str(folder)) if Path(folder).name == "nbext_pkg"
-                                            else str(folder)))
+    real = os.path.realpath(Path(folder).parent.parent)  # <data>/nbextensions/nbext_pkg
     if real == os.path.realpath(jupyter_data_dir()):
         return "--user"
     if real == os.path.realpath(os.path.join(sys.prefix, "share", "jupyter")):

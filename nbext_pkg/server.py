@@ -29,14 +29,6 @@ def nbextension_folders(settings):
     return [os.path.join(p, "nbext_pkg") for p in folders]
 
 
-def url_path_join(*pieces):
-    """Join URL pieces with single slashes, keeping a leading and trailing one."""
-    initial = pieces[0].startswith("/")
-    final = pieces[-1].endswith("/")
-    joined = "/".join(p.strip("/") for p in pieces if p.strip("/"))
-    return ("/" if initial else "") + joined + ("/" if final and joined else "")
-
-
 def load(app):
     """Add our routes under the server's base URL and say so in the log."""
     flavour = flavour_of(app)
@@ -44,6 +36,10 @@ def load(app):
     base_url = web_app.settings["base_url"]
     web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
     status, bundle, files = handler_classes(flavour)
+    if flavour == "jupyter_server":
+        from jupyter_server.utils import url_path_join
+    else:
+        from notebook.utils import url_path_join
     own_files = nbextension_folders(web_app.settings)
     linked = any(os.path.islink(p) for p in own_files)
     routes = [

@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -162,9 +161,10 @@ class Hub:
                 self.proc.kill()
                 self.proc.wait(10)
         # Whatever outlived it (a kernel takes a moment to notice its parent left).
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(_alive(p) for p in others):
-            time.sleep(0.1)
+        try:
+            wait_until(lambda: not any(_alive(p) for p in others), 10, "the hub's processes to exit")
+        except TimeoutError:
+            pass  # killed below
         for pid in others:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -172,13 +172,17 @@ def test_limits_refuse_before_the_first_byte(small_server, project):
     assert "more than the server's limit" in message and "c.NbextPkg.max_bundle_" in message
 
 
-def test_a_client_that_leaves_stops_the_worker(server, notebook_root):
-    folder = notebook_root / "big one"
+def notebook_with_a_blob(folder, name, mib):
+    """``folder/name``: a notebook linking to ``blob.bin``, ``mib`` MiB of random bytes."""
     folder.mkdir()
-    (folder / "blob.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    (folder / "blob.bin").write_bytes(os.urandom(mib * 1024 * 1024))
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("[blob](blob.bin)")]
-    nbformat.write(nb, str(folder / "big.ipynb"))
+    nbformat.write(nb, str(folder / name))
+
+
+def test_a_client_that_leaves_stops_the_worker(server, notebook_root):
+    notebook_with_a_blob(notebook_root / "big one", "big.ipynb", 48)
     log_start = len(server.log_text())
     response = get(server, "ours", "big one/big.ipynb", stream=True)
     assert response.status_code == 200
@@ -244,12 +248,7 @@ def test_the_server_still_shuts_down_with_a_download_in_flight(jupyter_env, note
     import signal
     import subprocess
 
-    folder = notebook_root / "stalled"
-    folder.mkdir()
-    (folder / "blob.bin").write_bytes(os.urandom(64 * 1024 * 1024))
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("[blob](blob.bin)")]
-    nbformat.write(nb, str(folder / "stalled.ipynb"))
+    notebook_with_a_blob(notebook_root / "stalled", "stalled.ipynb", 64)
     srv = NotebookServer(jupyter_env, notebook_root, flavour=flavour).start()
     try:
         response = get(srv, "ours", "stalled/stalled.ipynb", stream=True)

@@ -3,8 +3,10 @@ HTML copy, requirements.txt and MANIFEST.json, in that order. Shared by the
 download (a sink that streams to the network) and the nbconvert exporter (a
 temporary file). Imports neither tornado nor notebook."""
 
+import json
 import logging
 import posixpath
+import zipfile
 
 from .._version import __version__
 from . import manifest
@@ -50,9 +52,6 @@ def write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy, requireme
 
 def is_our_bundle(path):
     """Whether the zip at ``path`` is a bundle nbext_pkg wrote (its manifest says so)."""
-    import json
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith("/MANIFEST.json")]

@@ -178,16 +178,27 @@ define([
         };
     };
 
-    /** Notebook page: report the session to the parent and answer it. */
-    var start_notebook = function (notebook) {
+    /**
+     * In a frame whose parent's origin is allowed, call `start(origin)`; resolves
+     * to that origin, or null (not framed, or not allowed: then only listened to).
+     */
+    var when_allowed = function (base_url, start) {
         if (!framed()) {
             return Promise.resolve(null);
         }
         var origin = parent_origin();
-        return allowed_origins(notebook.base_url).then(function (allowed) {
+        return allowed_origins(base_url).then(function (allowed) {
             if (!permitted(origin, allowed)) {
                 return null;
             }
+            start(origin);
+            return origin;
+        });
+    };
+
+    /** Notebook page: report the session to the parent and answer it. */
+    var start_notebook = function (notebook) {
+        return when_allowed(notebook.base_url, function (origin) {
             var post = function () {
                 var v = session_info.collect(notebook);
                 window.parent.postMessage({
@@ -236,41 +247,31 @@ define([
             if (kernel && kernel.info_reply && kernel.is_connected && kernel.is_connected()) {
                 became_ready();
             }
-            listen(origin, {
-                'nbext_pkg:get-session': {
-                    keys: ['type'],
-                    run: function () {
-                        last = post();
-                        return true;
-                    }
-                },
-                'nbext_pkg:new-notebook': new_notebook_handler(notebook.base_url, function (kernel_name) {
-                    var current = notebook.kernel && notebook.kernel.name;
-                    var meta = notebook.metadata.kernelspec;
-                    return {
-                        base_url: notebook.base_url,
-                        contents: notebook.contents,
-                        dir_path: utils.url_path_split(notebook.notebook_path)[0],
-                        kernel_name: kernel_name || current || (meta && meta.name) || '',
-                        notebook: notebook,
-                        keyboard_manager: notebook.keyboard_manager
-                    };
-                })
+            var handlers = {};
+            handlers[GET_SESSION] = {
+                keys: ['type'],
+                run: function () {
+                    last = post();
+                    return true;
+                }
+            };
+            handlers[NEW_NOTEBOOK] = new_notebook_handler(notebook.base_url, function (kernel_name) {
+                return {
+                    base_url: notebook.base_url,
+                    contents: notebook.contents,
+                    dir_path: utils.url_path_split(notebook.notebook_path)[0],
+                    kernel_name: kernel_name || flow.current_kernel_name(notebook) || '',
+                    notebook: notebook,
+                    keyboard_manager: notebook.keyboard_manager
+                };
             });
-            return origin;
+            listen(origin, handlers);
         });
     };
 
     /** Tree page: report the folder shown and accept New notebook requests. */
     var start_tree = function (notebook_list, base_url) {
-        if (!framed()) {
-            return Promise.resolve(null);
-        }
-        var origin = parent_origin();
-        return allowed_origins(base_url).then(function (allowed) {
-            if (!permitted(origin, allowed)) {
-                return null;
-            }
+        return when_allowed(base_url, function (origin) {
             var last = null;
             var report = function () {
                 var path = notebook_list.notebook_path || '';
@@ -281,23 +282,18 @@ define([
             };
             events.on('draw_notebook_list.NotebookList', report);
             report();
-            listen(origin, {
-                'nbext_pkg:new-notebook': new_notebook_handler(base_url, function (kernel_name) {
-                    return {
-                        base_url: base_url,
-                        contents: notebook_list.contents,
-                        dir_path: notebook_list.notebook_path || '',
-                        kernel_name: kernel_name || ''
-                    };
-                })
+            var handlers = {};
+            handlers[NEW_NOTEBOOK] = new_notebook_handler(base_url, function (kernel_name) {
+                return {
+                    base_url: base_url,
+                    contents: notebook_list.contents,
+                    dir_path: notebook_list.notebook_path || '',
+                    kernel_name: kernel_name || ''
+                };
             });
-            return origin;
+            listen(origin, handlers);
         });
     };
 
-    return {
-        start_notebook: start_notebook,
-        start_tree: start_tree,
-        TYPES: {SESSION: SESSION, TREE: TREE, GET_SESSION: GET_SESSION, NEW_NOTEBOOK: NEW_NOTEBOOK}
-    };
+    return {start_notebook: start_notebook, start_tree: start_tree};
 });

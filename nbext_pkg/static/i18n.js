@@ -6,7 +6,7 @@
 // shows its own strings in Simplified Chinese, so do we; otherwise English.
 //
 // `t(key, a, b, ...)` replaces %1, %2, ... with the arguments (as text: the
-// callers put the result into the DOM with .text(), never .html()).
+// callers put the result into the DOM as text, never as markup).
 define(['base/js/i18n'], function (nb_i18n) {
     "use strict";
 

@@ -168,8 +168,18 @@ define([
             });
     };
 
+    /** The kernel a notebook page runs, or the one its metadata names. */
+    var current_kernel_name = function (notebook) {
+        if (notebook.kernel && notebook.kernel.name) {
+            return notebook.kernel.name;
+        }
+        var spec = notebook.metadata.kernelspec;
+        return spec ? spec.name : null;
+    };
+
     return {
         new_notebook: new_notebook,
+        current_kernel_name: current_kernel_name,
         kernelspecs: kernelspecs,
         notebook_url: notebook_url,
         server_message: server_message

@@ -27,14 +27,6 @@ define([
         }).appendTo('head');
     };
 
-    var current_kernel_name = function (notebook) {
-        if (notebook.kernel && notebook.kernel.name) {
-            return notebook.kernel.name;
-        }
-        var spec = notebook.metadata.kernelspec;
-        return spec ? spec.name : null;
-    };
-
     var menu_item = function (id, text, action_name) {
         return $('<li/>').attr({id: id, role: 'none'}).append(
             $('<a/>').attr({href: '#', role: 'menuitem'}).text(text).on('click', function (event) {
@@ -66,7 +58,7 @@ define([
                     base_url: notebook.base_url,
                     contents: notebook.contents,
                     dir_path: utils.url_path_split(notebook.notebook_path)[0],
-                    kernel_name: current_kernel_name(notebook),
+                    kernel_name: flow.current_kernel_name(notebook),
                     target: settings.target(prefs),
                     notebook: notebook,
                     keyboard_manager: notebook.keyboard_manager
