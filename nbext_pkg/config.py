@@ -1,6 +1,6 @@
 """Server-side settings of nbext_pkg, as traitlets: ``c.NbextPkg.<name>``."""
 
-from traitlets import Integer
+from traitlets import Float, Integer
 from traitlets.config import Configurable
 
 
@@ -26,10 +26,50 @@ class NbextPkg(Configurable):
     ).tag(config=True)
 
 
+    bundle_embed_max_bytes = Integer(
+        8 * 1024**2,
+        help="Largest image the bundle's HTML copy embeds as a data URI; larger ones stay "
+        "links to the copy of the image in the bundle.",
+    ).tag(config=True)
+
+    bundle_html_timeout = Float(
+        60.0,
+        help="Seconds the HTML copy of a bundle may take to render (in a child process); "
+        "past them the bundle goes without it and its manifest says html-timeout.",
+    ).tag(config=True)
+
+    bundle_html_max_memory = Integer(
+        1024**3,
+        help="Address space, in bytes, of the child process that renders a bundle's HTML "
+        "copy; a render that needs more is dropped and the manifest says html-too-large.",
+    ).tag(config=True)
+
+    bundle_plan_timeout = Float(
+        30.0,
+        help="Seconds a bundle may spend listing the files its notebook refers to; past "
+        "them the request is refused with 413 and a sentence.",
+    ).tag(config=True)
+
+    bundle_idle_timeout = Float(
+        60.0,
+        help="Seconds a bundle download may make no progress (a client that stopped "
+        "reading, say) before it is ended and its worker freed.",
+    ).tag(config=True)
+
+    max_concurrent_bundles = Integer(
+        8,
+        help="Most bundles made at once; a request beyond them gets 503 with Retry-After.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.active_bundles = 0
+
+
 def settings_of(web_settings):
     """The NbextPkg instance the server extension stored, or one made from the
     server's config (when the bundler runs without our server extension)."""
     found = web_settings.get("nbext_pkg")
     if found is None:
-        found = NbextPkg(config=web_settings.get("config"))
+        found = web_settings["nbext_pkg"] = NbextPkg(config=web_settings.get("config"))
     return found

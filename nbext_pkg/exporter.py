@@ -2,31 +2,32 @@
 
     jupyter nbconvert --to nbext_pkg_bundle some/notebook.ipynb
 
-writes ``some/notebook.zip`` with the same plan, safety rules and manifest as
+writes ``some/notebook.zip`` through the same pipeline, safety rules and manifest as
 the download. The root that no file may leave is the notebook's folder unless
 ``--NbextPkgBundleExporter.root_dir=...`` says otherwise; the limits are the
 server's (``--NbextPkg.max_bundle_bytes=...``).
 
-The archive is built in an unnamed temporary file and handed to nbconvert's
-writer as a memory map, so a bundle of gigabytes does not have to fit in
-memory, and a bundle that fails leaves no file behind. On the command line a
-bad input ends the program with one sentence on stderr and exit status 1; a
-notebook-format ``zip`` next to the notebook that nbext_pkg did not write is
-never overwritten.
+On the command line the exporter writes the file itself, never through a link:
+into a temporary file in the target's folder, moved over the target only once it is
+whole, so a full disk or a crash never replaces a good bundle with a broken one (and
+nbconvert's own writer, which would truncate the target first, is told it is done).
+``--stdout`` gets the archive's bytes. A bad input, an unwritable folder or a full
+disk ends the program with one sentence on stderr and exit status 1; a ``zip`` next
+to the notebook that nbext_pkg did not write, or a link in its place, is never
+overwritten. Elsewhere (a server's nbconvert route) the bundle is returned as bytes.
 
 The exporter sets no ``export_from_notebook``: the classic notebook's Download
 as menu would then list it beside the bundler's own entry, under the same name.
 """
 
-import mmap
 import os
 import sys
 import tempfile
 
 from nbconvert.exporters import Exporter
+from nbconvert.writers import FilesWriter, StdoutWriter, WriterBase
 from traitlets import Unicode, default
 
-from .bundlers.archive import FORMATS
 from .config import NbextPkg
 
 
@@ -81,11 +82,8 @@ class NbextPkgBundleExporter(Exporter):
     # -- the work ---------------------------------------------------------
 
     def _bundle(self, notebook, resources):
-        import nbformat
-
-        from .bundlers import html
-        from .bundlers.build import write_bundle
-        from .bundlers.plan import OverLimit, make_plan
+        from .bundlers import options as options_mod
+        from .bundlers.pipeline import NotBundled, local_notebook, local_tree, prepare
 
         source = self._source(resources)
         root = os.path.realpath(self.root_dir or os.path.dirname(source))
@@ -95,25 +93,74 @@ class NbextPkgBundleExporter(Exporter):
         if os.path.commonpath([root, real]) != root:
             raise BundleError(f"{source} is not inside the root folder {root}: give a root_dir "
                               "that holds the notebook.")
-        self._refuse_to_overwrite(resources)
+        app = _nbconvert_app()
+        target = _target(resources, self.file_extension)
+        if target:
+            self._refuse_to_overwrite(target)
         rel = os.path.relpath(real, root).replace(os.sep, "/")
-        limits = NbextPkg(config=self.config)
-        notebook_bytes = nbformat.writes(notebook).encode("utf-8")
+        options = options_mod.Options.from_settings(NbextPkg(config=self.config))
         try:
-            plan = make_plan(notebook, rel, root, base_url="/", allow_hidden=False,
-                             max_bytes=limits.max_bundle_bytes, max_files=limits.max_bundle_files,
-                             notebook_size=len(notebook_bytes))
-        except OverLimit as error:
+            tree = local_tree(root, options)
+            read = local_notebook(tree, rel, options)
+            for name, value in options_mod.choose({"format": "zip"}, read.content).items():
+                setattr(options, name, value)
+            bundle = prepare(read, tree, options)
+        except (NotBundled, options_mod.PlanTimeout) as error:
             raise BundleError(str(error).replace("the server's limit", "the limit")) from None
-        with tempfile.TemporaryFile(prefix="nbext_pkg-") as out:
-            write_bundle(out, FORMATS[0], plan, notebook, notebook_bytes,
-                         lambda: html.render(notebook, plan.images))
+        if app is not None and isinstance(app.writer, (FilesWriter, StdoutWriter)):
+            app.writer = _AlreadyWritten(app.writer, parent=app)
+        if target:
+            resources["nbext_pkg_written"] = self._write_file(bundle, target)
+            return b""
+        if app is not None and isinstance(_writer(app), StdoutWriter):
+            out = sys.stdout.buffer
+            self._write(bundle, out, "standard output")
             out.flush()
-            if not _on_command_line():
-                out.seek(0)
-                return out.read()  # a server's nbconvert route writes bytes only
-            # The file is already unlinked; the map keeps its data until nbconvert is done.
-            return mmap.mmap(out.fileno(), 0, access=mmap.ACCESS_READ)
+            resources["nbext_pkg_written"] = "<stdout>"
+            return b""
+        with tempfile.TemporaryFile(prefix="nbext_pkg-") as out:
+            self._write(bundle, out, "a temporary file")
+            out.seek(0)
+            return out.read()  # a server's nbconvert route writes bytes only
+
+    def _write(self, bundle, out, where):
+        from .bundlers.pipeline import SinkFailed
+
+        try:
+            bundle.write(out)
+        except SinkFailed as error:
+            cause = error.__cause__
+            raise BundleError(f"The bundle could not be written to {where}: "
+                              f"{getattr(cause, 'strerror', None) or cause}.") from None
+
+    def _write_file(self, bundle, target):
+        """Write ``target`` through a temporary file beside it; return its path."""
+        folder = os.path.dirname(target)
+        try:
+            fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.",
+                                             suffix=".part")
+        except OSError as error:
+            raise BundleError(f"{target} could not be written: {error.strerror}.") from None
+        try:
+            with os.fdopen(fd, "wb") as out:
+                self._write(bundle, out, target)
+                try:
+                    out.flush()
+                    os.fsync(out.fileno())
+                except OSError as error:
+                    raise BundleError(f"{target} could not be written: {error.strerror}.") from None
+            if os.path.islink(target):  # put there while the bundle was made
+                raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle "
+                                  "through one; remove it or name the bundle with --output.")
+            os.replace(temporary, target)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise
+        self.log.info("Writing %d bytes to %s", os.path.getsize(target), target)
+        return target
 
     def _source(self, resources):
         source = resources.get("nbext_pkg_source")
@@ -125,13 +172,14 @@ class NbextPkgBundleExporter(Exporter):
                               "refers to: convert a notebook file.")
         return os.path.abspath(os.path.join(meta.get("path") or ".", meta["name"] + ".ipynb"))
 
-    def _refuse_to_overwrite(self, resources):
-        """On the command line, where nbconvert's file writer will put the bundle must
-        not hold a file nbext_pkg did not write."""
-        from .bundlers.build import is_our_bundle
+    def _refuse_to_overwrite(self, target):
+        """Where the bundle goes must hold no link and no file nbext_pkg did not write."""
+        from .bundlers.pipeline import is_our_bundle
 
-        target = _target(resources, self.file_extension)
-        if target and os.path.lexists(target) and not is_our_bundle(target):
+        if os.path.islink(target):
+            raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle through "
+                              "one; remove it or name the bundle with --output.")
+        if os.path.lexists(target) and not is_our_bundle(target):
             raise BundleError(f"{target} already exists and is not a bundle nbext_pkg made; "
                               "move it away or name the bundle with --output.")
 
@@ -157,15 +205,34 @@ def _on_command_line():
     return _nbconvert_app() is not None
 
 
+class _AlreadyWritten(WriterBase):
+    """nbconvert's writer, told that the bundles it is given were written already
+    (its FilesWriter would open the target, through any link, and truncate it first;
+    its StdoutWriter takes text only). Other outputs go to it as before."""
+
+    def __init__(self, writer, **kwargs):
+        super().__init__(**kwargs)
+        self.writer = writer
+
+    def write(self, output, resources, **kwargs):
+        written = resources.get("nbext_pkg_written")
+        if written is not None:
+            return written
+        return self.writer.write(output, resources, **kwargs)
+
+
+def _writer(app):
+    writer = app.writer
+    return writer.writer if isinstance(writer, _AlreadyWritten) else writer
+
+
 def _target(resources, extension):
     """The file ``jupyter nbconvert`` is about to write, or None (another writer, stdout)."""
-    from nbconvert.writers import FilesWriter
-
     app = _nbconvert_app()
-    if app is None or not isinstance(app.writer, FilesWriter) or "unique_key" not in resources:
+    if app is None or not isinstance(_writer(app), FilesWriter) or "unique_key" not in resources:
         return None
     name = resources["unique_key"]
     if app.use_output_suffix and app.output_base == "{notebook_name}":
         name += resources.get("output_suffix", "")
-    folder = app.writer.build_directory or (resources.get("metadata") or {}).get("path", "")
+    folder = _writer(app).build_directory or (resources.get("metadata") or {}).get("path", "")
     return os.path.abspath(os.path.join(folder, name + extension))

@@ -5,35 +5,14 @@ classes the server registers are made from them and that server's own base
 classes by :func:`handler_classes`, so one module serves both.
 """
 
-import asyncio
-import inspect
 import json
 import os
 
 from tornado import web
 
 from ._version import __version__
-from .config import settings_of
 
-
-async def resolved(value):
-    """Await ``value`` when the contents manager returned an awaitable (jupyter_server's
-    are asynchronous; notebook 6's usually are not)."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def contents_get(cm, path, **kwargs):
-    """``cm.get(path, **kwargs)``, awaited in a task of its own.
-
-    jupyter_server's asynchronous contents managers read the disk on an AnyIO
-    worker thread, which AnyIO stops only when the task that started it ends.
-    Started from a bundle's request, that task lasts as long as the download;
-    one still running when the server is told to stop would keep the process
-    alive for ever. A short task of its own ends as soon as the model is read.
-    """
-    return await asyncio.ensure_future(resolved(cm.get(path, **kwargs)))
+BUNDLER_ID = "nbext_pkg_bundle"
 
 
 class StatusMixin:
@@ -50,25 +29,61 @@ class BundleMixin:
     bundle as File > Download as, and the only one on servers without ``/bundle/``."""
 
     async def _get(self, path):
-        from .bundlers.respond import check_request, respond
+        from .bundlers.respond import respond
 
-        cm = self.contents_manager
-        fmt = self.get_query_argument("format", "zip")
-        # Ask for the type first: a large data file must not be read just to be refused.
-        model = await contents_get(cm, path, content=False)
-        check_request(model, fmt)
-        model = await contents_get(cm, path, content=True, type="notebook")
-        await respond(self, model, fmt, settings_of(self.settings))
+        await respond(self, path)
 
     def write_error(self, status_code, **kwargs):
         """Errors as JSON with the sentence in ``message``, like the REST API."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(error, "log_message", None) or self._reason
-        if getattr(error, "args", None) and isinstance(error, web.HTTPError) and error.args:
-            message = message % error.args
+        message = self._reason
+        if isinstance(error, web.HTTPError) and error.log_message:
+            # Tornado doubles every "%" of a message given without arguments; formatting
+            # with the (maybe empty) arguments gives the sentence back as written.
+            try:
+                message = error.log_message % error.args
+            except (TypeError, ValueError):
+                message = error.log_message
         self.clear_header("Content-Disposition")
+        for name, value in getattr(error, "headers", {}).items():
+            self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": self._reason}))
+
+
+class StockBundleMixin(BundleMixin):
+    """``GET <base_url>/bundle/<path>?bundler=<id>``, the stock Download as entries' URL.
+
+    Registered ahead of notebook 6's own handler, which decodes the path twice and
+    reads the whole file before it checks anything, and on nbclassic, which has no
+    such route (so the stock entry works even before our page module takes it over).
+    ``nbext_pkg_bundle`` is ours; other bundlers are refused before anything is read
+    when unknown or when the path is not a notebook, and otherwise handed to notebook
+    6's handler as before.
+    """
+
+    async def _get(self, path):
+        from .bundlers.respond import contents_get, respond
+
+        bundler_id = self.get_query_argument("bundler", None)
+        if not bundler_id:
+            raise web.HTTPError(400, "Say which bundler: bundle/<notebook>?bundler=nbext_pkg_bundle.")
+        if bundler_id == BUNDLER_ID:
+            await respond(self, path)
+            return
+        enabled = (self.config_manager.get("notebook") or {}).get("bundlerextensions") or {}
+        if bundler_id not in enabled:
+            raise web.HTTPError(400, f"Bundler {bundler_id} not enabled")
+        if not hasattr(self, "_stock_get"):
+            raise web.HTTPError(400, f"This server has no handler for the bundler {bundler_id}; "
+                                     f"here bundle/ serves {BUNDLER_ID} only.")
+        from urllib.parse import unquote
+
+        model = await contents_get(self.contents_manager, unquote(path), content=False)
+        if model.get("type") != "notebook":
+            raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only notebooks can "
+                                     "be bundled.")
+        await self._stock_get(path)
 
 
 class OwnFilesMixin:
@@ -99,7 +114,7 @@ class OwnFilesMixin:
 
 
 def handler_classes(flavour):
-    """(StatusHandler, BundleHandler, OwnFilesHandler) for ``"notebook"`` (notebook 6)
+    """(StatusHandler, BundleHandler, StockBundleHandler, OwnFilesHandler) for ``"notebook"`` (notebook 6)
     or ``"jupyter_server"`` (nbclassic, JupyterHub's single-user server)."""
     if flavour == "jupyter_server":
         from jupyter_server.auth.decorator import authorized
@@ -119,5 +134,14 @@ def handler_classes(flavour):
         "auth_resource": "server", "get": guard(StatusMixin._get, "server")})
     bundle = type("BundleHandler", (BundleMixin, JupyterHandler), {
         "auth_resource": "contents", "get": guard(BundleMixin._get, "contents")})
+    stock_bases = (StockBundleMixin, JupyterHandler)
+    extra = {}
+    if flavour != "jupyter_server":
+        from notebook.bundler.handlers import BundlerHandler
+
+        stock_bases = (StockBundleMixin, BundlerHandler)
+        extra["_stock_get"] = BundlerHandler.get
+    stock = type("StockBundleHandler", stock_bases, {
+        "auth_resource": "contents", "get": guard(StockBundleMixin._get, "contents"), **extra})
     files = type("OwnFilesHandler", (OwnFilesMixin, FileFindHandler), {})
-    return status, bundle, files
+    return status, bundle, stock, files

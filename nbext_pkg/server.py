@@ -35,7 +35,7 @@ def load(app):
     web_app = app.web_app
     base_url = web_app.settings["base_url"]
     web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
-    status, bundle, files = handler_classes(flavour)
+    status, bundle, stock, files = handler_classes(flavour)
     if flavour == "jupyter_server":
         from jupyter_server.utils import url_path_join
     else:
@@ -45,6 +45,8 @@ def load(app):
     routes = [
         (url_path_join(base_url, "nbext_pkg", "api", "status"), status),
         (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), bundle),
+        # Ahead of notebook 6's own /bundle/ handler (and where nbclassic has none).
+        (url_path_join(base_url, "bundle", "(.*)"), stock),
         (
             url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
             files,

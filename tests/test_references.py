@@ -131,10 +131,40 @@ CASES = [
         id="html-tags",
     ),
     pytest.param(
-        md('<iframe src="f.html"></iframe><img data-src="x.png"><div href="d.csv">'),
+        md('<img data-src="x.png"><div href="d.csv"><span src="s.png">'),
         "/",
         [],
         id="html-other-tags-and-attributes",
+    ),
+    pytest.param(
+        md('<img srcset="a.png 1x, b,2.png 2x,c.png" src="d.png">'
+           '<picture><source srcset="e.webp 480w, f.webp"></picture>'),
+        "/",
+        local("a.png", "b,2.png", "c.png", "d.png", "e.webp", "f.webp", source="html"),
+        id="srcset",
+    ),
+    pytest.param(
+        md('<div style="background: url(\'bg.png\')">x</div>'
+           '<style>.a { background-image: URL( "sheet.png" ) } @font-face { src: url(f.woff2) }'
+           '</style>'),
+        "/",
+        local("bg.png", "sheet.png", "f.woff2", source="html"),
+        id="css-url",
+    ),
+    pytest.param(
+        md('<object data="o.svg"></object><video poster="p.jpg"><track src="t.vtt"></video>'
+           '<iframe src="f.html"></iframe><embed src="e.pdf">'
+           '<svg><image href="i.png"/><image xlink:href="j.png"/></svg>'),
+        "/",
+        local("o.svg", "p.jpg", "t.vtt", "f.html", "e.pdf", "i.png", "j.png", source="html"),
+        id="object-poster-track-iframe-embed-svg",
+    ),
+    pytest.param(
+        notebook(code(html='<style>td { background: url("cell.png") }</style>'
+                           '<td style="background:url(td.png)">')),
+        "/",
+        local("cell.png", "td.png", source="html"),
+        id="css-in-outputs",
     ),
     pytest.param(
         md('<img src="a&amp;b.png">'), "/", local("a&b.png", source="html"), id="html-ent"

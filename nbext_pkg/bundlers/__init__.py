@@ -1,16 +1,13 @@
 """The notebook bundle: File > Download as > Notebook bundle.
 
-``bundle(handler, model)`` is the entry point notebook 6's ``/bundle/`` route
-calls; the package's own ``/nbext_pkg/bundle/`` route ends in the same place,
-``respond.respond``.
+``bundle(handler, model)`` is the entry point of the bundler API, which notebook 6's
+own ``/bundle/`` handler calls where nbext_pkg's server extension (whose handler
+takes that route first) is not loaded. Every way in ends in ``respond.respond``.
 """
-
-from ..config import settings_of
 
 
 async def bundle(handler, model):
-    """Stream the bundle of ``model`` (``?format=zip`` by default, or ``tar.gz``)."""
+    """Stream the bundle of ``model``'s notebook (``?format=zip`` by default, or ``tar.gz``)."""
     from .respond import respond
 
-    fmt = handler.get_query_argument("format", "zip")
-    await respond(handler, model, fmt, settings_of(handler.settings))
+    await respond(handler, model["path"])

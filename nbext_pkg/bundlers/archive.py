@@ -3,19 +3,27 @@
 The sink need not seek, so the archive can go straight to the network. In a
 zip, each file is stored or deflated on its own merits: data that is already
 compressed (images, archives, media, parquet) only costs time to deflate again.
+
+A member whose source fails part-way (a file that changed while it was read, an
+HTML copy that could not be finished) is left out and the archive stays valid:
+in a zip its bytes are already sent but it never enters the central directory,
+which is what every extractor reads; in a tar, whose headers carry the size
+before the data, such members are first read into a spool (memory for small
+ones, a temporary file for large ones) and written only once they are whole.
 """
 
 import hashlib
 import io
 import os
 import tarfile
+import tempfile
 import time
 import zipfile
 import zlib
 
 FORMATS = ("zip", "tar.gz")
-READ_SIZE = 1024 * 1024
 SAMPLE_SIZE = 64 * 1024
+SPOOL_MEMORY = 8 * 1024 * 1024
 # Deflating saves less than this share of a sample: store the file instead.
 MIN_SAVING = 0.1
 COMPRESSED_SUFFIXES = frozenset(
@@ -35,19 +43,12 @@ def worth_deflating(name, sample):
     return len(zlib.compress(sample, 1)) < len(sample) * (1 - MIN_SAVING)
 
 
-class _Hashing:
-    """A file object that hashes what is read through it."""
-
-    def __init__(self, fileobj):
-        self.fileobj = fileobj
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n=-1):
-        data = self.fileobj.read(n)
-        self.sha256.update(data)
-        self.size += len(data)
-        return data
+def _chunks(reader):
+    while True:
+        block = reader.read()
+        if not block:
+            return
+        yield block
 
 
 class ZipWriter:
@@ -60,25 +61,46 @@ class ZipWriter:
         info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
         return info
 
-    def add_file(self, arcname, path):
-        """Add the file at ``path``; return (size, sha256 hex) of what was stored."""
-        with open(path, "rb") as f:
-            stat = os.fstat(f.fileno())
-            sample = f.read(SAMPLE_SIZE)
-            info = self._info(arcname, stat.st_mtime, worth_deflating(arcname, sample))
-            info.file_size = stat.st_size
-            digest, size = hashlib.sha256(), 0
-            with self.zf.open(info, "w", force_zip64=stat.st_size > 2**31) as out:
-                chunk = sample
-                while chunk:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                    chunk = f.read(READ_SIZE)
+    def _entry(self, arcname, mtime, first, rest, most, finish=None):
+        """Write one member from the bytes ``first`` then the iterable ``rest`` (at most
+        ``most`` bytes in all); return (size, sha256 hex). If ``rest`` or ``finish``
+        raises, the member is left out of the central directory and the error goes on."""
+        info = self._info(arcname, mtime, worth_deflating(arcname, first))
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self.zf.open(info, "w", force_zip64=most > zipfile.ZIP64_LIMIT) as out:
+                digest.update(first)
+                size += len(first)
+                out.write(first)
+                for block in rest:
+                    digest.update(block)
+                    size += len(block)
+                    out.write(block)
+                if finish is not None:
+                    finish()
+        except Exception:
+            # The data (and its descriptor) went out; without a central directory entry
+            # no extractor will see it.
+            if info in self.zf.filelist:
+                self.zf.filelist.remove(info)
+                self.zf.NameToInfo.pop(info.filename, None)
+            raise
         return size, digest.hexdigest()
 
-    def add_bytes(self, arcname, data):
-        info = self._info(arcname, time.time(), worth_deflating(arcname, data[:SAMPLE_SIZE]))
+    def add_file(self, arcname, checked, mtime):
+        """Add a sources.CheckedFile; Changed (and the member left out) if it moved."""
+        sample = checked.read(SAMPLE_SIZE)
+        return self._entry(arcname, mtime, sample, _chunks(checked), checked.item.size,
+                           checked.finish)
+
+    def add_stream(self, arcname, blocks, mtime, most):
+        """Add the bytes an iterable yields (the HTML copy), at most ``most`` of them."""
+        blocks = iter(blocks)
+        return self._entry(arcname, mtime, next(blocks, b""), blocks, most)
+
+    def add_bytes(self, arcname, data, mtime=None):
+        info = self._info(arcname, time.time() if mtime is None else mtime,
+                          worth_deflating(arcname, data[:SAMPLE_SIZE]))
         self.zf.writestr(info, data)
         return len(data), hashlib.sha256(data).hexdigest()
 
@@ -95,18 +117,30 @@ class TarGzWriter:
         info.size, info.mtime, info.mode = size, int(mtime), 0o644
         return info
 
-    def add_file(self, arcname, path):
-        with open(path, "rb") as f:
-            stat = os.fstat(f.fileno())
-            reader = _Hashing(f)
-            self.tf.addfile(self._info(arcname, stat.st_size, stat.st_mtime), reader)
-        if reader.size != stat.st_size:
-            raise OSError(f"{path} changed size while it was being read")
-        return reader.size, reader.sha256.hexdigest()
+    def _spooled(self, arcname, mtime, blocks, finish=None):
+        """Spool the member whole, then write it: nothing goes out if ``blocks`` or
+        ``finish`` raises."""
+        digest, size = hashlib.sha256(), 0
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-") as spool:
+            for block in blocks:
+                digest.update(block)
+                size += len(block)
+                spool.write(block)
+            if finish is not None:
+                finish()
+            spool.seek(0)
+            self.tf.addfile(self._info(arcname, size, mtime), spool)
+        return size, digest.hexdigest()
 
-    def add_bytes(self, arcname, data):
+    def add_file(self, arcname, checked, mtime):
+        return self._spooled(arcname, mtime, _chunks(checked), checked.finish)
 
-        self.tf.addfile(self._info(arcname, len(data), time.time()), io.BytesIO(data))
+    def add_stream(self, arcname, blocks, mtime, most):
+        return self._spooled(arcname, mtime, blocks)
+
+    def add_bytes(self, arcname, data, mtime=None):
+        mtime = time.time() if mtime is None else mtime
+        self.tf.addfile(self._info(arcname, len(data), mtime), io.BytesIO(data))
         return len(data), hashlib.sha256(data).hexdigest()
 
     def close(self):

@@ -8,31 +8,57 @@ from importlib import metadata
 
 
 def _code_cells(notebook):
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code":
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
             source = cell.get("source", "")
-            yield "".join(source) if isinstance(source, list) else source
+            if isinstance(source, list):
+                source = "".join(part for part in source if isinstance(part, str))
+            if isinstance(source, str):
+                yield source
 
 
-def _python_source(source):
-    """The cell with IPython's `%` and `!` lines blanked (line numbers kept),
-    or None for a cell magic, whose body need not be Python."""
-    if source.lstrip().startswith("%%"):
+# Cell magics whose body is Python: the body's imports count.
+PYTHON_BODIES = frozenset({"capture", "time", "timeit", "prun", "debug"})
+
+
+def _transformer():
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # pragma: no cover - every Jupyter kernel environment has IPython
         return None
-    lines = source.splitlines()
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    return TransformerManager()
+
+
+def _python_source(source, transformer):
+    """The cell as plain Python, as IPython itself would run it (line magics, ``!`` and
+    ``x = !ls`` become calls), or None for a cell magic whose body need not be Python."""
+    while source.lstrip().startswith("%%"):
+        first, _, body = source.lstrip().partition("\n")
+        words = first[2:].split()
+        if not words or words[0] not in PYTHON_BODIES:
+            return None
+        source = body
+    if transformer is None:
+        lines = source.splitlines()
+        return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    try:
+        return transformer.transform_cell(source)
+    except Exception:  # IPython gives up on some text; that cell alone loses its imports
+        return None
 
 
 def top_level_imports(notebook):
     """Names of the top-level modules the code cells import, in order, once each."""
     found = []
+    transformer = _transformer()
     for source in _code_cells(notebook):
-        code = _python_source(source)
+        code = _python_source(source, transformer)
         if code is None:
             continue
         try:
             tree = ast.parse(code)
-        except SyntaxError:
+        except (SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -71,10 +97,15 @@ def requirements(notebook):
     return "\n".join(lines) + "\n"
 
 
-def manifest(generator_version, notebook_arcname, notebook, files, skipped, files_note=None):
+def manifest(generator_version, notebook_arcname, notebook, files, skipped, files_note=None,
+             generated=None):
     """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
-    to the bundle's top folder); ``skipped``: dicts with reference and reason."""
+    to the bundle's top folder; ``original`` where the name on disk differed);
+    ``skipped``: dicts with reference and reason; ``generated``: where the HTML copy,
+    requirements.txt and the manifest itself went."""
     meta = notebook.get("metadata", {})
+    if not isinstance(meta, dict):
+        meta = {}
     doc = {
         "generator": {"name": "nbext_pkg", "version": generator_version},
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -84,6 +115,8 @@ def manifest(generator_version, notebook_arcname, notebook, files, skipped, file
         "files": files,
         "skipped": skipped,
     }
+    if generated:
+        doc["generated"] = generated
     if files_note:
         doc["files_note"] = files_note
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -2,6 +2,13 @@
 
 Pure (standard library only) and total: every input string gives a list or a Skip, never an
 exception, never a change of the working directory.
+
+A :class:`Tree` is the root as one bundle plan sees it: each folder is listed at most once,
+whatever mix of folder links and globs names it, ``realpath`` is taken only where a
+component can be a link (the reference itself, a symlink met in a listing), and every
+listing first calls the plan's ``check`` (its cancel signal and deadline). What it finds
+carries the device, inode, size and mtime it saw, so the file can later be opened and
+proved to be the same one (``sources.LocalFiles``).
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-# "too-large" and "limit" are given by the bundle plan, not here; listed so there is one set.
+# "too-large" and "limit" are given by the bundle plan, "changed" by the writer; listed here
+# so there is one set.
 REASONS = (
     "missing",
     "outside-root",
@@ -23,6 +31,7 @@ REASONS = (
     "unreadable",
     "too-large",
     "limit",
+    "changed",
 )
 # A path through a regular file (ENOTDIR) names nothing, just as a missing one does.
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
@@ -31,11 +40,15 @@ _GLOB_MAGIC = re.compile(r"[*?[]")
 
 @dataclass(frozen=True)
 class Resolved:
-    """A regular file to bundle: where it really is, and where its link places it."""
+    """A regular file to bundle: where it really is, where its link places it, and the
+    identity it had when it was found (compared again when it is read)."""
 
     real: str
     rel: str
     size: int
+    dev: int = field(default=0, compare=False)
+    ino: int = field(default=0, compare=False)
+    mtime_ns: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,232 @@ class Skip:
 
     reference: str
     reason: str
+
+
+def _resolved(real: str, rel: str, info: os.stat_result) -> Resolved:
+    return Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns)
+
+
+class Tree:
+    """The server root on this disk, as one plan walks it (see the module's docstring)."""
+
+    def __init__(self, root: str, *, allow_hidden: bool = False, check=None) -> None:
+        self.real_root = os.path.realpath(root)
+        self.allow_hidden = allow_hidden
+        self.check = check or (lambda: None)
+        # real folder -> (files [(name, real, stat)], folders [(name, real, (dev, ino))])
+        self._listings: dict[str, tuple[list, list]] = {}
+        # real folder -> every file below it [(path below, real, stat)] and whether it was cut
+        self._below: dict[str, tuple[list, bool]] = {}
+
+    # -- references ---------------------------------------------------------------------
+
+    def resolve(self, notebook_dir: str, path: str, root_relative: bool, *,
+                written: str | None = None, cap: int | None = None):
+        """(files, is_folder) for the regular files `path` names, or a Skip."""
+        skip_as = written if written is not None else path
+        if "\x00" in path or "\x00" in notebook_dir or posixpath.isabs(path):
+            return Skip(skip_as, "outside-root")
+        rel = lexical(notebook_dir, path, root_relative)
+        if rel is None:
+            return Skip(skip_as, "outside-root")
+        # Decided before touching the disk, so a skip never tells whether a hidden file exists.
+        if not self.allow_hidden and hidden(rel):
+            return Skip(skip_as, "hidden")
+        found = self.locate(rel)
+        if isinstance(found, str):
+            return Skip(skip_as, found)
+        real, info = found
+        if stat.S_ISDIR(info.st_mode):
+            return self._files_below(real, rel, cap), True
+        # Not a regular file (FIFO, socket, device): reading it could block or never end.
+        if not stat.S_ISREG(info.st_mode) or not _readable(real):
+            return Skip(skip_as, "unreadable")
+        return [_resolved(real, rel, info)], False
+
+    def locate(self, rel: str):
+        """(real path, stat) of a root-relative path, following links, or a Skip reason."""
+        try:
+            real = os.path.realpath(_on_disk(self.real_root, rel))
+        except (OSError, ValueError):
+            # ValueError: a name the file system cannot encode (lone surrogates) cannot exist.
+            return "missing"
+        if not inside(real, self.real_root):
+            return "symlink-outside-root"
+        # A visible link must not smuggle out a hidden target such as .ssh/id_rsa.
+        if not self.allow_hidden and hidden(_relative_to(real, self.real_root)):
+            return "hidden"
+        try:
+            info = os.stat(real)
+        except OSError as error:
+            return "missing" if error.errno in _MISSING_ERRNOS else "unreadable"
+        except ValueError:
+            return "missing"
+        return real, info
+
+    def glob(self, notebook_dir: str, pattern: str, *, cap: int | None = None) -> list[Resolved]:
+        """Files matching a metadata glob relative to the notebook's folder, ``**`` included.
+
+        ``**`` is zero or more real folders; other components match one name with fnmatch.
+        Linked folders are not entered (a link loop or a link to ``/`` would make ``**``
+        explode), though the literal part before the first wildcard may go through links
+        inside the root. ``..`` may only lead the pattern; an absolute one matches nothing.
+        A folder that matches the whole pattern (``data/**`` at ``data``) is taken whole,
+        without matching what lies below it again.
+        """
+        if not pattern or "\x00" in pattern or "\x00" in notebook_dir or posixpath.isabs(pattern):
+            return []
+        parts = [part for part in pattern.split("/") if part not in ("", ".")]
+        first_magic = next((i for i, part in enumerate(parts) if _GLOB_MAGIC.search(part)), len(parts))
+        if ".." in parts[first_magic:]:
+            return []
+        literal = "/".join(parts[:first_magic])
+        if first_magic == len(parts):
+            result = self.resolve(notebook_dir, literal, False, cap=cap)
+            return [] if isinstance(result, Skip) else result[0]
+        base = lexical(notebook_dir, literal, False)
+        if base is None or (not self.allow_hidden and hidden(base)):
+            return []
+        found = self.locate(base)
+        if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
+            return []
+        return self._match(found[0], base, parts[first_magic:], cap)
+
+    # -- walking ------------------------------------------------------------------------
+
+    def _listing(self, real_folder: str) -> tuple[list, list]:
+        """The visible entries of a real folder inside the root, listed once."""
+        cached = self._listings.get(real_folder)
+        if cached is not None:
+            return cached
+        self.check()
+        files: list = []
+        folders: list = []
+        try:
+            with os.scandir(real_folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except (OSError, ValueError):
+            entries = []
+        for entry in entries:
+            name = entry.name
+            if not self.allow_hidden and name.startswith("."):
+                continue
+            try:
+                if entry.is_symlink():
+                    target = self._link_target(entry.path)
+                    if target is not None:
+                        files.append((name, *target))
+                elif entry.is_dir(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    folders.append((name, entry.path, (info.st_dev, info.st_ino)))
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    if _readable(entry.path):
+                        files.append((name, entry.path, info))
+            except OSError:
+                continue
+        self._listings[real_folder] = files, folders
+        return files, folders
+
+    def _link_target(self, link: str):
+        """(real, stat) of a linked regular file that stays inside the root and in sight."""
+        try:
+            real = os.path.realpath(link)
+            if not inside(real, self.real_root):
+                return None
+            if not self.allow_hidden and hidden(_relative_to(real, self.real_root)):
+                return None
+            info = os.stat(real)
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISREG(info.st_mode) and _readable(real):
+            return real, info
+        return None
+
+    def _walk(self, real_top: str, cap: int | None) -> tuple[list, bool]:
+        """Every regular file below a real folder, [(path below it, real, stat)], and
+        whether the walk stopped early (more than `cap` files)."""
+        cached = self._below.get(real_top)
+        if cached is not None:
+            return cached
+        found: list = []
+        cut = False
+        visited: set = set()
+        stack = [(real_top, "")]
+        while stack:
+            real, below = stack.pop()
+            files, folders = self._listing(real)
+            for name, file_real, info in files:
+                found.append((f"{below}{name}", file_real, info))
+            if cap is not None and len(found) > cap:
+                # A link to "." in a home folder must not walk the whole disk only to be
+                # cut at the limit: enough is known already.
+                del found[cap + 1:]
+                cut = True
+                break
+            # Reversed, so the stack takes them in name order; bind mounts can make cycles.
+            for name, folder_real, key in reversed(folders):
+                if key not in visited:
+                    visited.add(key)
+                    stack.append((folder_real, f"{below}{name}/"))
+        found.sort(key=lambda item: item[0])
+        self._below[real_top] = found, cut
+        return found, cut
+
+    def _files_below(self, real_top: str, rel: str, cap: int | None) -> list[Resolved]:
+        found, _ = self._walk(real_top, cap)
+        prefix = f"{rel}/" if rel else ""
+        return [_resolved(real, prefix + below, info) for below, real, info in found]
+
+    def _match(self, real_base: str, base: str, parts: list[str], cap: int | None) -> list[Resolved]:
+        """Files below `base` matching the glob components `parts`: the components are the
+        states of a small automaton, so each folder is read once per set of states."""
+        accept = len(parts)
+
+        def closure(states):
+            out = set(states)
+            for i in sorted(out):
+                while i < accept and parts[i] == "**":
+                    i += 1
+                    out.add(i)
+            return frozenset(out)
+
+        def step(states, name, folder):
+            nxt = set()
+            for i in states:
+                if i == accept:
+                    continue
+                if parts[i] == "**":
+                    if folder:
+                        nxt.add(i)
+                elif fnmatch.fnmatchcase(name, parts[i]):
+                    nxt.add(i + 1)
+            return closure(nxt)
+
+        found: dict[str, Resolved] = {}
+        done: set = set()
+        stack = [(real_base, base, closure({0}))]
+        while stack:
+            real, rel, states = stack.pop()
+            if (real, states) in done:
+                continue
+            done.add((real, states))
+            if accept in states:
+                for item in self._files_below(real, rel, cap):
+                    found.setdefault(item.rel, item)
+            else:
+                files, folders = self._listing(real)
+                prefix = f"{rel}/" if rel else ""
+                for name, file_real, info in files:
+                    if accept in step(states, name, False):
+                        found.setdefault(prefix + name, _resolved(file_real, prefix + name, info))
+                for name, folder_real, _ in folders:
+                    nxt = step(states, name, True)
+                    if nxt:
+                        stack.append((folder_real, prefix + name, nxt))
+            if cap is not None and len(found) > cap:
+                break
+        return [found[rel] for rel in sorted(found)]
 
 
 def resolve(
@@ -59,74 +298,29 @@ def resolve(
     """The regular files `path` names (one, or all below a folder), or why it is skipped.
     Below a folder, the walk stops after `cap` + 1 files (more than any plan can take)."""
     skip_as = written if written is not None else path
-    if "\x00" in path or "\x00" in notebook_dir or posixpath.isabs(path):
-        return Skip(skip_as, "outside-root")
-    rel = _lexical(notebook_dir, path, root_relative)
-    if rel is None:
-        return Skip(skip_as, "outside-root")
-    # Decided before touching the disk, so a skip never tells whether a hidden file exists.
-    if not allow_hidden and _hidden(rel):
-        return Skip(skip_as, "hidden")
     try:
-        real_root = os.path.realpath(root)
-        real = os.path.realpath(_on_disk(real_root, rel))
+        tree = Tree(root, allow_hidden=allow_hidden)
     except (OSError, ValueError):
-        # ValueError: a name the file system cannot encode (lone surrogates) cannot exist.
         return Skip(skip_as, "missing")
-    if not _inside(real, real_root):
-        return Skip(skip_as, "symlink-outside-root")
-    # A visible link must not smuggle out a hidden target such as .ssh/id_rsa.
-    if not allow_hidden and _hidden(_relative_to(real, real_root)):
-        return Skip(skip_as, "hidden")
-    try:
-        info = os.stat(real)
-    except OSError as error:
-        return Skip(skip_as, "missing" if error.errno in _MISSING_ERRNOS else "unreadable")
-    except ValueError:
-        return Skip(skip_as, "missing")
-    if stat.S_ISDIR(info.st_mode):
-        return _walk(real_root, real, rel, allow_hidden, cap)
-    # Not a regular file (FIFO, socket, device): reading it could block or never end.
-    if not stat.S_ISREG(info.st_mode) or not _readable(real):
-        return Skip(skip_as, "unreadable")
-    return [Resolved(real, rel, info.st_size)]
+    result = tree.resolve(notebook_dir, path, root_relative, written=written, cap=cap)
+    return result if isinstance(result, Skip) else result[0]
 
 
 def expand_glob(
     root: str, notebook_dir: str, pattern: str, *, allow_hidden: bool = False
 ) -> list[Resolved]:
-    """Files matching a metadata glob relative to the notebook's folder, ``**`` included.
-
-    Matched by walking the tree ourselves rather than with ``glob.glob``: that follows
-    symlinked folders while recursing, so a link loop or a link to ``/`` would make ``**``
-    explode. ``..`` may only lead the pattern; an absolute pattern matches nothing.
-    """
-    if not pattern or "\x00" in pattern or "\x00" in notebook_dir or posixpath.isabs(pattern):
-        return []
-    parts = [part for part in pattern.split("/") if part not in ("", ".")]
-    first_magic = next((i for i, part in enumerate(parts) if _GLOB_MAGIC.search(part)), len(parts))
-    if ".." in parts[first_magic:]:
-        return []
-    base = _lexical(notebook_dir, "/".join(parts[:first_magic]), False)
-    if base is None:
-        return []
+    """Files matching a metadata glob relative to the notebook's folder (see Tree.glob)."""
     try:
-        real_root = os.path.realpath(root)
+        tree = Tree(root, allow_hidden=allow_hidden)
     except (OSError, ValueError):
         return []
-    found: dict[str, Resolved] = {}
-    for rel in _match(real_root, base, parts[first_magic:], allow_hidden):
-        result = resolve(root, "", rel, True, allow_hidden=allow_hidden, written=pattern)
-        if isinstance(result, list):
-            for item in result:
-                found.setdefault(item.rel, item)
-    return [found[rel] for rel in sorted(found)]
+    return tree.glob(notebook_dir, pattern)
 
 
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _lexical(notebook_dir: str, path: str, root_relative: bool) -> str | None:
+def lexical(notebook_dir: str, path: str, root_relative: bool) -> str | None:
     """Root-relative "/"-path without "." or ".." ("" is the root), None if it leaves the root.
 
     Normalised as a browser does a URL, before any symlink is looked at: "../" that leaves
@@ -143,7 +337,7 @@ def _on_disk(real_root: str, rel: str) -> str:
     return os.path.join(real_root, *rel.split("/")) if rel else real_root
 
 
-def _inside(real: str, real_root: str) -> bool:
+def inside(real: str, real_root: str) -> bool:
     """Whole-component containment: /x/nb holds /x/nb/a but not /x/nb_evil/a."""
     try:
         return os.path.commonpath([real, real_root]) == real_root
@@ -156,7 +350,7 @@ def _relative_to(real: str, real_root: str) -> str:
     return "" if rel == os.curdir else rel.replace(os.sep, "/")
 
 
-def _hidden(rel: str) -> bool:
+def hidden(rel: str) -> bool:
     return any(part.startswith(".") for part in rel.split("/") if part)
 
 
@@ -165,114 +359,3 @@ def _readable(real: str) -> bool:
         return os.access(real, os.R_OK)
     except (OSError, ValueError):
         return False
-
-
-def _regular_file(real_root: str, full: str, rel: str, allow_hidden: bool) -> Resolved | None:
-    """One walked entry as a Resolved, or None for anything the walk leaves out silently."""
-    try:
-        real = os.path.realpath(full)
-        if not _inside(real, real_root):
-            return None
-        if not allow_hidden and _hidden(_relative_to(real, real_root)):
-            return None
-        info = os.stat(real)
-    except (OSError, ValueError):
-        return None
-    if stat.S_ISREG(info.st_mode) and _readable(real):
-        return Resolved(real, rel, info.st_size)
-    return None
-
-
-def _walk(real_root: str, top: str, rel: str, allow_hidden: bool, cap: int | None = None) -> list[Resolved]:
-    """Every regular file below the folder `top`, named under `rel`, sorted by rel.
-
-    Symlinked folders are not entered (followlinks=False); symlinked files count when their
-    target is inside the root. The device/inode set guards against bind-mount cycles.
-    """
-    found: list[Resolved] = []
-    visited: set[tuple[int, int]] = set()
-    for folder, subfolders, files in os.walk(top, followlinks=False):
-        try:
-            info = os.stat(folder)
-        except OSError:
-            subfolders[:] = []
-            continue
-        if (info.st_dev, info.st_ino) in visited:
-            subfolders[:] = []
-            continue
-        visited.add((info.st_dev, info.st_ino))
-        subfolders[:] = sorted(d for d in subfolders if allow_hidden or not d.startswith("."))
-        below = _relative_to(folder, top)
-        for name in sorted(files):
-            if not allow_hidden and name.startswith("."):
-                continue
-            entry_rel = "/".join(part for part in (rel, below, name) if part)
-            item = _regular_file(real_root, os.path.join(folder, name), entry_rel, allow_hidden)
-            if item is not None:
-                found.append(item)
-                if cap is not None and len(found) > cap:
-                    # A link to "." in a home folder must not walk the whole disk
-                    # only to be cut at the limit: enough is known already.
-                    found.sort(key=lambda item: item.rel)
-                    return found
-    found.sort(key=lambda item: item.rel)
-    return found
-
-
-def _entries(real_root: str, rel: str, allow_hidden: bool) -> list[os.DirEntry]:
-    """The sorted entries of a folder inside the root; none for anything else."""
-    folder = _on_disk(real_root, rel)
-    try:
-        if not _inside(os.path.realpath(folder), real_root):
-            return []
-        with os.scandir(folder) as listing:
-            entries = [entry for entry in listing if allow_hidden or entry.name[0] != "."]
-    except (OSError, ValueError):
-        return []
-    return sorted(entries, key=lambda entry: entry.name)
-
-
-def _plain_folder(entry: os.DirEntry) -> tuple[int, int] | None:
-    """(device, inode) of a real folder, None for files and symlinks."""
-    try:
-        if entry.is_dir(follow_symlinks=False):
-            info = entry.stat(follow_symlinks=False)
-            return info.st_dev, info.st_ino
-    except OSError:
-        pass
-    return None
-
-
-def _match(real_root: str, base: str, parts: list[str], allow_hidden: bool) -> list[str]:
-    """Root-relative paths below `base` matching the glob components `parts`.
-
-    ``**`` is zero or more real folders (symlinked ones are not entered); other components
-    match one name with fnmatch. An explicit stack keeps deep trees off the call stack.
-    """
-    matched: list[str] = []
-    done: set[tuple[str, int]] = set()
-    entered: set[tuple[int, int, int]] = set()
-    stack = [(base, 0)]
-    while stack:
-        rel, index = stack.pop()
-        if (rel, index) in done:
-            continue
-        done.add((rel, index))
-        if index == len(parts):
-            matched.append(rel)
-            continue
-        part = parts[index]
-        if part == "**":
-            stack.append((rel, index + 1))
-            for entry in _entries(real_root, rel, allow_hidden):
-                key = _plain_folder(entry)
-                if key is not None and (*key, index) not in entered:
-                    entered.add((*key, index))
-                    stack.append((posixpath.join(rel, entry.name), index))
-        elif _GLOB_MAGIC.search(part):
-            for entry in _entries(real_root, rel, allow_hidden):
-                if fnmatch.fnmatchcase(entry.name, part):
-                    stack.append((posixpath.join(rel, entry.name), index + 1))
-        else:
-            stack.append((posixpath.join(rel, part), index + 1))
-    return matched

@@ -1,15 +1,22 @@
-"""The pre-flight plan of a bundle: which files go in, where, and whether the
-whole stays within the limits, decided before the first byte is sent."""
+"""The pre-flight plan of a bundle: which files go in, under which names, and whether the
+whole stays within the limits, decided before the first byte is sent.
+
+Member names are made safe here, once: no name holds ``..``, a backslash, a leading
+``/``, a drive letter or a NUL, names that are not UTF-8 get their undecodable bytes
+replaced, and no two members share a name. The user's files keep their names; the
+generated HTML copy, requirements.txt and MANIFEST.json move aside when theirs is taken.
+"""
 
 import fnmatch
-import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 
-from .paths import Skip, expand_glob, resolve
+from .paths import Skip, Tree
 from .references import excludes, find_references
 
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .gif .svg .webp .bmp".split())
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class OverLimit(Exception):
@@ -17,33 +24,70 @@ class OverLimit(Exception):
 
 
 @dataclass
-class Entry:
-    rel: str        # path relative to the server root (as the link is placed)
-    real: str       # the file actually read
+class Member:
+    """One of the user's files in the bundle."""
+
+    rel: str           # path relative to the server root (as the link is placed)
+    real: str          # the file actually read
     size: int
+    dev: int = 0
+    ino: int = 0
+    mtime_ns: int = 0
     arcname: str = ""  # path inside the bundle's top folder
+    original: str = None  # the name as on disk, where the member's name had to differ
 
 
 @dataclass
 class Plan:
     top: str
     notebook_arcname: str
-    html_arcname: str
+    html_arcname: str = ""
+    requirements_arcname: str = "requirements.txt"
+    manifest_arcname: str = "MANIFEST.json"
     files: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     files_note: str = None
-    images: dict = field(default_factory=dict)  # decoded reference -> real path, for the HTML copy
+    images: dict = field(default_factory=dict)  # decoded reference -> Member, for the HTML copy
+    total_bytes: int = 0
+    notebook_original: str = None
 
-    @property
-    def total_bytes(self):
-        return sum(entry.size for entry in self.files)
+    def add(self, member):
+        self.files.append(member)
+        self.total_bytes += member.size
 
 
-def _human(n):
+
+def human(n):
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
+
+
+def safe_part(part):
+    """One path component as a member name may hold it."""
+    fixed = part.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    fixed = fixed.replace("\\", "_").replace("\x00", "_").replace("/", "_")
+    if fixed in ("", ".", ".."):
+        fixed = f"_{fixed}"
+    if _DRIVE.match(fixed):
+        fixed = f"{fixed[0]}_{fixed[2:]}"
+    return fixed
+
+
+def safe_name(path):
+    return "/".join(safe_part(part) for part in path.split("/"))
+
+
+def as_written(name):
+    """A name as the disk has it, printable in JSON (undecodable bytes as \\xNN)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _numbered(name, n):
+    folder, base = posixpath.split(name)
+    stem, ext = posixpath.splitext(base)
+    return posixpath.join(folder, f"{stem} ({n}){ext}")
 
 
 def _deepest_common_folder(paths):
@@ -57,59 +101,91 @@ def _deepest_common_folder(paths):
 
 
 def make_plan(notebook, notebook_path, root, *, base_url="/", allow_hidden=False,
-              max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, files_note=None):
+              max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, files_note=None,
+              check=None):
     """Plan the bundle of ``notebook`` (a dict) at ``notebook_path`` (relative to
-    ``root``). ``root`` None means the contents are not on this disk: the plan
-    then holds no files and ``files_note`` says why. Raises OverLimit."""
-    stem = posixpath.splitext(posixpath.basename(notebook_path))[0]
-    plan = Plan(top=stem, notebook_arcname="", html_arcname="", files_note=files_note)
+    ``root``, a folder or a paths.Tree). ``root`` None means the contents are not on
+    this disk: the plan then holds no files and ``files_note`` says why. ``check`` is
+    called at every folder listed (it raises to stop the plan). Raises OverLimit."""
+    stem = posixpath.splitext(posixpath.basename(notebook_path))[0] or "notebook"
+    plan = Plan(top=safe_part(stem), notebook_arcname="", files_note=files_note)
     if root is not None:
-        _collect(plan, notebook, notebook_path, root, base_url, allow_hidden,
-                 max_bytes - notebook_size, max_files)
+        tree = root if isinstance(root, Tree) else Tree(root, allow_hidden=allow_hidden, check=check)
+        _collect(plan, notebook, notebook_path, tree, base_url, max_bytes - notebook_size, max_files)
     if notebook_size + plan.total_bytes > max_bytes:
         raise OverLimit(
-            f"This bundle would hold {_human(notebook_size + plan.total_bytes)} of files, more than "
-            f"the server's limit of {_human(max_bytes)} (c.NbextPkg.max_bundle_bytes)."
+            f"This bundle would hold {human(notebook_size + plan.total_bytes)} of files, more than "
+            f"the server's limit of {human(max_bytes)} (c.NbextPkg.max_bundle_bytes)."
         )
     if len(plan.files) > max_files:
         raise OverLimit(
             f"This bundle would hold {len(plan.files)} files, more than the server's limit of "
             f"{max_files} (c.NbextPkg.max_bundle_files)."
         )
-    common = _deepest_common_folder([notebook_path] + [e.rel for e in plan.files])
-    inside = (lambda rel: posixpath.relpath(rel, common)) if common else (lambda rel: rel)
-    for entry in plan.files:
-        entry.arcname = inside(entry.rel)
-    plan.notebook_arcname = inside(notebook_path)
-    plan.html_arcname = posixpath.join(posixpath.dirname(plan.notebook_arcname), stem + ".html")
+    _name_members(plan, notebook_path, stem)
     return plan
 
 
-def _collect(plan, notebook, notebook_path, root, base_url, allow_hidden, max_bytes, max_files):
+def _name_members(plan, notebook_path, stem):
+    common = _deepest_common_folder([notebook_path] + [m.rel for m in plan.files])
+    inside = (lambda rel: posixpath.relpath(rel, common)) if common else (lambda rel: rel)
+    taken = set()
+
+    def claim(wanted, numbered=_numbered):
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = numbered(wanted, n)
+        taken.add(name)
+        return name
+
+    # Names that need no change go first, so the user's own files keep theirs.
+    wanted = [(None, inside(notebook_path))] + [(m, inside(m.rel)) for m in plan.files]
+    wanted.sort(key=lambda pair: safe_name(pair[1]) != pair[1])
+    for member, name in wanted:
+        arcname = claim(safe_name(name))
+        original = as_written(name) if arcname != name else None
+        if member is None:
+            plan.notebook_arcname, plan.notebook_original = arcname, original
+        else:
+            member.arcname, member.original = arcname, original
+    plan.files.sort(key=lambda m: m.rel)
+
+    def aside(wanted, n):
+        stem_, ext = posixpath.splitext(wanted)
+        return f"{stem_}.nbext_pkg{ext}" if n == 2 else f"{stem_}.nbext_pkg-{n - 1}{ext}"
+
+    folder = posixpath.dirname(plan.notebook_arcname)
+    plan.html_arcname = claim(posixpath.join(folder, safe_part(stem) + ".html"), aside)
+    plan.requirements_arcname = claim("requirements.txt", aside)
+    plan.manifest_arcname = claim("MANIFEST.json", aside)
+
+
+def _collect(plan, notebook, notebook_path, tree, base_url, max_bytes, max_files):
     notebook_dir = posixpath.dirname(notebook_path)
     patterns = excludes(notebook)
     seen = {notebook_path}
     for ref in find_references(notebook, base_url=base_url):
         # Metadata includes, and associate lines written as globs (as the stock bundler allows).
         if ref.source == "include" or (ref.source == "associate" and any(c in ref.path for c in "*?[")):
-            found, folder = expand_glob(root, notebook_dir, ref.path, allow_hidden=allow_hidden), True
+            found, folder = tree.glob(notebook_dir, ref.path, cap=max_files + 1), True
             if not found:
                 found = Skip(ref.written, "missing")
         else:
-            found = resolve(root, notebook_dir, ref.path, ref.root_relative,
-                            allow_hidden=allow_hidden, written=ref.written, cap=max_files + 1)
-            base = "" if ref.root_relative else notebook_dir
-            folder = not isinstance(found, Skip) and os.path.isdir(
-                os.path.join(root, base, ref.path.lstrip("/")))
+            found = tree.resolve(notebook_dir, ref.path, ref.root_relative,
+                                 written=ref.written, cap=max_files + 1)
+            if not isinstance(found, Skip):
+                found, folder = found
         if isinstance(found, Skip):
             plan.skipped.append({"reference": found.reference, "reason": found.reason})
             continue
         for resolved in found:
             if resolved.rel in seen:
                 continue
-            from_nb = posixpath.relpath(resolved.rel, notebook_dir or ".")
-            if any(fnmatch.fnmatchcase(from_nb, pattern) for pattern in patterns):
-                continue
+            if patterns:
+                from_nb = posixpath.relpath(resolved.rel, notebook_dir or ".")
+                if any(fnmatch.fnmatchcase(from_nb, pattern) for pattern in patterns):
+                    continue
             if folder and resolved.size > max_bytes:
                 plan.skipped.append({"reference": resolved.rel, "reason": "too-large"})
                 continue
@@ -120,7 +196,9 @@ def _collect(plan, notebook, notebook_path, root, base_url, allow_hidden, max_by
                 plan.skipped.append({"reference": ref.written, "reason": "limit"})
                 break
             seen.add(resolved.rel)
-            plan.files.append(Entry(rel=resolved.rel, real=resolved.real, size=resolved.size))
+            member = Member(rel=resolved.rel, real=resolved.real, size=resolved.size,
+                            dev=resolved.dev, ino=resolved.ino, mtime_ns=resolved.mtime_ns)
+            plan.add(member)
             if ref.source in ("markdown", "html") and not folder and \
                     posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
-                plan.images[ref.path] = resolved.real
+                plan.images[ref.path] = member

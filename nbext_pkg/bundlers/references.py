@@ -18,8 +18,23 @@ SOURCES = ("markdown", "html", "associate", "include")
 ASSOCIATE_MARKER = "<!--associate:"
 # The notebook server's own routes that name a file below the root.
 SERVER_ROUTES = ("files/", "tree/", "notebooks/", "view/", "edit/")
-HTML_TAGS = frozenset({"img", "a", "video", "audio", "source", "link", "script"})
-HTML_ATTRIBUTES = frozenset({"src", "href"})
+# Tag -> the attributes by which it loads or links a file. Besides these, a ``style``
+# attribute on any tag and the text of a <style> element hold CSS, whose url(...) count.
+HTML_ATTRIBUTES = {
+    "img": ("src", "srcset"),
+    "source": ("src", "srcset"),
+    "a": ("href",),
+    "link": ("href",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "script": ("src",),
+    "track": ("src",),
+    "iframe": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "image": ("href", "xlink:href"),  # SVG
+}
+_SRCSET = frozenset({"srcset"})
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
@@ -32,6 +47,7 @@ _ANGLE = re.compile(r"<([^<>\s]+)>")
 _TAG_LIKE = re.compile(r"/?[A-Za-z][A-Za-z0-9-]*/?")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\)""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -347,12 +363,13 @@ def _markdown_references(source: str) -> list[tuple[str, str]]:
 
 
 class _AttributeCollector(HTMLParser):
-    """Collects src/href of the tags that load or link a file, with their offsets."""
+    """Collects the links of the tags that load or link a file, with their offsets."""
 
     def __init__(self, line_starts: list[int]) -> None:
         super().__init__(convert_charrefs=True)
         self.line_starts = line_starts
         self.hits: list[tuple[int, str]] = []
+        self.in_style = False
 
     def parse_html_declaration(self, i):
         # html.parser asserts on malformed "<![" and "<!x" markup; read those as text instead.
@@ -361,14 +378,58 @@ class _AttributeCollector(HTMLParser):
         except AssertionError:
             return i + 2
 
-    def handle_starttag(self, tag, attrs):
-        if tag not in HTML_TAGS:
-            return
+    def _offset(self) -> int:
         line, column = self.getpos()
-        offset = self.line_starts[min(line, len(self.line_starts)) - 1] + column
+        return self.line_starts[min(line, len(self.line_starts)) - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        self.in_style = tag == "style"
+        wanted = HTML_ATTRIBUTES.get(tag, ())
+        offset = None
         for name, value in attrs:
-            if name in HTML_ATTRIBUTES and value:
+            if not value or (name not in wanted and name != "style"):
+                continue
+            offset = self._offset() if offset is None else offset
+            if name == "style":
+                self.hits.extend((offset, url) for url in _css_urls(value))
+            elif name in _SRCSET:
+                self.hits.extend((offset, url) for url in _srcset_urls(value))
+            else:
                 self.hits.append((offset, value))
+
+    def handle_endtag(self, tag):
+        self.in_style = False
+
+    def handle_data(self, data):
+        if self.in_style:
+            offset = self._offset()
+            self.hits.extend((offset, url) for url in _css_urls(data))
+
+
+def _css_urls(css: str) -> list[str]:
+    """The url(...) of a style sheet or style attribute, as written."""
+    return [next(g for g in match.groups() if g is not None) for match in _CSS_URL.finditer(css)]
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URLs of a srcset: candidates are a URL, maybe descriptors (``2x``, ``480w``),
+    separated by commas; a URL may hold commas itself, but not white space."""
+    urls, i, n = [], 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        elif i < n:
+            comma = value.find(",", i)
+            i = n if comma < 0 else comma + 1
+        if url:
+            urls.append(url)
+    return urls
 
 
 def _html_hits(text: str) -> list[tuple[int, str]]:

@@ -1,19 +1,23 @@
-"""The one place that turns (handler, notebook model) into a streamed bundle:
-checks, pre-flight plan, headers, the archive in a worker thread, and errors
-as HTTP statuses with a sentence for a person."""
+"""The tornado side of a bundle download, for every route that makes one: the
+request's options, the server's limit on bundles at once, the notebook read by the
+rules its files obey, the plan off the event loop, headers, the stream, and errors as
+HTTP statuses with a sentence for a person (never a closed connection before the
+first byte)."""
 
 import asyncio
+import inspect
 from urllib.parse import quote
 
 from tornado import web
 
-from . import html
+from ..config import settings_of
+from . import options as options_mod
 from .archive import FORMATS
-from .build import write_bundle
-from .plan import OverLimit, make_plan
-from .stream import EXECUTOR, stream
+from .pipeline import NotBundled, from_model, local_notebook, local_tree, notebook_path, prepare
+from .stream import PLAN_EXECUTOR, stream, watch_connection
 
 CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
+assert set(CONTENT_TYPES) == set(FORMATS)
 
 
 def content_disposition(filename):
@@ -30,63 +34,122 @@ def local_root(contents_manager):
     return None
 
 
-def check_request(model, fmt):
-    if fmt not in FORMATS:
-        raise web.HTTPError(400, f"Unknown bundle format {fmt!r}: ask for format=zip or format=tar.gz.")
-    if model.get("type") != "notebook":
-        raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only .ipynb notebooks "
-                                 "can be bundled.")
+async def _resolved(value):
+    """Await ``value`` when the contents manager returned an awaitable (jupyter_server's
+    are asynchronous; notebook 6's usually are not)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
 
 
-YES, NO = ("1", "true", "yes"), ("0", "false", "no")
+async def contents_get(cm, path, **kwargs):
+    """``cm.get(path, **kwargs)``, awaited in a task of its own.
+
+    jupyter_server's asynchronous contents managers read the disk on an AnyIO
+    worker thread, which AnyIO stops only when the task that started it ends.
+    Started from a bundle's request, that task lasts as long as the download;
+    one still running when the server is told to stop would keep the process
+    alive for ever. A short task of its own ends as soon as the model is read.
+    """
+    return await asyncio.ensure_future(_resolved(cm.get(path, **kwargs)))
 
 
-def switch(handler, name):
-    """A yes/no query argument (``html=0``), on by default; 400 for anything else."""
-    value = handler.get_query_argument(name, "1").strip().lower()
-    if value not in YES + NO:
-        raise web.HTTPError(400, f"{name}={value!r} is neither yes nor no: ask for {name}=1 or {name}=0.")
-    return value in YES
+def _nbconfig_layers(handler):
+    """The ``nbext_pkg`` keys of the notebook and common nbconfig sections (the page's
+    own settings), for requests that do not say (the stock menu entry's URL)."""
+    manager = handler.settings.get("config_manager")
+    if manager is None:
+        return ()
+    layers = []
+    for section in ("notebook", "common"):
+        try:
+            data = manager.get(section)
+        except Exception:  # an unreadable config file: the defaults stand
+            data = {}
+        layers.append((data or {}).get("nbext_pkg") or {})
+    return layers
 
 
-async def respond(handler, model, fmt, settings):
-    """Answer ``handler``'s request with the bundle of the notebook ``model``.
-    ``?html=0`` leaves out the HTML copy, ``?requirements=0`` requirements.txt."""
-    import nbformat
+class Busy(web.HTTPError):
+    """503 with the Retry-After header the routes' ``write_error`` sends along."""
 
-    check_request(model, fmt)
-    with_html, with_requirements = switch(handler, "html"), switch(handler, "requirements")
+    headers = {"Retry-After": "10"}
+
+
+class _Slot:
+    """One of the server's ``max_concurrent_bundles``, held for a whole download."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def __enter__(self):
+        if self.settings.active_bundles >= self.settings.max_concurrent_bundles:
+            raise Busy(
+                503, f"The server is already making {self.settings.active_bundles} bundles, its "
+                     "limit (c.NbextPkg.max_concurrent_bundles): try again in a few seconds.")
+        self.settings.active_bundles += 1
+        return self
+
+    def __exit__(self, *exc):
+        self.settings.active_bundles -= 1
+
+
+async def respond(handler, path):
+    """Answer ``handler``'s GET with the bundle of the notebook at ``path`` (as the URL
+    names it, decoded once)."""
+    settings = settings_of(handler.settings)
+    try:
+        asked = options_mod.from_query(handler.get_query_argument)
+    except options_mod.BadOption as error:
+        raise web.HTTPError(400, str(error)) from None
     cm = handler.contents_manager
+    allow_hidden = bool(getattr(cm, "allow_hidden", False))
+    try:
+        rel = notebook_path(path, allow_hidden)
+    except NotBundled as error:
+        raise web.HTTPError(error.status, str(error)) from None
+    with _Slot(settings):
+        await _respond(handler, settings, asked, cm, rel, allow_hidden)
+
+
+async def _respond(handler, settings, asked, cm, rel, allow_hidden):
+    options = options_mod.Options.from_settings(
+        settings, base_url=handler.base_url, allow_hidden=allow_hidden)
+    watch_connection(handler, options.cancel)
     root = local_root(cm)
+    # Ask for the type first: a large data file must not be read just to be refused.
+    model = await contents_get(cm, rel, content=False)
+    if model.get("type") != "notebook":
+        raise web.HTTPError(400, f"{rel} is not a notebook: only .ipynb notebooks can be bundled.")
+    ours = root is not None and rel.endswith(".ipynb")
+    if not ours:
+        model = await contents_get(cm, rel, content=True, type="notebook")
     note = None if root else (
         f"The server's contents manager ({type(cm).__name__}) does not keep files on this "
         "machine's disk, so the files the notebook refers to could not be read.")
+    layers = _nbconfig_layers(handler)
 
-    def prepare():
-        # Serialising a notebook with large outputs takes a while too: off the loop.
-        notebook = nbformat.from_dict(model["content"])
-        data = nbformat.writes(notebook).encode("utf-8")
-        return notebook, data, make_plan(
-            notebook, model["path"], root, base_url=handler.base_url,
-            allow_hidden=bool(getattr(cm, "allow_hidden", False)),
-            max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
-            notebook_size=len(data), files_note=note)
+    def prepare_bundle():
+        # Off the loop: reading and parsing the notebook, and walking its folders.
+        tree = local_tree(root, options) if root else None
+        notebook = local_notebook(tree, rel, options) if ours else from_model(model, rel)
+        for name, value in options_mod.choose(asked, notebook.content, layers).items():
+            setattr(options, name, value)
+        return prepare(notebook, tree, options, files_note=note)
 
+    loop = asyncio.get_running_loop()
     try:
-        notebook, notebook_bytes, plan = await asyncio.get_running_loop().run_in_executor(
-            EXECUTOR, prepare)
-    except OverLimit as error:
+        bundle = await loop.run_in_executor(PLAN_EXECUTOR, prepare_bundle)
+    except NotBundled as error:
+        raise web.HTTPError(error.status, str(error)) from None
+    except options_mod.PlanTimeout as error:
         raise web.HTTPError(413, str(error)) from None
-    # Rendering takes a while; it runs beside the files and goes in last.
-    html_copy = EXECUTOR.submit(html.render, notebook, plan.images) if with_html else None
-
-    handler.set_header("Content-Type", CONTENT_TYPES[fmt])
-    handler.set_header("Content-Disposition", content_disposition(f"{plan.top}.{fmt}"))
+    except options_mod.Cancelled:
+        handler.log.info("nbext_pkg: the client left while its bundle was planned; planning stopped")
+        return
+    handler.set_header("Content-Type", CONTENT_TYPES[options.format])
+    handler.set_header("Content-Disposition", content_disposition(bundle.filename))
     handler.set_header("Cache-Control", "no-store")
     handler.set_header("X-Content-Type-Options", "nosniff")
-
-    def write(sink):
-        write_bundle(sink, fmt, plan, notebook, notebook_bytes, html_copy and html_copy.result,
-                     requirements=with_requirements)
-
-    await stream(handler, write, settings.bundle_chunk_bytes)
+    await stream(handler, bundle.write, settings.bundle_chunk_bytes, options.cancel,
+                 idle=settings.bundle_idle_timeout)

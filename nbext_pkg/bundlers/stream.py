@@ -1,9 +1,16 @@
-"""Runs a blocking archive writer in a worker thread and hands its output to
+"""Runs a blocking archive writer in a thread of its own and hands its output to
 the event loop in chunks, through a bounded queue.
 
 The loop only moves bytes. Memory stays at a few chunks whatever the bundle's
-size: when the client reads slowly the queue fills and the worker waits; when
-the client goes away the worker is told within a quarter of a second and stops.
+size: when the client reads slowly the queue fills and the writer waits; when
+the client goes away the writer is told within a quarter of a second and stops.
+A download that makes no progress for ``idle`` seconds, because the client stopped
+reading without closing or the writer is stuck, is ended the same way, so a stalled
+client cannot hold a writer for ever.
+
+Each download has its own thread (the number of downloads is bounded by the
+routes), so no download waits for a pool that others hold; planning runs in a pool
+of its own (``PLAN_EXECUTOR``) and rendering in child processes.
 
 The hand-off is a deque guarded by a semaphore (the bound) plus one wake-up of
 the loop per chunk; large writes (zipfile passes on whole read blocks) go into
@@ -18,13 +25,11 @@ import threading
 
 from tornado.iostream import StreamClosedError
 
-EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="nbext_pkg")
+from .options import Cancelled
+
+PLAN_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbext_pkg-plan")
 QUEUE_CHUNKS = 4
 _DONE = object()
-
-
-class Cancelled(Exception):
-    """The client left; the worker stops writing."""
 
 
 class _Failed:
@@ -33,7 +38,7 @@ class _Failed:
 
 
 class ChunkSink:
-    """A write-only file for the worker thread; full chunks go to the loop."""
+    """A write-only file for the writer thread; full chunks go to the loop."""
 
     def __init__(self, loop, chunk_size, cancelled, depth=QUEUE_CHUNKS):
         self.loop, self.chunk_size, self.cancelled = loop, chunk_size, cancelled
@@ -44,7 +49,10 @@ class ChunkSink:
         self.sent = 0
 
     def _wake(self):
-        self.loop.call_soon_threadsafe(self.ready.set)
+        try:
+            self.loop.call_soon_threadsafe(self.ready.set)
+        except RuntimeError:  # the loop is closed: the server has stopped
+            self.cancelled.set()
 
     def put(self, item):
         """Queue a chunk, waiting while the queue is full; raise Cancelled if the client
@@ -59,7 +67,7 @@ class ChunkSink:
         self._wake()
 
     def end(self, item):
-        """The worker's last word: goes in even when the queue is full."""
+        """The writer's last word: goes in even when the queue is full."""
         self.items.append(item)
         self._wake()
 
@@ -81,11 +89,12 @@ class ChunkSink:
             chunk, self.buffer = bytes(self.buffer), bytearray()
             self.put(chunk)
 
-    async def get(self):
-        """On the loop: the next item, waiting for the worker when there is none."""
+    async def get(self, timeout=None):
+        """On the loop: the next item, waiting for the writer when there is none;
+        TimeoutError after ``timeout`` seconds without one."""
         while not self.items:
             self.ready.clear()
-            await self.ready.wait()
+            await asyncio.wait_for(self.ready.wait(), timeout)
         item = self.items.popleft()
         if not (item is _DONE or isinstance(item, _Failed)):
             self.space.release()
@@ -95,11 +104,29 @@ class ChunkSink:
         self.items.clear()
 
 
-async def stream(handler, work, chunk_size):
-    """Call ``work(sink)`` in a worker thread and write what it produces to ``handler``."""
+def watch_connection(handler, cancelled, wake=None):
+    """Set ``cancelled`` (and call ``wake``) when the client's connection closes."""
+    # Tornado captured the handler's on_connection_close when the handler was made,
+    # so replacing that method now would not be seen: register with the connection.
+    def closed():
+        cancelled.set()
+        if wake is not None:
+            wake()
+        handler.on_connection_close()
+
+    connection = handler.request.connection
+    connection.set_close_callback(closed)
+    if connection.stream is not None and connection.stream.closed():
+        cancelled.set()
+
+
+async def stream(handler, work, chunk_size, cancelled=None, idle=None):
+    """Call ``work(sink)`` in a thread of its own and write what it produces to ``handler``.
+    ``cancelled`` (a threading.Event) stops it early; ``idle`` bounds each wait, in seconds."""
     loop = asyncio.get_running_loop()
-    cancelled = threading.Event()
+    cancelled = cancelled or threading.Event()
     sink = ChunkSink(loop, chunk_size, cancelled)
+    finished = asyncio.Event()
 
     def run():
         try:
@@ -110,48 +137,57 @@ async def stream(handler, work, chunk_size):
             sink.end(_Failed(None))
         except Exception as error:  # reported to the loop, which ends the response
             sink.end(_Failed(error))
+        finally:
+            try:
+                loop.call_soon_threadsafe(finished.set)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
 
-    # Tornado captured the handler's on_connection_close when the handler was made,
-    # so replacing that method now would not be seen: register with the connection.
-    def closed():
-        cancelled.set()
-        sink._wake()
-        handler.on_connection_close()
-
-    connection = handler.request.connection
-    connection.set_close_callback(closed)
-    if connection.stream is not None and connection.stream.closed():
-        cancelled.set()
+    watch_connection(handler, cancelled, sink._wake)
     log = getattr(handler, "log", None) or logging.getLogger("nbext_pkg")
-    worker = loop.run_in_executor(EXECUTOR, run)
-    complete = False
+    threading.Thread(target=run, name="nbext_pkg-bundle", daemon=True).start()
+    outcome = "left"
     try:
         while not cancelled.is_set():
-            item = await sink.get()
+            try:
+                item = await sink.get(idle)
+            except asyncio.TimeoutError:
+                outcome = "stalled"
+                break
+            if cancelled.is_set():
+                break
             if item is _DONE:
-                complete = True
+                outcome = "complete"
                 break
             if isinstance(item, _Failed):
-                if item.error is None or cancelled.is_set():
-                    break
-                # Headers are gone: cut the connection so the client sees a broken
-                # download instead of an archive that merely looks complete.
-                log.error("nbext_pkg: bundle failed after %d bytes: %s", sink.sent, item.error,
-                          exc_info=item.error)
-                handler.request.connection.close()
-                cancelled.set()
-                await worker
-                return
+                if item.error is not None:
+                    outcome = "failed"
+                    log.error("nbext_pkg: bundle failed after %d bytes: %s", sink.sent, item.error,
+                              exc_info=item.error)
+                break
             handler.write(item)
-            await handler.flush()
+            flushed = asyncio.ensure_future(handler.flush())
+            done, _ = await asyncio.wait({flushed}, timeout=idle)
+            if not done:
+                flushed.add_done_callback(lambda f: f.exception())  # retrieved, not raised
+                outcome = "stalled"
+                break
+            flushed.result()
     except StreamClosedError:
         pass
     finally:
         cancelled.set()
         sink.drain()
-        await worker
-    if complete:
+        await finished.wait()
+    if outcome == "complete":
         handler.finish()
-    else:
+        return
+    if outcome == "stalled":
+        log.warning("nbext_pkg: a bundle download made no progress for %g s after %d bytes; it was "
+                    "ended and its worker freed (c.NbextPkg.bundle_idle_timeout)", idle, sink.sent)
+    elif outcome == "left":
         log.info("nbext_pkg: the client left after %d bytes; the bundle's worker has stopped",
                  sink.sent)
+    # Headers are gone: cut the connection so the client sees a broken download
+    # instead of an archive that merely looks complete.
+    handler.request.connection.close()

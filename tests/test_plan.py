@@ -1,0 +1,189 @@
+"""bundlers/plan.py and the walk under it (paths.Tree): member names that are safe
+everywhere and never collide, and planning that is linear, bounded and stoppable."""
+
+import os
+import threading
+
+import pytest
+
+from nbext_pkg.bundlers import paths
+from nbext_pkg.bundlers.options import Cancelled, Options, PlanTimeout
+from nbext_pkg.bundlers.paths import Tree
+from nbext_pkg.bundlers.plan import make_plan, safe_name
+
+
+def notebook(*markdown, **ours):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
+    metadata = {"nbext_pkg": ours} if ours else {}
+    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+
+
+def names(plan):
+    return sorted([plan.notebook_arcname] + [m.arcname for m in plan.files])
+
+
+def test_generated_members_move_aside_for_the_users_own_files(tmp_path):
+    for name in ("requirements.txt", "MANIFEST.json", "nb.html", "nb.nbext_pkg.html"):
+        (tmp_path / name).write_text(name)
+    plan = make_plan(notebook("[r](requirements.txt) [m](MANIFEST.json) [h](nb.html) "
+                              "[h2](nb.nbext_pkg.html)"), "nb.ipynb", str(tmp_path))
+    assert names(plan) == ["MANIFEST.json", "nb.html", "nb.ipynb", "nb.nbext_pkg.html",
+                           "requirements.txt"]
+    assert plan.requirements_arcname == "requirements.nbext_pkg.txt"
+    assert plan.manifest_arcname == "MANIFEST.nbext_pkg.json"
+    assert plan.html_arcname == "nb.nbext_pkg-2.html"
+    assert all(m.original is None for m in plan.files)
+
+
+def test_without_collisions_the_generated_names_are_the_usual_ones(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "requirements.txt").write_text("x")
+    plan = make_plan(notebook("[r](sub/requirements.txt)"), "nb.ipynb", str(tmp_path))
+    assert (plan.html_arcname, plan.requirements_arcname, plan.manifest_arcname) == (
+        "nb.html", "requirements.txt", "MANIFEST.json")
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("a\\..\\..\\evil.txt", "a_.._.._evil.txt"),
+    ("C:evil.txt", "C_evil.txt"),
+    ("caf\udce9.txt", "caf\ufffd.txt"),
+    ("ok/na me ü.txt", "ok/na me ü.txt"),
+])
+def test_member_names_are_safe_on_every_extractor(raw, safe):
+    assert safe_name(raw) == safe
+
+
+def test_hostile_names_on_disk_are_stored_safely_and_told_as_written(tmp_path):
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "a\\..\\..\\evil.txt").write_text("backslashes")
+    (folder / "a_.._.._evil.txt").write_text("the user's own")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"latin-1 name")
+    (tmp_path / "C:drive.ipynb").write_text("{}")
+    plan = make_plan(notebook("[all](linked)"), "C:drive.ipynb", str(tmp_path))
+    assert plan.top == "C_drive" and plan.notebook_arcname == "C_drive.ipynb"
+    by_rel = {m.rel: m for m in plan.files}
+    assert by_rel["linked/a_.._.._evil.txt"].arcname == "linked/a_.._.._evil.txt"
+    assert by_rel["linked/a_.._.._evil.txt"].original is None
+    odd = by_rel["linked/a\\..\\..\\evil.txt"]
+    assert odd.arcname == "linked/a_.._.._evil (2).txt"
+    assert odd.original == "linked/a\\..\\..\\evil.txt"
+    latin = by_rel["linked/caf\udce9.txt"]
+    assert latin.arcname == "linked/caf\ufffd.txt" and latin.original == "linked/caf\\xe9.txt"
+    for name in names(plan):
+        assert ".." not in name.split("/") and "\\" not in name and not name.startswith("/")
+        name.encode("utf-8")
+
+
+def counting_scandir(monkeypatch):
+    calls = []
+    real = os.scandir
+
+    def scandir(path):
+        calls.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(paths.os, "scandir", scandir)
+    return calls
+
+
+def deep_tree(root, levels, files_per_level=1):
+    folder = root / "deep"
+    for level in range(levels):
+        folder.mkdir(parents=True)
+        for i in range(files_per_level):
+            (folder / f"f{level}-{i}.txt").write_text("x")
+        folder = folder / "d"
+    return levels * files_per_level
+
+
+def test_each_folder_is_listed_once_whatever_names_it(tmp_path, monkeypatch):
+    """A 300-level tree named by a folder link, a trailing ** and a recursive glob: each
+    folder is read once, which is what makes planning linear in the tree's size."""
+    total = deep_tree(tmp_path, 300)
+    calls = counting_scandir(monkeypatch)
+    plan = make_plan(notebook("[deep](deep) [again](./deep/)", include=["deep/**", "**/*.txt",
+                                                                        "deep/*/*.txt"]),
+                     "nb.ipynb", str(tmp_path))
+    assert len(plan.files) == total
+    assert len(calls) == len(set(calls)) == 301  # the root and the 300 folders below it
+
+
+def test_wide_folders_are_listed_once_too(tmp_path, monkeypatch):
+    (tmp_path / "many").mkdir()
+    for i in range(3000):
+        (tmp_path / "many" / f"{i:05}.csv").write_text("1")
+    calls = counting_scandir(monkeypatch)
+    plan = make_plan(notebook("[m](many)", include=["many/**", "many/*.csv"]), "nb.ipynb",
+                     str(tmp_path))
+    assert len(plan.files) == 3000 and len(calls) == 1
+
+
+def test_globs_obey_the_file_limit_like_folder_links(tmp_path):
+    (tmp_path / "many").mkdir()
+    for i in range(50):
+        (tmp_path / "many" / f"{i:02}.csv").write_text("1")
+    plan = make_plan(notebook(include=["many/*.csv"]), "nb.ipynb", str(tmp_path), max_files=10)
+    assert len(plan.files) == 10
+    assert plan.skipped == [{"reference": "many/*.csv", "reason": "limit"}]
+    plan = make_plan(notebook(include=["many/**"]), "nb.ipynb", str(tmp_path), max_bytes=20)
+    assert plan.total_bytes <= 20 and {"reference": "many/**", "reason": "limit"} in plan.skipped
+
+
+def test_the_total_is_kept_not_summed_again(tmp_path):
+    (tmp_path / "d").mkdir()
+    for i in range(5):
+        (tmp_path / "d" / f"{i}.txt").write_text("x" * (i + 1))
+    plan = make_plan(notebook("[d](d)"), "nb.ipynb", str(tmp_path))
+    assert plan.total_bytes == sum(m.size for m in plan.files) == 15
+
+
+def test_a_plan_past_its_deadline_stops_with_a_sentence(tmp_path):
+    deep_tree(tmp_path, 50)
+    options = Options(plan_timeout=0)
+    options.start_plan()
+    with pytest.raises(PlanTimeout, match=r"c.NbextPkg.bundle_plan_timeout"):
+        make_plan(notebook("[d](deep)"), "nb.ipynb", Tree(str(tmp_path), check=options.check))
+
+
+def test_a_cancelled_plan_stops_at_the_next_folder(tmp_path, monkeypatch):
+    deep_tree(tmp_path, 100)
+    options = Options()
+    calls = counting_scandir(monkeypatch)
+    real_check = options.check
+
+    def check():
+        if len(calls) == 10:
+            options.cancel.set()  # the client leaves while the tenth folder is read
+        real_check()
+
+    with pytest.raises(Cancelled):
+        make_plan(notebook("[d](deep)"), "nb.ipynb", Tree(str(tmp_path), check=check))
+    assert len(calls) == 10
+
+
+def test_a_folder_mounted_inside_itself_is_walked_once(tmp_path):
+    """A bind mount makes a real cycle (no symlink to refuse): the walk sees the same
+    device and inode again and stops there. (The tests run as root, as CI does.)"""
+    import subprocess
+
+    (tmp_path / "a" / "b" / "loop").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.txt").write_text("x")
+    subprocess.run(["mount", "--bind", str(tmp_path / "a"), str(tmp_path / "a" / "b" / "loop")],
+                   check=True)
+    try:
+        done = threading.Event()
+        found = []
+
+        def plan():
+            found.extend(make_plan(notebook("[a](a)", include=["a/**/*.txt"]), "nb.ipynb",
+                                   str(tmp_path)).files)
+            done.set()
+
+        threading.Thread(target=plan, daemon=True).start()
+        assert done.wait(20), "the walk went round the mount for ever"
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "a" / "b" / "loop")], check=True)
+    rels = [m.rel for m in found]
+    assert "a/b/x.txt" in rels and len(rels) <= 3, rels
