@@ -130,7 +130,7 @@ class NbextPkgBundleExporter(Exporter):
             bundle.write(out)
         except SinkFailed as error:
             cause = error.__cause__
-            raise BundleError(f"The bundle could not be written to {where}: "
+            raise BundleError(f"{where} could not be written: "
                               f"{getattr(cause, 'strerror', None) or cause}.") from None
 
     def _write_file(self, bundle, target):
@@ -141,14 +141,19 @@ class NbextPkgBundleExporter(Exporter):
                                              suffix=".part")
         except OSError as error:
             raise BundleError(f"{target} could not be written: {error.strerror}.") from None
+        out = os.fdopen(fd, "wb")
         try:
-            with os.fdopen(fd, "wb") as out:
+            try:
                 self._write(bundle, out, target)
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as error:
+                raise BundleError(f"{target} could not be written: {error.strerror}.") from None
+            finally:
                 try:
-                    out.flush()
-                    os.fsync(out.fileno())
-                except OSError as error:
-                    raise BundleError(f"{target} could not be written: {error.strerror}.") from None
+                    out.close()
+                except OSError:  # what was left in its buffer had no room either
+                    pass
             if os.path.islink(target):  # put there while the bundle was made
                 raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle "
                                   "through one; remove it or name the bundle with --output.")

@@ -4,6 +4,7 @@ half-written; and the exporter as the servers' nbconvert routes see it."""
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -171,3 +172,71 @@ def test_the_servers_nbconvert_route_gives_the_bundle(server, project):
     # The route passes the notebook's folder: the root is that folder, as on the command line.
     assert {"Résumé 1/Résumé 1.ipynb", "Résumé 1/MANIFEST.json", "Résumé 1/Résumé 1.html"} <= names
     assert not any("plot 1.png" in n for n in names)
+
+
+def test_stdout_gets_the_archives_bytes(jenv, project):
+    done = subprocess.run(
+        [jenv.python, "-m", "nbconvert", "--to", "nbext_pkg_bundle", "--stdout",
+         str(project / "notebooks" / "Résumé 1.ipynb")],
+        env=jenv.env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(io.BytesIO(done.stdout)) as zf:
+        assert zf.testzip() is None
+        assert "Résumé 1/Résumé 1.ipynb" in zf.namelist()
+    assert not (project / "notebooks" / "Résumé 1.zip").exists()
+
+
+def test_a_link_in_the_targets_place_is_never_written_through(jenv, project, tmp_path):
+    outside = tmp_path / "elsewhere.zip"
+    outside.write_bytes(b"someone else's file")
+    link = project / "notebooks" / "Résumé 1.zip"
+    # A link to a bundle of ours is refused too: where the link leads is not ours to write.
+    assert convert(jenv, project / "notebooks" / "Résumé 1.ipynb").returncode == 0
+    (project / "notebooks" / "Résumé 1.zip").rename(tmp_path / "ours.zip")
+    for target in (outside, tmp_path / "ours.zip"):
+        link.symlink_to(target)
+        before = target.read_bytes()
+        done = convert(jenv, project / "notebooks" / "Résumé 1.ipynb")
+        assert done.returncode == 1
+        assert "is a symbolic link: nbext_pkg writes no bundle through one" in done.stderr
+        assert target.read_bytes() == before and link.is_symlink()
+        link.unlink()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs mounted in a temporary folder (the tests run as root, as CI does)."""
+    mount = tmp_path / "small disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def one_line(done):
+    ours = [line for line in done.stderr.splitlines() if not line.startswith("[NbConvertApp]")]
+    assert done.returncode == 1 and len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: "), \
+        done.stderr
+    return ours[0]
+
+
+def test_a_full_disk_leaves_the_previous_bundle_as_it_was(jenv, small_disk):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[data](data.bin)")]
+    nbformat.write(nb, str(small_disk / "nb.ipynb"))
+    (small_disk / "data.bin").write_bytes(b"x" * 1000)
+    assert convert(jenv, small_disk / "nb.ipynb").returncode == 0
+    good = (small_disk / "nb.zip").read_bytes()
+    # Now the data no longer fits next to the previous bundle: the new one cannot be written.
+    (small_disk / "data.bin").write_bytes(os.urandom(1200 * 1024))
+    line = one_line(convert(jenv, small_disk / "nb.ipynb"))
+    assert "could not be written" in line and "No space left on device" in line
+    assert (small_disk / "nb.zip").read_bytes() == good
+    assert sorted(p.name for p in small_disk.iterdir()) == ["data.bin", "nb.ipynb", "nb.zip"]
+
+
+def test_a_read_only_folder_gets_one_line(jenv, small_disk):
+    nbformat.write(nbformat.v4.new_notebook(), str(small_disk / "nb.ipynb"))
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    line = one_line(convert(jenv, small_disk / "nb.ipynb"))
+    assert "nb.zip could not be written: Read-only file system." in line

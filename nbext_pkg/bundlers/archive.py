@@ -107,6 +107,10 @@ class ZipWriter:
     def close(self):
         self.zf.close()
 
+    def abandon(self):
+        """Give up on an archive whose sink failed: nothing more is written to it."""
+        self.zf.fp = None
+
 
 class TarGzWriter:
     def __init__(self, sink):
@@ -145,6 +149,11 @@ class TarGzWriter:
 
     def close(self):
         self.tf.close()
+
+    def abandon(self):
+        """Give up on an archive whose sink failed: nothing more is written to it."""
+        self.tf.closed = True
+        self.tf.fileobj.closed = True
 
 
 def open_archive(fmt, sink):

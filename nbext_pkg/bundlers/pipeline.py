@@ -177,8 +177,12 @@ class Bundle:
                              timeout=options.html_timeout, memory=options.html_max_memory,
                              cancel=options.cancel)
         files = LocalFiles(self.tree.real_root) if self.tree is not None else None
+        archive = open_archive(options.format, _Guarded(sink))
         try:
-            self._write(open_archive(options.format, _Guarded(sink)), job, files, images)
+            self._write(archive, job, files, images)
+        except BaseException:
+            archive.abandon()
+            raise
         finally:
             if files is not None:
                 files.close()
@@ -204,7 +208,8 @@ class Bundle:
                 raise Cancelled()
             reason = self._add_member(archive, files, member, record)
             if reason:
-                skipped.append({"reference": member.original or member.rel, "reason": reason})
+                # Named as it would have been in the bundle, like the manifest's files.
+                skipped.append({"reference": member.arcname, "reason": reason})
         generated = {}
         requirements = None
         if options.requirements:
@@ -239,7 +244,7 @@ class Bundle:
             checked = files.open(member)
         except Changed as error:
             log.info("nbext_pkg: %s", error)
-            return "changed"
+            return error.reason
         try:
             record(member.arcname, *archive.add_file(
                 f"{self.plan.top}/{member.arcname}", checked, member.mtime_ns / 1e9),

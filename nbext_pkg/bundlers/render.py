@@ -70,7 +70,8 @@ class Child:
         """Hand the child a job; it reads it once its imports are done."""
         header = json.dumps({"html": html, "requirements": requirements,
                              "images": sorted(images), "timeout": timeout}).encode()
-        self.deadline = time.monotonic() + timeout + (0 if self.ready else _START_SECONDS)
+        # Until the child has rendered: then its output may wait as long as the download.
+        self.deadline = time.monotonic() + timeout + 1 + (0 if self.ready else _START_SECONDS)
         self.clean = False
         try:
             self.proc.stdin.write(header + b"\n" + struct.pack(">Q", len(notebook_bytes)))
@@ -84,17 +85,18 @@ class Child:
             if cancel is not None and cancel.is_set():
                 self.kill()
                 raise Cancelled()
-            left = self.deadline - time.monotonic()
-            if left <= 0:
+            left = None if self.deadline is None else self.deadline - time.monotonic()
+            readable, _, _ = select.select([self.fd], [], [], 0.25 if left is None else
+                                           max(0, min(left, 0.25)))
+            if readable:
+                data = os.read(self.fd, 1024 * 1024)
+                if not data:
+                    raise self._death()
+                self.buffer += data
+            elif left is not None and left <= 0:
+                # The child's own alarm should have ended it first; this is the backstop.
                 self.kill()
-                raise RenderFailed("html-timeout", "the child did not finish in time")
-            readable, _, _ = select.select([self.fd], [], [], min(left, 0.25))
-            if not readable:
-                continue
-            data = os.read(self.fd, 1024 * 1024)
-            if not data:
-                raise self._death()
-            self.buffer += data
+                raise RenderFailed("html-timeout", "the render did not finish in time")
 
     def _death(self):
         code = self.proc.wait()
@@ -114,6 +116,8 @@ class Child:
         if kind == READY:
             self.ready = True
             return self.frame(cancel)
+        if kind in (TEXT, IMAGE, END):
+            self.deadline = None
         if kind == END:
             self.clean = True
         elif kind == NO_MEMORY:

@@ -84,6 +84,25 @@ def _send_text(out, text):
         write_frame(out, TEXT, data[at:at + _PIECE])
 
 
+def _tolerant(notebook):
+    """What the notebook server opens with only a warning, nbconvert may choke on: cell
+    sources that are not text, metadata of the wrong shape. Made plain for the page."""
+    for cell in notebook.get("cells") or []:
+        source = cell.get("source")
+        if isinstance(source, list):
+            cell["source"] = "".join(part if isinstance(part, str) else str(part) for part in source)
+        elif not isinstance(source, str):
+            cell["source"] = "" if source is None else str(source)
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+    meta = notebook.get("metadata")
+    if isinstance(meta, dict):
+        for key in ("language_info", "kernelspec"):
+            if key in meta and not isinstance(meta[key], dict):
+                del meta[key]
+    return notebook
+
+
 def _job(out, exporter, header, notebook_bytes):
     import nbformat
 
@@ -93,7 +112,7 @@ def _job(out, exporter, header, notebook_bytes):
     if header["requirements"]:
         write_frame(out, REQUIREMENTS, manifest.requirements(notebook).encode("utf-8"))
         out.flush()
-    body = exporter.from_notebook_node(notebook)[0] if header["html"] else None
+    body = exporter.from_notebook_node(_tolerant(notebook))[0] if header["html"] else None
     signal.setitimer(signal.ITIMER_REAL, 0)  # the work is done; sending may wait on the server
     if body is not None:
         for piece in image_pieces(body, set(header["images"])):

@@ -23,7 +23,14 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_
 
 
 class Changed(Exception):
-    """The planned file is not the one the plan saw any more, or changed while read."""
+    """The planned file is not the one the plan saw any more, or changed while read;
+    ``reason`` is the manifest's word for it ("missing" once it is gone)."""
+
+    reason = "changed"
+
+
+class Missing(Changed):
+    reason = "missing"
 
 
 def _same(info, item):
@@ -90,6 +97,8 @@ class LocalFiles:
             if not _same(os.stat(parts[-1], dir_fd=folder, follow_symlinks=False), item):
                 raise Changed(f"{item.rel} is not the file the plan saw")
             fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=folder)
+        except FileNotFoundError:
+            raise Missing(f"{item.rel} is gone") from None
         except OSError as error:
             raise Changed(f"{item.rel} could not be opened as planned: {error.strerror}") from None
         try:

@@ -4,9 +4,9 @@ the event loop in chunks, through a bounded queue.
 The loop only moves bytes. Memory stays at a few chunks whatever the bundle's
 size: when the client reads slowly the queue fills and the writer waits; when
 the client goes away the writer is told within a quarter of a second and stops.
-A download that makes no progress for ``idle`` seconds, because the client stopped
-reading without closing or the writer is stuck, is ended the same way, so a stalled
-client cannot hold a writer for ever.
+A download whose client takes no bytes for ``idle`` seconds (it stopped reading without
+closing) is ended the same way, so a stalled client cannot hold a writer for ever. The
+writer's own waits are bounded elsewhere (the plan's deadline, the render's time limit).
 
 Each download has its own thread (the number of downloads is bounded by the
 routes), so no download waits for a pool that others hold; planning runs in a pool
@@ -89,12 +89,11 @@ class ChunkSink:
             chunk, self.buffer = bytes(self.buffer), bytearray()
             self.put(chunk)
 
-    async def get(self, timeout=None):
-        """On the loop: the next item, waiting for the writer when there is none;
-        TimeoutError after ``timeout`` seconds without one."""
+    async def get(self):
+        """On the loop: the next item, waiting for the writer when there is none."""
         while not self.items:
             self.ready.clear()
-            await asyncio.wait_for(self.ready.wait(), timeout)
+            await self.ready.wait()
         item = self.items.popleft()
         if not (item is _DONE or isinstance(item, _Failed)):
             self.space.release()
@@ -122,7 +121,8 @@ def watch_connection(handler, cancelled, wake=None):
 
 async def stream(handler, work, chunk_size, cancelled=None, idle=None):
     """Call ``work(sink)`` in a thread of its own and write what it produces to ``handler``.
-    ``cancelled`` (a threading.Event) stops it early; ``idle`` bounds each wait, in seconds."""
+    ``cancelled`` (a threading.Event) stops it early; ``idle`` bounds, in seconds, how long
+    the client may take no bytes."""
     loop = asyncio.get_running_loop()
     cancelled = cancelled or threading.Event()
     sink = ChunkSink(loop, chunk_size, cancelled)
@@ -149,11 +149,7 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
     outcome = "left"
     try:
         while not cancelled.is_set():
-            try:
-                item = await sink.get(idle)
-            except asyncio.TimeoutError:
-                outcome = "stalled"
-                break
+            item = await sink.get()
             if cancelled.is_set():
                 break
             if item is _DONE:
@@ -183,8 +179,9 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
         handler.finish()
         return
     if outcome == "stalled":
-        log.warning("nbext_pkg: a bundle download made no progress for %g s after %d bytes; it was "
-                    "ended and its worker freed (c.NbextPkg.bundle_idle_timeout)", idle, sink.sent)
+        log.warning("nbext_pkg: a bundle download's client took no bytes for %g s after %d bytes; "
+                    "it was ended and its worker freed (c.NbextPkg.bundle_idle_timeout)",
+                    idle, sink.sent)
     elif outcome == "left":
         log.info("nbext_pkg: the client left after %d bytes; the bundle's worker has stopped",
                  sink.sent)

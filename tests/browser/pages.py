@@ -93,15 +93,17 @@ class TreePage(Page):
 
 
 class NotebookPage(Page):
-    def open(self, path):
+    def open(self, path, ours=True):
+        """Open a notebook; ``ours`` False for a page without nbext_pkg's modules."""
         self.driver.get(self.server.page_url("notebooks", path))
-        return self.wait_loaded()
+        return self.wait_loaded(ours)
 
-    def wait_loaded(self):
+    def wait_loaded(self, ours=True):
         self.wait(lambda d: d.execute_script(
             "return !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded)"),
             "waiting for the notebook to load")
-        self.visible("#nbext_pkg-toolbar", "nbext_pkg's toolbar buttons")
+        if ours:
+            self.visible("#nbext_pkg-toolbar", "nbext_pkg's toolbar buttons")
         return self
 
     def wait_kernel(self):

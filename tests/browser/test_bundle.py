@@ -56,3 +56,63 @@ def test_download_as_notebook_bundle(browser, server, notebook_root, downloads):
         saved = nbformat.reads(zf.read("Résumé #2/Résumé #2.ipynb").decode(), as_version=4)
         assert saved.cells[1].source == "edited = True"
         assert json.loads(zf.read("Résumé #2/MANIFEST.json"))["skipped"] == []
+
+
+@pytest.fixture(scope="module")
+def server_without_page_module(flavour, tmp_path_factory):
+    """The bundler and the server extension enabled, our page modules not: the page as it
+    is in the moment before our module has taken the Download as entry over."""
+    import shutil
+
+    from harness import REPO, JupyterEnv, NotebookServer
+
+    base = tmp_path_factory.mktemp(f"stock-entry-{flavour}")
+    jenv = JupyterEnv(base / "env")
+    if flavour == "nbclassic":
+        (jenv.config_dir / "jupyter_server_config.d").mkdir()
+        shutil.copy(REPO / "jupyter-config" / "jupyter_server_config.d" / "nbext_pkg.json",
+                    jenv.config_dir / "jupyter_server_config.d")
+        jenv.jupyter("nbclassic-bundlerextension", "enable", "--py", "nbext_pkg", "--user")
+    else:
+        jenv.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
+        jenv.jupyter("bundlerextension", "enable", "--py", "nbext_pkg", "--user")
+    nbconfig = jenv.config_dir / "nbconfig" / "notebook.json"
+    section = json.loads(nbconfig.read_text())
+    section["nbext_pkg"] = {"bundle_requirements": False}  # the page's settings, as configured
+    nbconfig.write_text(json.dumps(section))
+    root = base / "root"
+    (root / "d %41 ü").mkdir(parents=True)
+    (root / "d %41 ü" / "pic.png").write_bytes(PNG)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["nbext_pkg"] = {"bundle": {"html": False}}
+    nb.cells = [nbformat.v4.new_markdown_cell("![pic](pic.png)")]
+    nbformat.write(nb, str(root / "d %41 ü" / "fast click.ipynb"))
+    srv = NotebookServer(jenv, root, flavour=flavour, base_url="/stock-entry/").start()
+    yield srv
+    srv.stop()
+
+
+def test_the_stock_entry_gives_the_same_bundle_before_our_module_is_there(
+        browser, server_without_page_module, downloads):
+    """A click that wins the race against our page module goes to <base_url>/bundle/:
+    nbext_pkg answers it on both servers (nbclassic has no such route of its own), with
+    the page's settings and the notebook's, as our own entry would."""
+    srv = server_without_page_module
+    browser.get(srv.url + f"tree?token={srv.token}")
+    target = downloads / "fast click.zip"
+    for old in downloads.glob("fast click*"):
+        old.unlink()
+    page = NotebookPage(browser, srv).open("d %41 ü/fast click.ipynb", ours=False)
+    assert page.js("return requirejs.defined('nbextensions/nbext_pkg/notebook')") is False
+    page.clickable("#filelink").click()
+    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
+    ActionChains(browser).move_to_element(submenu).perform()
+    page.visible("#download_menu", "the Download as submenu")
+    (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
+    assert entry.get_attribute("data-nbext-pkg") is None  # the stock entry, not taken over
+    ActionChains(browser).move_to_element(entry).click().perform()
+    wait_until(lambda: target.exists() and not list(downloads.glob("*.crdownload")), 30,
+               f"the browser to save {target.name}")
+    with zipfile.ZipFile(target) as zf:
+        assert sorted(zf.namelist()) == ["fast click/MANIFEST.json", "fast click/fast click.ipynb",
+                                         "fast click/pic.png"]
