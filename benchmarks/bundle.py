@@ -9,7 +9,13 @@ resident memory, and the worst latency of GET /api/contents polled every
 20 ms meanwhile. `zip -r` and `zip -r -0` on the same files for reference,
 and a text-only folder (CSV, JSON, ipynb) for the archive-size comparison.
 
-    python benchmarks/bundle.py [--runs 3] [--big-mib 100]
+Then the hostile cases: a notebook whose one markdown cell is 40 KB of `<!--`,
+8,000 `<img ` and `-->`, one of 6,000 `![a](b `, and one that shows a 160 MiB
+image, each bundled with its HTML copy while the API is polled; by nbext_pkg,
+by the stock zip_bundler (same server) and, with `--before REV`, by nbext_pkg
+as it was at that commit (a temporary git worktree, on a server of its own).
+
+    python benchmarks/bundle.py [--runs 3] [--big-mib 100] [--before e6a69b1] [--only hostile]
 """
 
 import argparse
@@ -106,9 +112,10 @@ def curl_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def download(server, url):
+def download(server, url, max_time=600):
     """One download by curl while another process polls the API every 20 ms;
-    both are separate processes, so neither's work delays the other's clock."""
+    both are separate processes, so neither's work delays the other's clock.
+    A download that takes longer than ``max_time`` is cut: its wall time is inf."""
     worst_file = Path(tempfile.mkstemp()[1])
     poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
                                server.token, str(worst_file)])
@@ -116,10 +123,14 @@ def download(server, url):
     rss_reset(pid)
     before = status_kib(pid, "VmRSS")
     cpu_before, client_before = cpu_seconds(pid), curl_cpu()
-    out = subprocess.run(
+    done = subprocess.run(
         ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
+         "--max-time", str(max_time),
          "-w", "%{time_starttransfer} %{time_total} %{size_download}", server.url + url],
-        check=True, capture_output=True, text=True, timeout=600).stdout
+        capture_output=True, text=True, timeout=max_time + 60)
+    if done.returncode not in (0, 28):  # 28: cut at max_time
+        raise RuntimeError(f"curl {url}: {done.returncode} {done.stderr}")
+    out = done.stdout
     cpu = cpu_seconds(pid) - cpu_before
     client = curl_cpu() - client_before
     # The poller finishes the request in flight (a blocked server shows there), then reports.
@@ -127,6 +138,8 @@ def download(server, url):
     poller.wait(120)
     Path(str(worst_file) + ".stop").unlink()
     ttfb, wall, size = out.split()
+    if done.returncode == 28:
+        wall = "inf"
     peak = status_kib(pid, "VmHWM")
     worst = float(worst_file.read_text() or 0)
     worst_file.unlink()
@@ -149,6 +162,74 @@ def concurrent(server, url, n):
     return walls, worst
 
 
+def build_hostile(folder, image_mib):
+    """The hostile notebooks: {name: (ours, stock)} notebook paths below ``folder``."""
+    folder.mkdir(parents=True)
+    with open(folder / "big.png", "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        for _ in range(image_mib):
+            f.write(random.randbytes(1024 * 1024))
+    cells = {
+        "40 KB of <!-- <img": "<!--" * 10_000 + "<img " * 8_000 + "-->",
+        "6,000 ![a](b": "![a](b " * 6_000,
+        f"a {image_mib} MiB image": "![big](big.png)",
+    }
+    deep = folder / "deep"
+    for level in range(300):
+        deep.mkdir(parents=True)
+        (deep / f"f{level}.txt").write_text("x")
+        deep = deep / "d"
+    for i in range(20_000):
+        (folder / "many" / f"d{i // 1000:02}").mkdir(parents=True, exist_ok=True)
+        (folder / "many" / f"d{i // 1000:02}" / f"{i}.txt").write_text("x")
+    found = {}
+    for i, (name, include) in enumerate({"include deep/** (300 levels)": "deep/**",
+                                         "include many/** (20,000 files)": "many/**"}.items()):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["nbext_pkg"] = {"include": [include]}
+        nbformat.write(nb, str(folder / f"p{i}.ipynb"))
+        found[name] = (f"p{i}.ipynb", None)
+    for i, (name, text) in enumerate(cells.items()):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(text)]
+        nbformat.write(nb, str(folder / f"h{i}.ipynb"))
+        stock = nbformat.v4.new_notebook()
+        stock.cells = [nbformat.v4.new_markdown_cell(
+            text if "big.png" not in text else "<!--associate:\nbig.png\n-->")]
+        nbformat.write(stock, str(folder / f"h{i}-stock.ipynb"))
+        found[name] = (f"h{i}.ipynb", f"h{i}-stock.ipynb")
+    return found
+
+
+def before_server(work, rev, root):
+    """A server running nbext_pkg as it was at ``rev`` (a temporary git worktree)."""
+    tree = work / f"nbext_pkg-{rev}"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), rev],
+                   check=True)
+    jenv = JupyterEnv(work / f"env-{rev}")
+    jenv.env["PYTHONPATH"] = str(tree)
+    jenv.install_nbext_pkg(symlink=False)
+    return NotebookServer(jenv, root).start(), tree
+
+
+def hostile_rows(servers, cases, runs):
+    """{(case, who): median figures} for each hostile notebook and bundler."""
+    rows = {}
+    for case, (ours, stock) in cases.items():
+        for who, (server, url) in servers.items():
+            nb = stock if "stock" in who else ours
+            if nb is None:
+                continue  # the stock bundler has no metadata globs
+            target = url.format(path=f"hostile/{url_path(nb)}")
+            first = download(server, target, max_time=120)  # also the warm-up of the render child
+            if first["wall"] == float("inf"):
+                rows[case, who] = first  # too slow to repeat
+                continue
+            runs_ = [download(server, target) for _ in range(runs)]
+            rows[case, who] = {k: statistics.median(r[k] for r in runs_) for k in runs_[0]}
+    return rows
+
+
 def zip_cli(folder, names, store):
     out = Path(tempfile.mkdtemp()) / "x.zip"
     start = time.perf_counter()
@@ -161,9 +242,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--big-mib", type=int, default=100, help="size of each of the 3 binary files")
+    parser.add_argument("--image-mib", type=int, default=160, help="size of the hostile image")
+    parser.add_argument("--before", help="also measure nbext_pkg at this git revision (hostile cases)")
+    parser.add_argument("--only", choices=["main", "hostile"], help="run one part only")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nbext_pkg-bundle-bench-"))
+    if args.only != "main":
+        hostile(work, args)
+    if args.only == "hostile":
+        return
     names = build(work / "root" / "data set", args.big_mib)
     text_names = build(work / "root" / "text only", 0, text_only=True)
     jenv = JupyterEnv(work / "env")
@@ -214,6 +302,36 @@ def main():
           f"so on {cores} cores four at once need at least {4 * busy / cores:.2f}x its time.")
     print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
           f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
+
+
+def hostile(work, args):
+    cases = build_hostile(work / "hostile-root" / "hostile", args.image_mib)
+    jenv = JupyterEnv(work / "hostile-env")
+    jenv.install_nbext_pkg(symlink=False)
+    jenv.jupyter("bundlerextension", "enable", "--py", "notebook.bundler.zip_bundler", "--user")
+    server = NotebookServer(jenv, work / "hostile-root").start()
+    servers = {"nbext_pkg": (server, "nbext_pkg/bundle/{path}?format=zip"),
+               "stock zip_bundler": (server, "bundle/{path}?bundler=notebook_zip_download")}
+    extra = []
+    if args.before:
+        old, tree = before_server(work, args.before, work / "hostile-root")
+        servers[f"nbext_pkg at {args.before}"] = (old, "nbext_pkg/bundle/{path}?format=zip")
+        extra.append((old, tree))
+    try:
+        rows = hostile_rows(servers, cases, args.runs)
+    finally:
+        server.stop()
+        for old, tree in extra:
+            old.stop()
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                           check=False)
+    print(f"Hostile notebooks, each bundled with its HTML copy, medians of {args.runs}\n")
+    print("| notebook | bundler | wall time | server memory growth | worst API latency |")
+    print("|---|---|---|---|---|")
+    for (case, who), med in rows.items():
+        wall = "over 120 s (cut)" if med["wall"] == float("inf") else f"{med['wall']:.2f} s"
+        print(f"| {case} | {who} | {wall} | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
+    print()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ ones, a temporary file for large ones) and written only once they are whole.
 
 import hashlib
 import io
+import itertools
 import os
 import tarfile
 import tempfile
@@ -43,6 +44,22 @@ def worth_deflating(name, sample):
     return len(zlib.compress(sample, 1)) < len(sample) * (1 - MIN_SAVING)
 
 
+class _Digest:
+    """The size and sha256 of the blocks that pass ``through`` it."""
+
+    def __init__(self):
+        self.sha256, self.size = hashlib.sha256(), 0
+
+    def through(self, blocks):
+        for block in blocks:
+            self.sha256.update(block)
+            self.size += len(block)
+            yield block
+
+    def result(self):
+        return self.size, self.sha256.hexdigest()
+
+
 def _chunks(reader):
     while True:
         block = reader.read()
@@ -66,15 +83,11 @@ class ZipWriter:
         ``most`` bytes in all); return (size, sha256 hex). If ``rest`` or ``finish``
         raises, the member is left out of the central directory and the error goes on."""
         info = self._info(arcname, mtime, worth_deflating(arcname, first))
-        digest, size = hashlib.sha256(), 0
+        digest = _Digest()
         try:
-            with self.zf.open(info, "w", force_zip64=most > zipfile.ZIP64_LIMIT) as out:
-                digest.update(first)
-                size += len(first)
-                out.write(first)
-                for block in rest:
-                    digest.update(block)
-                    size += len(block)
+            # zipfile's own rule: compressed data may come out a little larger than it went in.
+            with self.zf.open(info, "w", force_zip64=most * 1.05 > zipfile.ZIP64_LIMIT) as out:
+                for block in digest.through(itertools.chain((first,), rest)):
                     out.write(block)
                 if finish is not None:
                     finish()
@@ -85,7 +98,7 @@ class ZipWriter:
                 self.zf.filelist.remove(info)
                 self.zf.NameToInfo.pop(info.filename, None)
             raise
-        return size, digest.hexdigest()
+        return digest.result()
 
     def add_file(self, arcname, checked, mtime):
         """Add a sources.CheckedFile; Changed (and the member left out) if it moved."""
@@ -124,17 +137,15 @@ class TarGzWriter:
     def _spooled(self, arcname, mtime, blocks, finish=None):
         """Spool the member whole, then write it: nothing goes out if ``blocks`` or
         ``finish`` raises."""
-        digest, size = hashlib.sha256(), 0
+        digest = _Digest()
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-") as spool:
-            for block in blocks:
-                digest.update(block)
-                size += len(block)
+            for block in digest.through(blocks):
                 spool.write(block)
             if finish is not None:
                 finish()
             spool.seek(0)
-            self.tf.addfile(self._info(arcname, size, mtime), spool)
-        return size, digest.hexdigest()
+            self.tf.addfile(self._info(arcname, digest.size, mtime), spool)
+        return digest.result()
 
     def add_file(self, arcname, checked, mtime):
         return self._spooled(arcname, mtime, _chunks(checked), checked.finish)

@@ -176,12 +176,16 @@ class Job:
 
     def __init__(self, notebook_bytes, *, html, requirements, images, timeout, memory, cancel):
         self.cancel = cancel
-        self.child = POOL.take(memory)
-        self.child.start(notebook_bytes, html=html, requirements=requirements,
-                         images=images, timeout=timeout)
-        self.html, self.wanted_requirements = html, requirements
         self.failure = None
         self._pending = None
+        try:
+            self.child = POOL.take(memory)
+        except OSError as error:  # no process to be had (limits, memory): no page, no requirements
+            self.child = None
+            self.failure = RenderFailed("html-failed", f"no render process could start: {error}")
+            return
+        self.child.start(notebook_bytes, html=html, requirements=requirements,
+                         images=images, timeout=timeout)
 
     def requirements(self):
         """requirements.txt's text; RenderFailed if the child could not say."""
@@ -217,6 +221,8 @@ class Job:
 
     def finish(self):
         """Done with the child: kept for the next bundle if it got to the end of its job."""
+        if self.child is None:
+            return
         if not self.child.clean and self.failure is None:
             try:
                 while not self.child.clean:

@@ -127,10 +127,10 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
     note = None if root else (
         f"The server's contents manager ({type(cm).__name__}) does not keep files on this "
         "machine's disk, so the files the notebook refers to could not be read.")
-    layers = _nbconfig_layers(handler)
 
     def prepare_bundle():
-        # Off the loop: reading and parsing the notebook, and walking its folders.
+        # Off the loop: reading the settings, reading and parsing the notebook, walking its folders.
+        layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
         tree = local_tree(root, options) if root else None
         notebook = local_notebook(tree, rel, options) if ours else from_model(model, rel)
         for name, value in options_mod.choose(asked, notebook.content, layers).items():
