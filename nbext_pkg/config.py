@@ -19,6 +19,12 @@ class NbextPkg(Configurable):
         "the manifest not counted). A bundle over it is refused with 413.",
     ).tag(config=True)
 
+    max_notebook_bytes = Integer(
+        256 * 1024**2,
+        help="Largest notebook that can be bundled, in bytes of its file; a larger one is "
+        "refused with 413 before it is read.",
+    ).tag(config=True)
+
     bundle_chunk_bytes = Integer(
         1024 * 1024,
         help="Size of the pieces a bundle is sent in; at most a few of them wait in "
@@ -32,6 +38,12 @@ class NbextPkg(Configurable):
         "links to the copy of the image in the bundle.",
     ).tag(config=True)
 
+    bundle_embed_total_bytes = Integer(
+        64 * 1024**2,
+        help="Most image bytes the HTML copy of one bundle embeds in all (an image shown "
+        "ten times counts ten times); past them, images stay links to their copies.",
+    ).tag(config=True)
+
     bundle_html_timeout = Float(
         60.0,
         help="Seconds the HTML copy of a bundle may take to render (in a child process); "
@@ -40,8 +52,9 @@ class NbextPkg(Configurable):
 
     bundle_html_max_memory = Integer(
         1024**3,
-        help="Address space, in bytes, of the child process that renders a bundle's HTML "
-        "copy; a render that needs more is dropped and the manifest says html-too-large.",
+        help="Address space, in bytes, of the child process that reads a bundle's notebook "
+        "(for its references) and renders its HTML copy; a render that needs more is "
+        "dropped and the manifest says html-too-large, a notebook it cannot read gets 413.",
     ).tag(config=True)
 
     bundle_plan_timeout = Float(

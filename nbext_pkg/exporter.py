@@ -83,28 +83,25 @@ class NbextPkgBundleExporter(Exporter):
 
     def _bundle(self, notebook, resources):
         from .bundlers import options as options_mod
-        from .bundlers.pipeline import NotBundled, local_notebook, local_tree, prepare
+        from .bundlers.pipeline import NotBundled, local_tree, prepare
 
-        source = self._source(resources)
-        root = os.path.realpath(self.root_dir or os.path.dirname(source))
-        if not os.path.isdir(root):
-            raise BundleError(f"The root folder {self.root_dir} is not a folder.")
-        real = os.path.realpath(source)
-        if os.path.commonpath([root, real]) != root:
-            raise BundleError(f"{source} is not inside the root folder {root}: give a root_dir "
-                              "that holds the notebook.")
         app = _nbconvert_app()
-        target = _target(resources, self.file_extension)
-        if target:
-            self._refuse_to_overwrite(target)
-        rel = os.path.relpath(real, root).replace(os.sep, "/")
         options = options_mod.Options.from_settings(NbextPkg(config=self.config))
+        target = _target(resources, self.file_extension)
         try:
-            tree = local_tree(root, options)
-            read = local_notebook(tree, rel, options)
-            for name, value in options_mod.choose({"format": "zip"}, read.content).items():
-                setattr(options, name, value)
-            bundle = prepare(read, tree, options)
+            if app is None and not (resources.get("metadata") or {}).get("path"):
+                # A server's POST /nbconvert/nbext_pkg_bundle: only the content is given, and
+                # the file its name suggests is nobody's business here.
+                name = os.path.basename((resources.get("metadata") or {}).get("name") or "notebook")
+                bundle = prepare(name + ".ipynb", options, model={"content": notebook},
+                                 asked={"format": "zip"}, files_note=(
+                                     "The notebook was sent to the server's nbconvert API without "
+                                     "its file, so the files it refers to were not looked for."))
+            else:
+                root, rel = self._where(resources, app)
+                if target:
+                    self._refuse_to_overwrite(target)
+                bundle = prepare(rel, options, tree=local_tree(root, options), asked={"format": "zip"})
         except (NotBundled, options_mod.PlanTimeout) as error:
             raise BundleError(str(error).replace("the server's limit", "the limit")) from None
         if app is not None and isinstance(app.writer, (FilesWriter, StdoutWriter)):
@@ -143,6 +140,7 @@ class NbextPkgBundleExporter(Exporter):
             raise BundleError(f"{target} could not be written: {error.strerror}.") from None
         out = os.fdopen(fd, "wb")
         try:
+            os.fchmod(fd, _mode_for(target))
             try:
                 self._write(bundle, out, target)
                 out.flush()
@@ -166,6 +164,27 @@ class NbextPkgBundleExporter(Exporter):
             raise
         self.log.info("Writing %d bytes to %s", os.path.getsize(target), target)
         return target
+
+    def _where(self, resources, app):
+        """(root, path below it) of the notebook to bundle. In a server (its GET
+        /nbconvert/ route) the notebook must lie inside the server's own root by the rules
+        its files obey; the bundle's root is then its folder, as on the command line."""
+        from .bundlers.paths import hidden, inside
+
+        source = self._source(resources)
+        root = os.path.realpath(self.root_dir or os.path.dirname(source))
+        if not os.path.isdir(root):
+            raise BundleError(f"The root folder {self.root_dir} is not a folder.")
+        real = os.path.realpath(source)
+        if not inside(real, root):
+            raise BundleError(f"{source} is not inside the root folder {root}: give a root_dir "
+                              "that holds the notebook.")
+        if app is None:
+            server = _server_root()
+            if server is None or not inside(real, server[0]) or (
+                    not server[1] and hidden(os.path.relpath(real, server[0]))):
+                raise BundleError(f"{source} is not a notebook inside the server's root.")
+        return root, os.path.relpath(real, root).replace(os.sep, "/")
 
     def _source(self, resources):
         source = resources.get("nbext_pkg_source")
@@ -195,6 +214,16 @@ class NbextPkgBundleExporter(Exporter):
         raise error
 
 
+def _server_root():
+    """(real root, hidden files allowed) of the notebook server this runs in, or None."""
+    from traitlets.config import Application
+
+    app = Application.instance() if Application.initialized() else None
+    cm = getattr(app, "contents_manager", None)
+    root = getattr(cm, "root_dir", None)
+    return (os.path.realpath(root), bool(getattr(cm, "allow_hidden", False))) if root else None
+
+
 def _nbconvert_app():
     """The running ``jupyter nbconvert``, or None (in a server, the one application
     singleton is the server's)."""
@@ -208,6 +237,17 @@ def _nbconvert_app():
 def _on_command_line():
     """Whether this runs inside ``jupyter nbconvert`` (not a server's nbconvert route)."""
     return _nbconvert_app() is not None
+
+
+def _mode_for(target):
+    """The mode the bundle's file gets: the one it replaces, or what the umask allows
+    (mkstemp's own 0600 would hide the bundle from the group that could read it before)."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 class _AlreadyWritten(WriterBase):

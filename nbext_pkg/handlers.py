@@ -64,6 +64,7 @@ class StockBundleMixin(BundleMixin):
 
     async def _get(self, path):
         from .bundlers.respond import contents_get, respond
+        from .bundlers.stream import in_thread
 
         bundler_id = self.get_query_argument("bundler", None)
         if not bundler_id:
@@ -77,6 +78,7 @@ class StockBundleMixin(BundleMixin):
         if not hasattr(self, "_stock_get"):
             raise web.HTTPError(400, f"This server has no handler for the bundler {bundler_id}; "
                                      f"here bundle/ serves {BUNDLER_ID} only.")
+        await in_thread(lambda: self._check_stock_path(path))
         from urllib.parse import unquote
 
         model = await contents_get(self.contents_manager, unquote(path), content=False)
@@ -84,6 +86,31 @@ class StockBundleMixin(BundleMixin):
             raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only notebooks can "
                                      "be bundled.")
         await self._stock_get(path)
+
+    def _check_stock_path(self, path):
+        """The rules our own bundles obey, for the path notebook 6's handler will use (it
+        decodes the URL's path once more): inside the root, not hidden, no link out."""
+        from urllib.parse import unquote
+
+        from .bundlers.options import Options
+        from .bundlers.paths import Tree
+        from .bundlers.pipeline import NotBundled, locate_notebook, notebook_path
+        from .bundlers.respond import local_root
+
+        cm = self.contents_manager
+        options = Options(allow_hidden=bool(getattr(cm, "allow_hidden", False)))
+        try:
+            root = local_root(cm)
+            if root is None:
+                notebook_path(unquote(path), options.allow_hidden)
+                return
+            tree = Tree(root, allow_hidden=options.allow_hidden)
+            try:
+                locate_notebook(tree, unquote(path), options)
+            finally:
+                tree.close()
+        except NotBundled as error:
+            raise web.HTTPError(error.status, str(error)) from None
 
 
 class OwnFilesMixin:

@@ -240,3 +240,38 @@ def test_a_read_only_folder_gets_one_line(jenv, small_disk):
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     line = one_line(convert(jenv, small_disk / "nb.ipynb"))
     assert "nb.zip could not be written: Read-only file system." in line
+
+
+def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
+    """The routes pass the notebook's name (POST) or its folder (GET) to the exporter:
+    neither may make it bundle a file outside the server's root."""
+    root = server.root
+    evil = root.parent / f"{root.name}_nbconvert_evil"
+    evil.mkdir(exist_ok=True)
+    (evil / "secret.txt").write_text("SECRET-OUTSIDE")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[s](secret.txt)")]
+    nbformat.write(nb, str(evil / "nb.ipynb"))
+    posted = nbformat.v4.new_notebook()
+    posted.cells = [nbformat.v4.new_markdown_cell("posted [s](secret.txt)")]
+    response = server.api("POST", "nbconvert/nbext_pkg_bundle", expect=200, json={
+        "name": f"../{evil.name}/nb.ipynb", "content": json.loads(nbformat.writes(posted))})
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        names = set(zf.namelist())
+        assert b"SECRET-OUTSIDE" not in b"".join(zf.read(n) for n in names)
+        assert b"posted" in zf.read("nb/nb.ipynb")
+        manifest = json.loads(zf.read("nb/MANIFEST.json"))
+    assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/MANIFEST.json"}
+    assert "without its file" in manifest["files_note"]
+    from urllib.parse import quote
+
+    response = server.api("GET", "nbconvert/nbext_pkg_bundle/" + quote(f"../{evil.name}/nb.ipynb", safe=""))
+    assert response.status_code != 200 and b"SECRET-OUTSIDE" not in response.content
+
+
+def test_bundles_get_the_mode_the_umask_allows(jenv, project):
+    done = subprocess.run(
+        ["sh", "-c", 'umask 022 && exec "$0" -m nbconvert --to nbext_pkg_bundle "$1"', jenv.python,
+         str(project / "notebooks" / "Résumé 1.ipynb")], env=jenv.env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (project / "notebooks" / "Résumé 1.zip").stat().st_mode & 0o777 == 0o644

@@ -1,6 +1,6 @@
-"""bundlers/render.py and render_child.py: the HTML copy and requirements.txt from a child
-process that cannot hold the server's interpreter, overrun its time or its memory, or
-outlive a cancelled bundle."""
+"""bundlers/render.py and render_child.py: the notebook's facts, requirements.txt and the
+HTML copy from a child process that cannot hold the server's interpreter, overrun its time
+or its memory, or outlive a cancelled bundle (or the server)."""
 
 import json
 import threading
@@ -25,8 +25,21 @@ def notebook_bytes(*markdown, code=()):
 
 
 def job(data, *, timeout=60, memory=1024**3, images=(), html=True, requirements=True, cancel=None):
-    return render.Job(data, html=html, requirements=requirements, images=set(images),
-                      timeout=timeout, memory=memory, cancel=cancel or threading.Event())
+    """A session that has read ``data`` and started rendering it."""
+    session = render.Session(memory, cancel or threading.Event())
+    session.facts = session.read(len(data), [data], base_url="/", max_references=100,
+                                 deadline=time.monotonic() + 60)
+    session.render(html=html, requirements=requirements, images=set(images), timeout=timeout)
+    return session
+
+
+def pid_alive(pid):
+    """Whether a process runs (a zombie does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def whole_page(j):
@@ -77,7 +90,7 @@ def test_requirements_and_the_page_come_back_and_the_child_is_kept_for_the_next(
     assert "<h1" in whole_page(first)
     first.finish()
     second = job(notebook_bytes("# Again"), requirements=False)
-    assert second.child is first.child, "the warm child was not reused"
+    assert second.pid == first.pid, "the warm child was not reused"
     assert "Again" in whole_page(second)
     second.finish()
 
@@ -87,24 +100,38 @@ def test_a_render_past_its_time_limit_is_ended_and_requirements_survive():
     assert "tornado==" in slow.requirements()
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(slow)
-    assert failed.value.reason == "html-timeout"
+    assert failed.value.reason == "timeout"
     slow.finish()
-    assert slow.child.proc.poll() is not None
+    assert not pid_alive(slow.pid)
     after = job(notebook_bytes("# fine"))  # a new child takes its place
-    assert after.child is not slow.child and "fine" in whole_page(after)
+    assert after.pid != slow.pid and "fine" in whole_page(after)
     after.finish()
 
 
-def test_a_render_past_its_memory_limit_is_dropped():
-    # ~120 MB of text in one output: the child holds it several times over.
+def big_output(mib):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
-        "stream", name="stdout", text="0123456789" * 12_000_000)])]
-    big = job(nbformat.writes(nb).encode(), memory=400 * 1024**2, requirements=False)
+        "stream", name="stdout", text="0123456789" * (mib * 100_000))])]
+    return nbformat.writes(nb).encode()
+
+
+def test_a_render_past_its_memory_limit_is_dropped():
+    # 30 MB of text in one output reads in 300 MiB of address space; rendering it needs more.
+    big = job(big_output(30), memory=300 * 1024**2, requirements=False)
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(big)
-    assert failed.value.reason == "html-too-large"
+    assert failed.value.reason == "too-large"
     big.finish()
+
+
+def test_a_notebook_too_large_to_read_is_refused():
+    session = render.Session(300 * 1024**2, threading.Event())
+    data = big_output(120)
+    with pytest.raises(render.RenderFailed) as failed:
+        session.read(len(data), [data], base_url="/", max_references=10,
+                     deadline=time.monotonic() + 60)
+    session.finish()
+    assert failed.value.reason == "too-large"
 
 
 def test_nbconvert_failing_costs_the_page_only():
@@ -116,7 +143,7 @@ def test_nbconvert_failing_costs_the_page_only():
     assert failing.requirements().startswith("# Imported by the notebook")
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(failing)
-    assert failed.value.reason == "html-failed"
+    assert failed.value.reason == "failed"
     failing.finish()
 
 
@@ -128,5 +155,81 @@ def test_a_cancelled_bundle_ends_its_childs_work_within_a_second():
     with pytest.raises(Cancelled):
         whole_page(slow)
     assert time.perf_counter() - started < 1.5
-    assert slow.child.proc.poll() is not None, "the child still runs"
     slow.finish()
+    from harness import wait_until
+
+    wait_until(lambda: not pid_alive(slow.pid), 1, "the child to be ended")
+
+
+def test_the_notebooks_facts_come_from_the_child():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["nbext_pkg"] = {"bundle": {"html": False, "format": "tar.gz", "odd": [1]},
+                                "exclude": ["*.tmp"]}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_markdown_cell("![a](a.png) " + "[x](x%d.csv) " * 5 % tuple(range(5)))]
+    data = nbformat.writes(nb).encode()
+    session = render.Session(1024**3, threading.Event())
+    facts = session.read(len(data), [data], base_url="/", max_references=3,
+                         deadline=time.monotonic() + 60)
+    session.finish()
+    assert facts["references"] == [["a.png", "a.png", False, "markdown"],
+                                   ["x0.csv", "x0.csv", False, "markdown"],
+                                   ["x1.csv", "x1.csv", False, "markdown"]]
+    assert facts["more_references"] == 3
+    assert facts["excludes"] == ["*.tmp"]
+    assert facts["bundle"] == {"html": False, "format": "tar.gz"}
+    assert facts["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"\x00" * 100_000_000, "not JSON: Expecting value: line 1 column 1 (char 0)"),
+    (b"{ not json", "not JSON: Expecting property name"),
+    ("{\"cells\": \"\xe9\"}".encode("latin-1"), "not JSON"),
+    (b"[1, 2]", "its JSON is not an object"),
+    (b'{"nbformat": 9}', "nbformat 9 is not one nbformat knows"),
+])
+def test_a_notebook_the_child_cannot_read_says_why(data, words):
+    session = render.Session(1024**3, threading.Event())
+    with pytest.raises(render.RenderFailed) as failed:
+        session.read(len(data), [data], base_url="/", max_references=10,
+                     deadline=time.monotonic() + 60)
+    session.finish()
+    assert failed.value.reason == "failed" and words in str(failed.value)
+    assert len(str(failed.value)) < 400
+
+
+def test_no_child_outlives_the_server(tmp_path):
+    """However the server ends (SIGKILL here), its children end with it, even one busy
+    inside a long regular expression."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import sys, threading, time, nbformat\n"
+        "from nbext_pkg.bundlers import render\n"
+        f"data = {notebook_bytes(SLOW_MARKDOWN * 2)!r}\n"  # about 20 s of nbconvert
+        "def work():\n"
+        "    s = render.Session(1 << 30, threading.Event())\n"
+        "    s.read(len(data), [data], base_url='/', max_references=10, deadline=time.monotonic() + 60)\n"
+        "    s.render(html=True, requirements=False, images=set(), timeout=60)\n"
+        "    print(s.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+        "threading.Thread(target=work).start()\n")
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(server.stdout.readline())
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+
+    def gone():
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{child}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    from harness import wait_until
+
+    wait_until(gone, 1, "the child to end with its server")

@@ -80,13 +80,14 @@ class ZipWriter:
 
     def _entry(self, arcname, mtime, first, rest, most, finish=None):
         """Write one member from the bytes ``first`` then the iterable ``rest`` (at most
-        ``most`` bytes in all); return (size, sha256 hex). If ``rest`` or ``finish``
+        ``most`` bytes in all, or None: not known); return (size, sha256 hex). If ``rest`` or ``finish``
         raises, the member is left out of the central directory and the error goes on."""
         info = self._info(arcname, mtime, worth_deflating(arcname, first))
         digest = _Digest()
         try:
             # zipfile's own rule: compressed data may come out a little larger than it went in.
-            with self.zf.open(info, "w", force_zip64=most * 1.05 > zipfile.ZIP64_LIMIT) as out:
+            large = most is None or most * 1.05 > zipfile.ZIP64_LIMIT
+            with self.zf.open(info, "w", force_zip64=large) as out:
                 for block in digest.through(itertools.chain((first,), rest)):
                     out.write(block)
                 if finish is not None:
@@ -107,7 +108,8 @@ class ZipWriter:
                            checked.finish)
 
     def add_stream(self, arcname, blocks, mtime, most):
-        """Add the bytes an iterable yields (the HTML copy), at most ``most`` of them."""
+        """Add the bytes an iterable yields, at most ``most`` of them (None: not known, as
+        for the HTML copy)."""
         blocks = iter(blocks)
         return self._entry(arcname, mtime, next(blocks, b""), blocks, most)
 

@@ -63,13 +63,11 @@ def from_query(get_argument):
     return asked
 
 
-def choose(asked, notebook=None, nbconfig_layers=()):
-    """{format, html, requirements}: the query's choices, then the notebook's metadata,
-    then the nbconfig layers (the page's section first, then common), then the defaults."""
-    meta = notebook.get("metadata") if isinstance(notebook, dict) else None
-    ours = meta.get("nbext_pkg") if isinstance(meta, dict) else None
-    bundle = ours.get("bundle") if isinstance(ours, dict) else None
-    layers = [({key: value for key, value in bundle.items()} if isinstance(bundle, dict) else {}, 0)]
+def choose(asked, bundle=None, nbconfig_layers=()):
+    """{format, html, requirements}: the query's choices, then the notebook's metadata
+    ``nbext_pkg.bundle`` (``bundle``), then the nbconfig layers (the page's section first,
+    then common), then the defaults."""
+    layers = [(bundle if isinstance(bundle, dict) else {}, 0)]
     layers += [(layer if isinstance(layer, dict) else {}, 1) for layer in nbconfig_layers]
     chosen = {}
     for name, default in DEFAULTS.items():
@@ -92,7 +90,9 @@ class Options:
     requirements: bool = True
     max_bytes: int = 2 * 1024**3
     max_files: int = 10_000
+    max_notebook_bytes: int = 256 * 1024**2
     embed_max_bytes: int = 8 * 1024**2
+    embed_total_bytes: int = 64 * 1024**2
     html_timeout: float = 60.0
     html_max_memory: int = 1024**3
     plan_timeout: float = 30.0
@@ -105,7 +105,9 @@ class Options:
     def from_settings(cls, settings, **choices):
         """Options with the limits of a config.NbextPkg."""
         return cls(max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
+                   max_notebook_bytes=settings.max_notebook_bytes,
                    embed_max_bytes=settings.bundle_embed_max_bytes,
+                   embed_total_bytes=settings.bundle_embed_total_bytes,
                    html_timeout=settings.bundle_html_timeout,
                    html_max_memory=settings.bundle_html_max_memory,
                    plan_timeout=settings.bundle_plan_timeout, **choices)

@@ -6,9 +6,12 @@ exception, never a change of the working directory.
 A :class:`Tree` is the root as one bundle plan sees it: each folder is listed at most once,
 whatever mix of folder links and globs names it, ``realpath`` is taken only where a
 component can be a link (the reference itself, a symlink met in a listing), and every
-listing first calls the plan's ``check`` (its cancel signal and deadline). What it finds
-carries the device, inode, size and mtime it saw, so the file can later be opened and
-proved to be the same one (``sources.LocalFiles``).
+listing first calls the plan's ``check`` (its cancel signal and deadline). A folder is
+listed through a descriptor opened from the root without following links, and only if
+it is still the folder (device, inode) it was when it was found, so a folder swapped for
+a link while the plan runs lists nothing from outside. What the tree finds carries the
+device, inode, size and mtime it saw, so the file can later be opened and proved to be
+the same one (``sources.LocalFiles``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import posixpath
 import re
 import stat
 from dataclasses import dataclass, field
+
+from .sources import LocalFiles
 
 # "too-large" and "limit" are given by the bundle plan, "changed" by the writer; listed here
 # so there is one set.
@@ -70,6 +75,7 @@ class Tree:
         self.real_root = os.path.realpath(root)
         self.allow_hidden = allow_hidden
         self.check = check or (lambda: None)
+        self._folders = LocalFiles(self.real_root)
         # real folder -> (files [(name, real, stat)], folders [(name, real, (dev, ino))])
         self._listings: dict[str, tuple[list, list]] = {}
         # real folder -> every file below it [(path below, real, stat)] and whether it was cut
@@ -94,7 +100,7 @@ class Tree:
             return Skip(skip_as, found)
         real, info = found
         if stat.S_ISDIR(info.st_mode):
-            return self._files_below(real, rel, cap), True
+            return self._files_below(real, rel, cap, (info.st_dev, info.st_ino)), True
         # Not a regular file (FIFO, socket, device): reading it could block or never end.
         if not stat.S_ISREG(info.st_mode) or not _readable(real):
             return Skip(skip_as, "unreadable")
@@ -146,11 +152,35 @@ class Tree:
         found = self.locate(base)
         if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
             return []
-        return self._match(found[0], base, parts[first_magic:], cap)
+        return self._match(found[0], base, parts[first_magic:], cap,
+                           (found[1].st_dev, found[1].st_ino))
+
+    def close(self) -> None:
+        """Let go of the folders held open for listing."""
+        self._folders.close()
 
     # -- walking ------------------------------------------------------------------------
 
-    def _listing(self, real_folder: str) -> tuple[list, list]:
+    def _entries(self, real_folder: str, key) -> list:
+        """The entries of a real folder inside the root, read through a descriptor opened
+        from the root without following links; none if it is not the folder ``key``
+        (device, inode) names any more."""
+        rel = os.path.relpath(real_folder, self.real_root)
+        parts = [] if rel == os.curdir else rel.split(os.sep)
+        if parts[:1] == [os.pardir]:
+            return []
+        try:
+            fd = self._folders.folder(parts)
+            if key is not None:
+                info = os.fstat(fd)
+                if (info.st_dev, info.st_ino) != key:
+                    return []
+            with os.scandir(fd) as listing:
+                return sorted(listing, key=lambda entry: entry.name)
+        except (OSError, ValueError):
+            return []
+
+    def _listing(self, real_folder: str, key=None) -> tuple[list, list]:
         """The visible entries of a real folder inside the root, listed once."""
         cached = self._listings.get(real_folder)
         if cached is not None:
@@ -158,27 +188,23 @@ class Tree:
         self.check()
         files: list = []
         folders: list = []
-        try:
-            with os.scandir(real_folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except (OSError, ValueError):
-            entries = []
-        for entry in entries:
+        for entry in self._entries(real_folder, key):
             name = entry.name
             if not self.allow_hidden and name.startswith("."):
                 continue
+            path = os.path.join(real_folder, name)
             try:
                 if entry.is_symlink():
-                    target = self._link_target(entry.path)
+                    target = self._link_target(path)
                     if target is not None:
                         files.append((name, *target))
                 elif entry.is_dir(follow_symlinks=False):
                     info = entry.stat(follow_symlinks=False)
-                    folders.append((name, entry.path, (info.st_dev, info.st_ino)))
+                    folders.append((name, path, (info.st_dev, info.st_ino)))
                 elif entry.is_file(follow_symlinks=False):
                     info = entry.stat(follow_symlinks=False)
-                    if _readable(entry.path):
-                        files.append((name, entry.path, info))
+                    if _readable(path):
+                        files.append((name, path, info))
             except OSError:
                 continue
         self._listings[real_folder] = files, folders
@@ -199,7 +225,7 @@ class Tree:
             return real, info
         return None
 
-    def _walk(self, real_top: str, cap: int | None) -> tuple[list, bool]:
+    def _walk(self, real_top: str, cap: int | None, key=None) -> tuple[list, bool]:
         """Every regular file below a real folder, [(path below it, real, stat)], and
         whether the walk stopped early (more than `cap` files)."""
         cached = self._below.get(real_top)
@@ -208,10 +234,10 @@ class Tree:
         found: list = []
         cut = False
         visited: set = set()
-        stack = [(real_top, "")]
+        stack = [(real_top, "", key)]
         while stack:
-            real, below = stack.pop()
-            files, folders = self._listing(real)
+            real, below, folder_key = stack.pop()
+            files, folders = self._listing(real, folder_key)
             for name, file_real, info in files:
                 found.append((f"{below}{name}", file_real, info))
             if cap is not None and len(found) > cap:
@@ -221,20 +247,21 @@ class Tree:
                 cut = True
                 break
             # Reversed, so the stack takes them in name order; bind mounts can make cycles.
-            for name, folder_real, key in reversed(folders):
-                if key not in visited:
-                    visited.add(key)
-                    stack.append((folder_real, f"{below}{name}/"))
+            for name, folder_real, sub_key in reversed(folders):
+                if sub_key not in visited:
+                    visited.add(sub_key)
+                    stack.append((folder_real, f"{below}{name}/", sub_key))
         found.sort(key=lambda item: item[0])
         self._below[real_top] = found, cut
         return found, cut
 
-    def _files_below(self, real_top: str, rel: str, cap: int | None) -> list[Resolved]:
-        found, _ = self._walk(real_top, cap)
+    def _files_below(self, real_top: str, rel: str, cap: int | None, key=None) -> list[Resolved]:
+        found, _ = self._walk(real_top, cap, key)
         prefix = f"{rel}/" if rel else ""
         return [_resolved(real, prefix + below, info) for below, real, info in found]
 
-    def _match(self, real_base: str, base: str, parts: list[str], cap: int | None) -> list[Resolved]:
+    def _match(self, real_base: str, base: str, parts: list[str], cap: int | None,
+               key=None) -> list[Resolved]:
         """Files below `base` matching the glob components `parts`: the components are the
         states of a small automaton, so each folder is read once per set of states."""
         accept = len(parts)
@@ -261,25 +288,25 @@ class Tree:
 
         found: dict[str, Resolved] = {}
         done: set = set()
-        stack = [(real_base, base, closure({0}))]
+        stack = [(real_base, base, closure({0}), key)]
         while stack:
-            real, rel, states = stack.pop()
+            real, rel, states, folder_key = stack.pop()
             if (real, states) in done:
                 continue
             done.add((real, states))
             if accept in states:
-                for item in self._files_below(real, rel, cap):
+                for item in self._files_below(real, rel, cap, folder_key):
                     found.setdefault(item.rel, item)
             else:
-                files, folders = self._listing(real)
+                files, folders = self._listing(real, folder_key)
                 prefix = f"{rel}/" if rel else ""
                 for name, file_real, info in files:
                     if accept in step(states, name, False):
                         found.setdefault(prefix + name, _resolved(file_real, prefix + name, info))
-                for name, folder_real, _ in folders:
+                for name, folder_real, sub_key in folders:
                     nxt = step(states, name, True)
                     if nxt:
-                        stack.append((folder_real, prefix + name, nxt))
+                        stack.append((folder_real, prefix + name, nxt, sub_key))
             if cap is not None and len(found) > cap:
                 break
         return [found[rel] for rel in sorted(found)]
@@ -302,7 +329,10 @@ def resolve(
         tree = Tree(root, allow_hidden=allow_hidden)
     except (OSError, ValueError):
         return Skip(skip_as, "missing")
-    result = tree.resolve(notebook_dir, path, root_relative, written=written, cap=cap)
+    try:
+        result = tree.resolve(notebook_dir, path, root_relative, written=written, cap=cap)
+    finally:
+        tree.close()
     return result if isinstance(result, Skip) else result[0]
 
 
@@ -314,7 +344,10 @@ def expand_glob(
         tree = Tree(root, allow_hidden=allow_hidden)
     except (OSError, ValueError):
         return []
-    return tree.glob(notebook_dir, pattern)
+    try:
+        return tree.glob(notebook_dir, pattern)
+    finally:
+        tree.close()
 
 
 # --- helpers -----------------------------------------------------------------------------

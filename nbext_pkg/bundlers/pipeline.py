@@ -1,33 +1,40 @@
 """The one way a bundle is made, for both routes and the nbconvert exporter:
 
-    notebook = local_notebook(tree, path, options)     # or from_model(model, path)
-    bundle = prepare(notebook, tree, options)           # the plan: names, limits, skips
-    bundle.write(sink)                                  # the archive, in a worker thread
+    bundle = prepare(path, options, tree=tree)      # or model=... from a contents manager
+    bundle.write(sink)                              # the archive, in a worker thread
 
-Every file, the notebook included, is read through ``sources.LocalFiles``, which opens
-only what the plan checked. The HTML copy and requirements.txt are made by a child
-process (render.py) that starts when the writing does and is read when the files are in.
-Whatever goes wrong with one file is a ``skipped`` entry with a reason; the archive is
-always valid. Imports neither tornado nor notebook: errors a person must see before the
-first byte are :class:`NotBundled`, with the HTTP status the routes answer with.
+``prepare`` reads the notebook's file by the rules its files obey, has a child process
+read its text (render.Session: no parser or regular expression over user text runs in
+the server), and plans the bundle: names, limits, skips. ``write`` reads every file
+through ``sources.LocalFiles``, which opens only what the plan checked, while the same
+child renders requirements.txt and the HTML copy. Whatever goes wrong with one file is a
+``skipped`` entry with a reason; the archive is always valid. Imports neither tornado nor
+notebook: errors a person must see before the first byte are :class:`NotBundled`, with
+the HTTP status the routes answer with.
 """
 
 import base64
+import io
 import logging
 import mimetypes
+import stat
+import tempfile
 import time
 from dataclasses import dataclass
 
 from .._version import __version__
 from . import manifest, render
-from .archive import open_archive
-from .options import Cancelled
+from .archive import SPOOL_MEMORY, open_archive
+from .options import Cancelled, PlanTimeout, choose
 from .paths import Resolved, Tree, hidden, lexical
-from .plan import OverLimit, human, make_plan
+from .plan import OverLimit, human, plan_from
+from .references import Reference
 from .sources import Changed, LocalFiles
 
 log = logging.getLogger("nbext_pkg")
 _B64_BLOCK = 3 * 256 * 1024
+_BLOCK = 1024 * 1024
+MAX_REFERENCES = 20_000
 
 
 class SinkFailed(Exception):
@@ -63,12 +70,20 @@ class NotBundled(Exception):
 
 @dataclass
 class Notebook:
-    """The notebook to bundle: its path below the root, its content, and its bytes."""
+    """The notebook to bundle: its path below the root and its bytes (in a spool)."""
 
     path: str
-    content: dict
-    data: bytes
+    spool: object
+    size: int
     mtime: float = None
+
+    def blocks(self):
+        self.spool.seek(0)
+        while True:
+            block = self.spool.read(_BLOCK)
+            if not block:
+                return
+            yield block
 
 
 def notebook_path(path, allow_hidden=False):
@@ -83,80 +98,120 @@ def notebook_path(path, allow_hidden=False):
     return rel
 
 
-def _parse(data, path):
-    import nbformat
+def _too_large(path, size, options):
+    if size > options.max_notebook_bytes:
+        raise NotBundled(413, f"{path} holds {human(size)}, more than the server's limit for a "
+                              f"notebook of {human(options.max_notebook_bytes)} "
+                              "(c.NbextPkg.max_notebook_bytes).")
 
-    try:
-        return nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as error:  # JSON, schema, encoding: all mean "not a notebook"
-        lines = str(error).strip().splitlines()
-        raise NotBundled(400, f"Unreadable Notebook: {path}: {lines[0] if lines else type(error).__name__}"
-                         ) from None
+
+def locate_notebook(tree, path, options):
+    """(root-relative path, Resolved) of the notebook at ``path`` below ``tree``'s root,
+    by the rules its files obey; NotBundled otherwise."""
+    rel = notebook_path(path, options.allow_hidden)
+    found = tree.locate(rel)
+    if found == "missing":
+        raise NotBundled(404, f"No such notebook: {path}")
+    if found == "symlink-outside-root":
+        raise NotBundled(404, f"{path} leads outside the server's root through a symbolic "
+                              "link, so it is not bundled.")
+    if found == "hidden":
+        raise NotBundled(404, f"{path} leads to a hidden file through a symbolic link, so it "
+                              "is not bundled.")
+    if isinstance(found, str):
+        raise NotBundled(403, f"{path} could not be read.")
+    real, info = found
+    if not stat.S_ISREG(info.st_mode):
+        raise NotBundled(400, f"{path} is not a notebook: only .ipynb notebooks can be bundled.")
+    return rel, Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns)
 
 
 def local_notebook(tree, path, options):
-    """The notebook at ``path`` below ``tree``'s root, read as the rules allow."""
-    import stat
-
-    rel = notebook_path(path, options.allow_hidden)
+    """The notebook at ``path`` below ``tree``'s root, read as the rules allow, into a
+    spool (memory for small ones, a temporary file for large ones)."""
     for _ in range(3):
-        found = tree.locate(rel)
-        if found == "missing":
-            raise NotBundled(404, f"No such notebook: {path}")
-        if found == "symlink-outside-root":
-            raise NotBundled(404, f"{path} leads outside the server's root through a symbolic "
-                                  "link, so it is not bundled.")
-        if found == "hidden":
-            raise NotBundled(404, f"{path} leads to a hidden file through a symbolic link, so it "
-                                  "is not bundled.")
-        if isinstance(found, str):
-            raise NotBundled(403, f"{path} could not be read.")
-        real, info = found
-        if not stat.S_ISREG(info.st_mode):
-            raise NotBundled(400, f"{path} is not a notebook: only .ipynb notebooks can be bundled.")
-        if info.st_size > options.max_bytes:
-            raise NotBundled(413, f"{path} holds {human(info.st_size)}, more than the server's limit "
-                                  f"of {human(options.max_bytes)} (c.NbextPkg.max_bundle_bytes).")
-        item = Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns)
+        rel, item = locate_notebook(tree, path, options)
+        _too_large(path, item.size, options)
         files = LocalFiles(tree.real_root)
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
         try:
-            data = files.read_all(item)
+            with files.open(item) as checked:
+                while True:
+                    block = checked.read()
+                    if not block:
+                        break
+                    spool.write(block)
+                checked.finish()
         except Changed:
+            spool.close()
             continue  # saved just now: look again
         finally:
             files.close()
-        return Notebook(rel, _parse(data, path), data, info.st_mtime)
+        return Notebook(rel, spool, item.size, item.mtime_ns / 1e9)
     raise NotBundled(409, f"{path} kept changing while it was read: try again in a moment.")
 
 
-def from_model(model, path):
+def from_model(model, path, options):
     """The notebook a contents manager returned (``model["path"]`` is not trusted)."""
     import nbformat
 
-    notebook = nbformat.from_dict(model["content"])
-    return Notebook(path, notebook, nbformat.writes(notebook).encode("utf-8"))
+    data = nbformat.writes(nbformat.from_dict(model["content"])).encode("utf-8")
+    _too_large(path, len(data), options)
+    return Notebook(path, io.BytesIO(data), len(data))
 
 
-def prepare(notebook, tree, options, files_note=None):
-    """The plan of ``notebook``'s bundle (``tree`` None: its files are not on this disk)."""
-    if tree is not None:
-        tree.check = options.check
-    options.start_plan()
+def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), files_note=None):
+    """The planned bundle of the notebook at ``path``: read from ``tree`` (the server root
+    on this disk), or given as a contents manager's ``model`` (``tree`` None: its files
+    are not on this disk, ``files_note`` says so). ``asked`` are the request's choices,
+    ``layers`` the nbconfig ones (see options.choose)."""
+    session = render.Session(options.html_max_memory, options.cancel)
     try:
-        plan = make_plan(notebook.content, notebook.path, tree, base_url=options.base_url,
-                         allow_hidden=options.allow_hidden, max_bytes=options.max_bytes,
-                         max_files=options.max_files, notebook_size=len(notebook.data),
-                         files_note=files_note)
-    except OverLimit as error:
-        raise NotBundled(413, str(error)) from None
-    return Bundle(plan, notebook, tree, options)
+        session.start()
+        options.start_plan()
+        notebook = local_notebook(tree, path, options) if model is None else from_model(model, path, options)
+        try:
+            facts = session.read(notebook.size, notebook.blocks(), base_url=options.base_url,
+                                 max_references=MAX_REFERENCES, deadline=options.deadline)
+        except render.RenderFailed as error:
+            if error.reason == "failed":
+                raise NotBundled(400, f"Unreadable Notebook: {path}: {error}") from None
+            if error.reason == "timeout":
+                raise PlanTimeout(
+                    f"Reading {path} took longer than the plan may take "
+                    f"({options.plan_timeout:g} s, c.NbextPkg.bundle_plan_timeout).") from None
+            raise NotBundled(413, f"{path} needs more memory to be read than the bundle's "
+                                  "reader may take (c.NbextPkg.bundle_html_max_memory).") from None
+        for name, value in choose(asked or {}, facts["bundle"], layers).items():
+            setattr(options, name, value)
+        if tree is not None:
+            tree.check = options.check
+        references = [Reference(*ref) for ref in facts["references"]]
+        try:
+            plan = plan_from(references, facts["excludes"], notebook.path, tree,
+                             allow_hidden=options.allow_hidden, max_bytes=options.max_bytes,
+                             max_files=options.max_files, notebook_size=notebook.size,
+                             files_note=files_note)
+        except OverLimit as error:
+            raise NotBundled(413, str(error)) from None
+        if facts["more_references"]:
+            plan.skipped.append({"reference": f"{facts['more_references']} more references",
+                                 "reason": "limit"})
+    except BaseException:
+        session.finish()
+        raise
+    finally:
+        if tree is not None:
+            tree.close()
+    return Bundle(plan, notebook, facts, tree, options, session)
 
 
 class Bundle:
-    """A planned bundle; ``write`` makes the archive."""
+    """A planned bundle; ``write`` makes the archive (and ends the child's session)."""
 
-    def __init__(self, plan, notebook, tree, options):
-        self.plan, self.notebook, self.tree, self.options = plan, notebook, tree, options
+    def __init__(self, plan, notebook, facts, tree, options, session):
+        self.plan, self.notebook, self.facts = plan, notebook, facts
+        self.tree, self.options, self.session = tree, options, session
 
     @property
     def filename(self):
@@ -166,31 +221,34 @@ class Bundle:
         limit = self.options.embed_max_bytes
         return {key: m for key, m in self.plan.images.items() if m.size <= limit}
 
+    def discard(self):
+        """For a bundle that will not be written."""
+        self.session.finish()
+        self.notebook.spool.close()
+
     def write(self, sink):
         """Write the archive into ``sink`` (blocking: run it in a worker thread)."""
         options = self.options
         images = self._embeddable() if self.tree is not None else {}
-        job = None
         if options.html or options.requirements:
-            job = render.Job(self.notebook.data, html=options.html,
-                             requirements=options.requirements, images=images,
-                             timeout=options.html_timeout, memory=options.html_max_memory,
-                             cancel=options.cancel)
+            self.session.render(html=options.html, requirements=options.requirements,
+                                images=images, timeout=options.html_timeout)
+        else:
+            self.session.finish()  # nothing more to ask of the child: another bundle may
         files = LocalFiles(self.tree.real_root) if self.tree is not None else None
         archive = open_archive(options.format, _Guarded(sink))
         try:
-            self._write(archive, job, files, images)
+            self._write(archive, files, images)
         except BaseException:
             archive.abandon()
             raise
         finally:
             if files is not None:
                 files.close()
-            if job is not None:
-                job.finish()
+            self.discard()
 
-    def _write(self, archive, job, files, images):
-        plan, options = self.plan, self.options
+    def _write(self, archive, files, images):
+        plan, options, session = self.plan, self.options, self.session
         top = plan.top
         listed, skipped = [], list(plan.skipped)
 
@@ -200,9 +258,9 @@ class Bundle:
                 entry["original"] = original
             listed.append(entry)
 
-        record(plan.notebook_arcname, *archive.add_bytes(
-            f"{top}/{plan.notebook_arcname}", self.notebook.data, self.notebook.mtime),
-            plan.notebook_original)
+        record(plan.notebook_arcname, *archive.add_stream(
+            f"{top}/{plan.notebook_arcname}", self.notebook.blocks(),
+            self.notebook.mtime or time.time(), self.notebook.size), plan.notebook_original)
         for member in plan.files:
             if options.cancel.is_set():
                 raise Cancelled()
@@ -214,26 +272,29 @@ class Bundle:
         requirements = None
         if options.requirements:
             try:
-                requirements = job.requirements()
+                requirements = session.requirements()
             except render.RenderFailed as error:
                 log.warning("nbext_pkg: no requirements.txt for %s: %s", plan.notebook_arcname, error)
                 skipped.append({"reference": plan.requirements_arcname, "reason": "failed"})
         if options.html:
-            bound = options.html_max_memory + sum(m.size * 4 // 3 + 64 for m in images.values())
             try:
                 record(plan.html_arcname, *archive.add_stream(
-                    f"{top}/{plan.html_arcname}", self._html(job, files, images), time.time(), bound))
+                    f"{top}/{plan.html_arcname}", self._html(files, images), time.time(), None))
                 generated["html"] = plan.html_arcname
-            except render.RenderFailed as error:
+            except (Cancelled, SinkFailed):
+                raise
+            except Exception as error:  # whatever else it was, it costs the HTML copy only
+                reason = f"html-{error.reason}" if isinstance(error, render.RenderFailed) else "html-failed"
                 log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
-                skipped.append({"reference": plan.html_arcname, "reason": error.reason})
+                skipped.append({"reference": plan.html_arcname, "reason": reason})
         if requirements is not None:
             data = requirements.encode("utf-8")
             record(plan.requirements_arcname,
                    *archive.add_bytes(f"{top}/{plan.requirements_arcname}", data))
             generated["requirements"] = plan.requirements_arcname
         generated["manifest"] = plan.manifest_arcname
-        text = manifest.manifest(__version__, plan.notebook_arcname, self.notebook.content, listed,
+        meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
+        text = manifest.manifest(__version__, plan.notebook_arcname, {"metadata": meta}, listed,
                                  skipped, files_note=plan.files_note, generated=generated)
         archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8"))
         archive.close()
@@ -259,21 +320,26 @@ class Bundle:
             checked.close()
         return None
 
-    def _html(self, job, files, images):
-        """The HTML copy's bytes, images the plan accepted filled in as data URIs."""
-        for kind, piece in job.pieces():
+    def _html(self, files, images):
+        """The HTML copy's bytes, images the plan accepted filled in as data URIs, up to
+        the embedding budget (an image shown twice costs twice)."""
+        budget = self.options.embed_total_bytes
+        for kind, piece in self.session.pieces():
             if kind == "text":
                 yield piece
                 continue
             key, original = piece
             member = images.get(key)
-            try:
-                data = files.read_all(member) if member is not None else None
-            except (Changed, OSError):
-                data = None
+            data = None
+            if member is not None and member.size <= budget:
+                try:
+                    data = files.read_all(member)
+                except (Changed, OSError):
+                    data = None
             if data is None:
                 yield original.encode("utf-8")
                 continue
+            budget -= len(data)
             mime = mimetypes.guess_type(member.rel)[0] or "application/octet-stream"
             yield f"data:{mime};base64,".encode("ascii")
             for at in range(0, len(data), _B64_BLOCK):

@@ -1,10 +1,13 @@
 """The pre-flight plan of a bundle: which files go in, under which names, and whether the
 whole stays within the limits, decided before the first byte is sent.
 
-Member names are made safe here, once: no name holds ``..``, a backslash, a leading
-``/``, a drive letter or a NUL, names that are not UTF-8 get their undecodable bytes
-replaced, and no two members share a name. The user's files keep their names; the
-generated HTML copy, requirements.txt and MANIFEST.json move aside when theirs is taken.
+Member names are made safe here, once, for every extractor: no name holds ``..``, a
+backslash, a leading ``/``, a drive letter, a NUL or another control character, nor a
+component that Windows cannot create (``CON``, ``nul.txt``, a trailing dot or space);
+names that are not UTF-8 get their undecodable bytes replaced; and no two members share
+a name, not even in another case (``README`` and ``readme`` on a Mac or Windows). The
+user's files keep their names; the generated HTML copy, requirements.txt and
+MANIFEST.json move aside when theirs is taken.
 """
 
 import fnmatch
@@ -13,10 +16,13 @@ import re
 from dataclasses import dataclass, field
 
 from .paths import Skip, Tree
-from .references import excludes, find_references
+from .references import excludes, find_references, markdown_src, src_key
 
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .gif .svg .webp .bmp".split())
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESERVED = frozenset("con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 lpt1 lpt2 "
+                      "lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split())
 
 
 class OverLimit(Exception):
@@ -67,11 +73,15 @@ def human(n):
 def safe_part(part):
     """One path component as a member name may hold it."""
     fixed = part.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    fixed = fixed.replace("\\", "_").replace("\x00", "_").replace("/", "_")
+    fixed = _CONTROL.sub("_", fixed.replace("\\", "_").replace("/", "_"))
     if fixed in ("", ".", ".."):
         fixed = f"_{fixed}"
     if _DRIVE.match(fixed):
         fixed = f"{fixed[0]}_{fixed[2:]}"
+    if fixed[-1] in ". ":
+        fixed = f"{fixed[:-1]}_"
+    if fixed.split(".")[0].lower() in _RESERVED:
+        fixed = f"_{fixed}"
     return fixed
 
 
@@ -100,18 +110,27 @@ def _deepest_common_folder(paths):
     return "/".join(common)
 
 
-def make_plan(notebook, notebook_path, root, *, base_url="/", allow_hidden=False,
+def make_plan(notebook, notebook_path, root, *, base_url="/", **limits):
+    """Plan the bundle of ``notebook`` (a dict) at ``notebook_path``: its references
+    found here, then ``plan_from``. (The server finds them in a child process.)"""
+    return plan_from(find_references(notebook, base_url=base_url), excludes(notebook),
+                     notebook_path, root, **limits)
+
+
+def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
               max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, files_note=None,
               check=None):
-    """Plan the bundle of ``notebook`` (a dict) at ``notebook_path`` (relative to
-    ``root``, a folder or a paths.Tree). ``root`` None means the contents are not on
-    this disk: the plan then holds no files and ``files_note`` says why. ``check`` is
-    called at every folder listed (it raises to stop the plan). Raises OverLimit."""
+    """Plan the bundle of the notebook at ``notebook_path`` (relative to ``root``, a
+    folder or a paths.Tree) from its ``references`` and exclude ``patterns``. ``root``
+    None means the contents are not on this disk: the plan then holds no files and
+    ``files_note`` says why. ``check`` is called at every reference and folder (it raises
+    to stop the plan). Raises OverLimit."""
     stem = posixpath.splitext(posixpath.basename(notebook_path))[0] or "notebook"
     plan = Plan(top=safe_part(stem), notebook_arcname="", files_note=files_note)
     if root is not None:
         tree = root if isinstance(root, Tree) else Tree(root, allow_hidden=allow_hidden, check=check)
-        _collect(plan, notebook, notebook_path, tree, base_url, max_bytes - notebook_size, max_files)
+        _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
+                 max_files)
     if notebook_size + plan.total_bytes > max_bytes:
         raise OverLimit(
             f"This bundle would hold {human(notebook_size + plan.total_bytes)} of files, more than "
@@ -133,10 +152,10 @@ def _name_members(plan, notebook_path, stem):
 
     def claim(wanted, numbered=_numbered):
         name, n = wanted, 1
-        while name in taken:
+        while name.casefold() in taken:
             n += 1
             name = numbered(wanted, n)
-        taken.add(name)
+        taken.add(name.casefold())
         return name
 
     # Names that need no change go first, so the user's own files keep theirs.
@@ -161,11 +180,16 @@ def _name_members(plan, notebook_path, stem):
     plan.manifest_arcname = claim("MANIFEST.json", aside)
 
 
-def _collect(plan, notebook, notebook_path, tree, base_url, max_bytes, max_files):
+def image_key(ref):
+    """The key by which the HTML copy's ``<img src>`` finds this reference's image."""
+    return src_key(markdown_src(ref.written) if ref.source == "markdown" else ref.written)
+
+
+def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_files):
     notebook_dir = posixpath.dirname(notebook_path)
-    patterns = excludes(notebook)
     seen = {notebook_path}
-    for ref in find_references(notebook, base_url=base_url):
+    for ref in references:
+        tree.check()
         # Metadata includes, and associate lines written as globs (as the stock bundler allows).
         if ref.source == "include" or (ref.source == "associate" and any(c in ref.path for c in "*?[")):
             found, folder = tree.glob(notebook_dir, ref.path, cap=max_files + 1), True
@@ -201,4 +225,4 @@ def _collect(plan, notebook, notebook_path, tree, base_url, max_bytes, max_files
             plan.add(member)
             if ref.source in ("markdown", "html") and not folder and \
                     posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
-                plan.images[ref.path] = member
+                plan.images.setdefault(image_key(ref), member)

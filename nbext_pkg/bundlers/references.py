@@ -47,7 +47,6 @@ _ANGLE = re.compile(r"<([^<>\s]+)>")
 _TAG_LIKE = re.compile(r"/?[A-Za-z][A-Za-z0-9-]*/?")
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\)""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -329,6 +328,22 @@ def _link_destination(text: str, start: int, ends: tuple[list[int], list[int]]) 
     return None
 
 
+def src_key(src: str) -> str:
+    """How an image's address is matched between the plan and the HTML copy: as the
+    browser reads it (character references and %-escapes decoded), without its query or
+    fragment. A markdown destination goes through ``markdown_src`` first."""
+    return unquote(html.unescape(src).split("#")[0].split("?")[0])
+
+
+def markdown_src(written: str) -> str:
+    """A markdown destination as it lands in the page's ``src``: without angle brackets
+    and backslash escapes."""
+    raw = written.strip()
+    if raw.startswith("<") and raw.endswith(">"):
+        raw = raw[1:-1].strip()
+    return _ESCAPED.sub(r"\1", raw)
+
+
 def _markdown_destination(written: str) -> str:
     """Backslash escapes and character references mean the same in a destination."""
     return html.unescape(_ESCAPED.sub(r"\1", written))
@@ -406,9 +421,46 @@ class _AttributeCollector(HTMLParser):
             self.hits.extend((offset, url) for url in _css_urls(data))
 
 
+_CSS_SPACE = " \t\n\r\f"
+
+
 def _css_urls(css: str) -> list[str]:
-    """The url(...) of a style sheet or style attribute, as written."""
-    return [next(g for g in match.groups() if g is not None) for match in _CSS_URL.finditer(css)]
+    """The url(...) of a style sheet or style attribute, as written.
+
+    Scanned by hand in one pass: a regular expression with white space on both sides of
+    an optional value backtracks quadratically over a long run of spaces. A quote that
+    is never closed ends the scan for that quote, and the scan goes on after each value.
+    """
+    lower = css.lower()
+    urls, i, n = [], 0, len(css)
+    unclosed = set()
+    while True:
+        start = lower.find("url(", i)
+        if start < 0:
+            return urls
+        j = start + 4
+        while j < n and css[j] in _CSS_SPACE:
+            j += 1
+        i = j
+        if j < n and css[j] in "\"'":
+            quote = css[j]
+            close = -1 if quote in unclosed else css.find(quote, j + 1)
+            if close < 0:
+                unclosed.add(quote)
+                continue
+            value, k = css[j + 1:close], close + 1
+        else:
+            k = j
+            while k < n and css[k] not in _CSS_SPACE and css[k] not in "()\"'":
+                k += 1
+            value = css[j:k]
+        i = k
+        while k < n and css[k] in _CSS_SPACE:
+            k += 1
+        if k < n and css[k] == ")":
+            i = k + 1
+            if value:
+                urls.append(value)
 
 
 def _srcset_urls(value: str) -> list[str]:

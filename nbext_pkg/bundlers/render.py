@@ -1,44 +1,49 @@
-"""The bundle's HTML copy and requirements.txt, made in a child process.
+"""Everything a bundle does with the notebook's text happens in a child process: parsing
+the notebook, finding its references (for the plan), requirements.txt and the HTML copy.
 
-Both read user text with regular expressions (ours, nbconvert's, mistune's, IPython's)
-and a quadratic case in any of them would hold the server's interpreter lock for
-seconds. So they run in a child Python with a wall-clock limit (``SIGALRM`` with its
-default action ends the child even inside a long regular expression) and an
-address-space limit (``RLIMIT_AS``); a child that overruns is gone and the bundle goes
-on without the HTML copy, its manifest saying why (``html-timeout``,
-``html-too-large``, ``html-failed``).
+All of these run regular expressions and parsers over user text (ours, nbformat's,
+nbconvert's, mistune's, IPython's), and a quadratic case in any of them, or a very
+large notebook, would hold the server's interpreter lock for seconds. In the child they
+run with a wall-clock limit (``SIGALRM`` with its default action ends the child even
+inside a long regular expression) and an address-space limit (``RLIMIT_AS``); a child
+that overruns is gone, and the bundle says why: 413 when the notebook could not be read
+for the plan, ``html-timeout`` / ``html-too-large`` / ``html-failed`` in the manifest for
+the HTML copy.
 
-The child never reads the user's files. It returns the page as text frames, cut where
-an ``<img src>`` names an image the plan accepted; the writer in the server fills those
-in with data URIs of images it reads itself, through the same checked opener as every
-other file, and only up to a size limit (larger images stay relative links, which
-resolve because those files are in the bundle too). Nothing holds a whole page.
+The child never reads the user's other files. It returns the page cut where an ``<img
+src>`` names an image the plan accepted; the writer in the server fills those in with
+data URIs of images it reads itself, through the same checked opener as every other file.
 
-Children are started on demand and one is kept for the next bundle (importing nbconvert
-takes a second or two); every bundle has a child of its own, so no render waits for
-another's. A child ends when its stdin closes, so none outlives the server.
+One bundle has one child (a ``Session``): it reads the notebook while the bundle is
+planned, keeps it, and renders it while the files are written. One idle child is kept
+for the next bundle; no bundle waits for another's. Children are started by one
+long-lived thread and ask the kernel to end them when it ends (``PR_SET_PDEATHSIG``), so
+none outlives the server, however the server ends.
 """
 
 import json
 import os
+import queue
 import select
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 from .options import Cancelled
 
-READY, REQUIREMENTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RQTIEXM")
+READY, FACTS, REQUIREMENTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RFQTIEXM")
 _FRAME = struct.Struct(">cI")
-_START_SECONDS = 60  # a cold child imports nbconvert before it reads its job
+_START_SECONDS = 60  # a cold child imports nbconvert before it renders
 _IDLE = 1
 
 
 class RenderFailed(Exception):
-    """No HTML copy (or requirements): ``reason`` is the manifest's word for why."""
+    """The child could not do its job: ``reason`` says why, in the manifest's words
+    (``timeout``, ``too-large`` or ``failed``; prefixed ``html-`` for the HTML copy)."""
 
     def __init__(self, reason, message):
         super().__init__(message)
@@ -49,84 +54,131 @@ def write_frame(out, kind, payload=b""):
     out.write(_FRAME.pack(kind, len(payload)) + payload)
 
 
+class _Spawner:
+    """One thread that starts every child, for the life of the server: a child's
+    ``PR_SET_PDEATHSIG`` fires when the thread that started it ends, so that thread
+    must not be a download's."""
+
+    def __init__(self):
+        self.requests = queue.Queue()
+        self.thread = None
+        self.lock = threading.Lock()
+
+    def _run(self):
+        while True:
+            args, kwargs, box = self.requests.get()
+            try:
+                box.put(subprocess.Popen(args, **kwargs))
+            except Exception as error:  # reported to the caller
+                box.put(error)
+
+    def popen(self, args, **kwargs):
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="nbext_pkg-spawner", daemon=True)
+                self.thread.start()
+        box = queue.Queue()
+        self.requests.put((args, kwargs, box))
+        found = box.get()
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+_SPAWNER = _Spawner()
+
+
 class Child:
-    """One child process and the job it is doing."""
+    """One child process and the frames it sends."""
 
     def __init__(self, memory):
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
         self.memory = memory
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nbext_pkg.bundlers.render_child", str(memory)],
+        self.proc = _SPAWNER.popen(
+            [sys.executable, "-m", "nbext_pkg.bundlers.render_child", str(memory), str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, cwd="/", close_fds=True)
         self.fd = self.proc.stdout.fileno()
         self.buffer = bytearray()
         self.ready = False
-        self.clean = False
+        self.clean = True  # between jobs
+        self.deadline = None
 
-    def start(self, notebook_bytes, *, html, requirements, images, timeout):
-        """Hand the child a job; it reads it once its imports are done."""
-        header = json.dumps({"html": html, "requirements": requirements,
-                             "images": sorted(images), "timeout": timeout}).encode()
-        # Until the child has rendered: then its output may wait as long as the download.
-        self.deadline = time.monotonic() + timeout + 1 + (0 if self.ready else _START_SECONDS)
+    def send(self, header, body=b"", deadline=None):
+        """Hand the child a job (``body``: bytes or an iterable of them, ``header["size"]``
+        long); it reads it once its imports are done."""
+        self.deadline = deadline
         self.clean = False
+        blocks = [body] if isinstance(body, (bytes, bytearray)) else body
         try:
-            self.proc.stdin.write(header + b"\n" + struct.pack(">Q", len(notebook_bytes)))
-            self.proc.stdin.write(notebook_bytes)
+            self.proc.stdin.write(json.dumps(header).encode() + b"\n")
+            self.proc.stdin.write(struct.pack(">Q", header.get("size", 0)))
+            for block in blocks:
+                self.proc.stdin.write(block)
             self.proc.stdin.flush()
         except OSError:
             pass  # a child that died already says so when its frames are read
 
-    def _fill(self, n, cancel):
+    def _fill(self, n, cancel, timed_out):
         while len(self.buffer) < n:
             if cancel is not None and cancel.is_set():
                 self.kill()
                 raise Cancelled()
             left = None if self.deadline is None else self.deadline - time.monotonic()
-            readable, _, _ = select.select([self.fd], [], [], 0.25 if left is None else
-                                           max(0, min(left, 0.25)))
+            wait = 0.25 if left is None else max(0, min(left, 0.25))
+            readable, _, _ = select.select([self.fd], [], [], wait)
             if readable:
                 data = os.read(self.fd, 1024 * 1024)
                 if not data:
-                    raise self._death()
+                    raise self._death(timed_out)
                 self.buffer += data
             elif left is not None and left <= 0:
                 # The child's own alarm should have ended it first; this is the backstop.
                 self.kill()
-                raise RenderFailed("html-timeout", "the render did not finish in time")
+                raise RenderFailed("timeout", timed_out)
 
-    def _death(self):
+    def _death(self, timed_out):
         code = self.proc.wait()
         if code == -signal.SIGALRM:
-            return RenderFailed("html-timeout", "the render overran its time limit")
+            return RenderFailed("timeout", timed_out)
         if code in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, 3):
-            return RenderFailed("html-too-large", f"the child ended ({code}): out of memory")
-        return RenderFailed("html-failed", f"the child ended with status {code}")
+            return RenderFailed("too-large", f"the child ended ({code}): out of memory")
+        return RenderFailed("failed", f"the child ended with status {code}")
 
-    def frame(self, cancel):
-        """The next (kind, payload) from the child."""
-        self._fill(_FRAME.size, cancel)
+    def frame(self, cancel, timed_out="the child overran its time limit"):
+        """The next (kind, payload) from the child; RenderFailed or Cancelled instead."""
+        self._fill(_FRAME.size, cancel, timed_out)
         kind, length = _FRAME.unpack_from(self.buffer)
-        self._fill(_FRAME.size + length, cancel)
+        self._fill(_FRAME.size + length, cancel, timed_out)
         payload = bytes(self.buffer[_FRAME.size:_FRAME.size + length])
         del self.buffer[:_FRAME.size + length]
         if kind == READY:
             self.ready = True
-            return self.frame(cancel)
-        if kind in (TEXT, IMAGE, END):
-            self.deadline = None
+            return self.frame(cancel, timed_out)
+        if kind in (TEXT, IMAGE):
+            self.deadline = None  # rendered: the rest may wait as long as the download
         if kind == END:
-            self.clean = True
+            self.clean, self.deadline = True, None
         elif kind == NO_MEMORY:
             self.kill()
-            raise RenderFailed("html-too-large", payload.decode("utf-8", "replace"))
+            raise RenderFailed("too-large", payload.decode("utf-8", "replace"))
         elif kind == FAILED:
-            self.clean = True
-            raise RenderFailed("html-failed", payload.decode("utf-8", "replace"))
+            self.clean, self.deadline = True, None
+            raise RenderFailed("failed", payload.decode("utf-8", "replace"))
         return kind, payload
+
+    def wait_ready(self, cancel):
+        """Wait (up to a minute) for a new child to have started."""
+        if not self.ready:
+            self.deadline = time.monotonic() + _START_SECONDS
+            self._fill(_FRAME.size, cancel, "the child did not start")
+            kind, length = _FRAME.unpack_from(self.buffer)
+            if kind != READY:
+                raise RenderFailed("failed", f"the child said {kind!r} first")
+            del self.buffer[:_FRAME.size + length]
+            self.ready, self.deadline = True, None
 
     def kill(self):
         if self.proc.poll() is None:
@@ -143,7 +195,7 @@ class Child:
 
 
 class Pool:
-    """Children to render with: one kept warm, more made when bundles overlap."""
+    """Children to work with: one kept warm, more made when bundles overlap."""
 
     def __init__(self):
         self._idle = []
@@ -159,7 +211,7 @@ class Pool:
         return Child(memory)
 
     def give(self, child):
-        """Back to the pool if it finished its job cleanly, else ended."""
+        """Back to the pool if it finished its last job cleanly, else ended."""
         if child.clean and child.proc.poll() is None:
             with self._lock:
                 if len(self._idle) < _IDLE:
@@ -171,62 +223,135 @@ class Pool:
 POOL = Pool()
 
 
-class Job:
-    """One bundle's render: started early, read when the writer gets to it."""
+class Session:
+    """One bundle's child: ``read`` while planning, ``render`` while writing, ``finish``.
 
-    def __init__(self, notebook_bytes, *, html, requirements, images, timeout, memory, cancel):
+    A render's frames are drained by a thread of the session into a spool (memory for a
+    small page, a temporary file for a large one) as the child sends them, and the child
+    goes back to the pool as soon as it is done: a download that stalls holds no child.
+    """
+
+    def __init__(self, memory, cancel):
         self.cancel = cancel
         self.failure = None
-        self._pending = None
+        self._requirements = None
+        self._drained = None
+        self._spool = None
+        self._over = False
         try:
             self.child = POOL.take(memory)
-        except OSError as error:  # no process to be had (limits, memory): no page, no requirements
-            self.child = None
-            self.failure = RenderFailed("html-failed", f"no render process could start: {error}")
+            self.pid = self.child.proc.pid
+        except OSError as error:  # no process to be had (limits, memory)
+            self.child, self.pid = None, None
+            self.failure = RenderFailed("failed", f"no child process could start: {error}")
+
+    def start(self):
+        """Wait for the child to have started (a new one imports for a few tenths of a
+        second), so that its start does not count against the plan's deadline."""
+        if self.failure is None:
+            try:
+                self.child.wait_ready(self.cancel)
+            except RenderFailed as error:
+                self.failure = error
+
+    def read(self, size, blocks, *, base_url, max_references, deadline):
+        """The notebook's facts (references, excludes, metadata) from its bytes."""
+        self.start()
+        if self.failure is not None:
+            raise self.failure
+        self.child.send({"kind": "read", "size": size, "base_url": base_url,
+                         "max_references": max_references,
+                         "timeout": max(deadline - time.monotonic(), 0.001)},
+                        blocks, deadline + 1)
+        kind, payload = self.child.frame(self.cancel, "reading the notebook overran the plan's deadline")
+        if kind != FACTS:
+            raise RenderFailed("failed", f"the child answered {kind!r}")
+        facts = json.loads(payload)
+        self.child.frame(self.cancel)  # END
+        return facts
+
+    def render(self, *, html, requirements, images, timeout):
+        """Start the render of the notebook read: requirements.txt and/or the HTML copy."""
+        self._drained = threading.Event()
+        if self.failure is not None:
+            self._drained.set()
             return
-        self.child.start(notebook_bytes, html=html, requirements=requirements,
-                         images=images, timeout=timeout)
+        self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, prefix="nbext_pkg-")
+        self.child.send({"kind": "render", "html": html, "requirements": requirements,
+                         "images": sorted(images), "timeout": timeout},
+                        deadline=time.monotonic() + timeout + 1)
+        threading.Thread(target=self._drain, name="nbext_pkg-render", daemon=True).start()
+
+    def _drain(self):
+        try:
+            while True:
+                kind, payload = self.child.frame(self.cancel, "the render overran its time limit")
+                if kind == REQUIREMENTS:
+                    self._requirements = payload.decode("utf-8")
+                elif kind in (TEXT, IMAGE):
+                    self._spool.write(_FRAME.pack(kind, len(payload)) + payload)
+                elif kind == END:
+                    break
+        except (RenderFailed, Cancelled) as error:
+            self.failure = error
+        finally:
+            self._give_back()
+            self._drained.set()
+            if self._over:
+                self._spool.close()
+
+    def _wait(self):
+        while not self._drained.wait(0.25):
+            if self.cancel.is_set():
+                raise Cancelled()
 
     def requirements(self):
         """requirements.txt's text; RenderFailed if the child could not say."""
-        kind, payload = self._next()
-        if kind != REQUIREMENTS:
-            self._pending = (kind, payload)
-            raise RenderFailed("html-failed", "the child sent no requirements")
-        return payload.decode("utf-8")
-
-    def _next(self):
-        if self.failure is not None:
-            raise self.failure  # the child is gone: the same reason for what was left
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            return pending
-        try:
-            return self.child.frame(self.cancel)
-        except RenderFailed as error:
-            self.failure = error
-            raise
+        self._wait()
+        if self._requirements is not None:
+            return self._requirements
+        if isinstance(self.failure, Cancelled):
+            raise Cancelled()
+        raise self.failure or RenderFailed("failed", "the child sent no requirements")
 
     def pieces(self):
         """The page as ("text", bytes) and ("image", (key, original)) pieces."""
+        self._wait()
+        if self.failure is not None:
+            raise self.failure
+        self._spool.seek(0)
         while True:
-            kind, payload = self._next()
-            if kind == END:
+            head = self._spool.read(_FRAME.size)
+            if not head:
                 return
+            kind, length = _FRAME.unpack(head)
+            payload = self._spool.read(length)
             if kind == TEXT:
                 yield "text", payload
-            elif kind == IMAGE:
+            else:
                 key, original = json.loads(payload)
                 yield "image", (key, original)
 
+    def _give_back(self):
+        child, self.child = self.child, None
+        if child is not None:
+            POOL.give(child)
+
     def finish(self):
-        """Done with the child: kept for the next bundle if it got to the end of its job."""
-        if self.child is None:
-            return
-        if not self.child.clean and self.failure is None:
+        """Done: a child that only read goes back to the pool once it has forgotten the
+        notebook; a render's drain gives its child back itself."""
+        if self._drained is None and self.child is not None and self.failure is None:
             try:
-                while not self.child.clean:
-                    self.child.frame(self.cancel)
+                self.child.send({"kind": "forget"}, deadline=time.monotonic() + 5)
+                self.child.frame(None)
             except (RenderFailed, Cancelled):
                 pass
-        POOL.give(self.child)
+        self._over = True
+        if self._drained is None:
+            self._give_back()
+            return
+        child = self.child
+        if child is not None and not self._drained.is_set():
+            child.kill()  # the bundle is over before its render: nobody wants the page
+        if self._drained.is_set() and self._spool is not None:
+            self._spool.close()

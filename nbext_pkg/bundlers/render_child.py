@@ -1,16 +1,23 @@
-"""What runs in the render child (see render.py): ``python -m nbext_pkg.bundlers.render_child
-<address-space limit in bytes>``. Reads jobs on stdin, answers in frames on stdout."""
+"""What runs in the child (see render.py): ``python -m nbext_pkg.bundlers.render_child
+<address-space limit in bytes> <the server's pid>``. Reads jobs on stdin (a JSON line, a
+length, that many bytes), answers in frames on stdout:
 
-import html as html_text
+- ``read``: the notebook's bytes in; its facts out (references, excludes, the metadata the
+  bundle reads); the parsed notebook is kept for the next job;
+- ``render``: requirements.txt and/or the HTML copy of the notebook read;
+- ``forget``: drop the notebook (the child goes back to the pool).
+"""
+
 import json
+import os
 import re
 import resource
 import signal
 import struct
 import sys
-from urllib.parse import unquote
 
-from .render import END, FAILED, IMAGE, NO_MEMORY, READY, REQUIREMENTS, TEXT, write_frame
+from .references import excludes, find_references, src_key
+from .render import END, FACTS, FAILED, IMAGE, NO_MEMORY, READY, REQUIREMENTS, TEXT, write_frame
 
 _PIECE = 1024 * 1024
 _SPACE = " \t\n\r\f"
@@ -70,7 +77,7 @@ def image_pieces(page, keys):
         original = page[src[0]:src[1]]
         if original[:5].lower() == "data:":
             continue
-        key = unquote(html_text.unescape(original).split("#")[0].split("?")[0])
+        key = src_key(original)
         if key in keys:
             yield page[done:src[0]]
             yield (key, original)
@@ -103,16 +110,85 @@ def _tolerant(notebook):
     return notebook
 
 
-def _job(out, exporter, header, notebook_bytes):
-    import nbformat
+def _facts(notebook, header):
+    """What the plan needs of the notebook, as plain JSON."""
+    found = find_references(notebook, base_url=header.get("base_url") or "/")
+    most = int(header.get("max_references") or len(found))
+    meta = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+    ours = meta.get("nbext_pkg") if isinstance(meta.get("nbext_pkg"), dict) else {}
+    bundle = ours.get("bundle") if isinstance(ours.get("bundle"), dict) else {}
+    return {
+        "references": [[r.written, r.path, r.root_relative, r.source] for r in found[:most]],
+        "more_references": max(len(found) - most, 0),
+        "excludes": excludes(notebook),
+        "bundle": {k: v for k, v in bundle.items() if isinstance(v, (str, bool, int))},
+        "kernelspec": meta.get("kernelspec"),
+        "language_info": meta.get("language_info"),
+    }
 
+
+def _parse(body):
+    """The notebook in ``body``, as nbformat reads it (any version, converted to 4, checked
+    with only a warning as the server does); ValueError with a short sentence otherwise.
+    (nbformat's own reads quotes the whole text in some of its errors.)"""
+    import nbformat
+    from nbformat.reader import get_version
+
+    try:
+        found = json.loads(body)
+    except ValueError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    if not isinstance(found, dict):
+        raise ValueError("its JSON is not an object")
+    major, minor = get_version(found)
+    if major not in nbformat.versions:
+        raise ValueError(f"nbformat {major} is not one nbformat knows")
+    try:
+        notebook = nbformat.convert(nbformat.versions[major].to_notebook_json(found, minor=minor), 4)
+    except (AttributeError, KeyError, TypeError) as error:
+        raise ValueError(f"the notebook is missing what nbformat expects: {error}") from None
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError:
+        pass  # the notebook server opens such notebooks too, with a warning
+    return notebook
+
+
+def _read(out, state, header, body):
+    state.clear()
+    try:
+        notebook = _parse(body)
+    except MemoryError:
+        raise
+    except Exception as error:  # JSON, schema, encoding: all mean "not a notebook"
+        text = str(error).strip().splitlines()
+        write_frame(out, FAILED, (text[0][:300] if text else type(error).__name__).encode())
+        return
+    del body
+    state["notebook"] = notebook
+    facts = json.dumps(_facts(notebook, header), default=str).encode("utf-8")
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    write_frame(out, FACTS, facts)
+    write_frame(out, END)
+
+
+def _render(out, state, header):
     from . import manifest
 
-    notebook = nbformat.reads(notebook_bytes.decode("utf-8", "replace"), as_version=4)
+    notebook = state.get("notebook")
+    if notebook is None:
+        write_frame(out, FAILED, b"no notebook was read")
+        return
     if header["requirements"]:
         write_frame(out, REQUIREMENTS, manifest.requirements(notebook).encode("utf-8"))
         out.flush()
-    body = exporter.from_notebook_node(_tolerant(notebook))[0] if header["html"] else None
+    body = None
+    if header["html"]:
+        if "exporter" not in state:
+            from nbconvert import HTMLExporter
+
+            state["exporter"] = HTMLExporter()
+        body = state["exporter"].from_notebook_node(_tolerant(notebook))[0]
     signal.setitimer(signal.ITIMER_REAL, 0)  # the work is done; sending may wait on the server
     if body is not None:
         for piece in image_pieces(body, set(header["images"])):
@@ -120,48 +196,71 @@ def _job(out, exporter, header, notebook_bytes):
                 write_frame(out, IMAGE, json.dumps(piece).encode("utf-8"))
             elif piece:
                 _send_text(out, piece)
+    state.pop("notebook", None)
     write_frame(out, END)
 
 
 def _read_exact(stream, n):
-    data = stream.read(n)
+    data = stream.read(n) if n else b""
     return data if data is not None and len(data) == n else None
+
+
+def _die_with(server_pid):
+    """Ask the kernel to end this process when the thread that started it ends (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != server_pid:  # it ended before the request took hold
+        sys.exit(0)
 
 
 def main(argv):
     memory = int(argv[1]) if len(argv) > 1 else 0
+    if len(argv) > 2:
+        _die_with(int(argv[2]))
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     # Its default action ends the process, even in the middle of a regular expression.
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not break the frames
-    from nbconvert import HTMLExporter
+    import nbformat  # noqa: F401 - what every job needs, imported before the first
 
-    exporter = HTMLExporter()
     write_frame(out, READY)
     out.flush()
+    state = {}
     while True:
         line = inp.readline()
         size = _read_exact(inp, 8)
         if not line or size is None:
             return 0  # the server is gone or done with us
-        notebook_bytes = _read_exact(inp, struct.unpack(">Q", size)[0])
-        if notebook_bytes is None:
+        body = _read_exact(inp, struct.unpack(">Q", size)[0])
+        if body is None:
             return 0
         header = json.loads(line)
-        signal.setitimer(signal.ITIMER_REAL, max(float(header["timeout"]), 0.001))
+        signal.setitimer(signal.ITIMER_REAL, max(float(header.get("timeout", 60)), 0.001))
         try:
-            _job(out, exporter, header, notebook_bytes)
+            if header["kind"] == "read":
+                _read(out, state, header, body)
+            elif header["kind"] == "render":
+                _render(out, state, header)
+            else:
+                state.pop("notebook", None)
+                write_frame(out, END)
         except MemoryError:
-            del notebook_bytes
-            write_frame(out, NO_MEMORY, b"the render ran out of memory")
+            state.clear()
+            body = None
+            write_frame(out, NO_MEMORY, b"the child ran out of memory")
             out.flush()
             return 3
         except Exception as error:  # nbconvert failing costs the HTML copy only
             signal.setitimer(signal.ITIMER_REAL, 0)
             text = str(error).strip().splitlines()
-            write_frame(out, FAILED, f"{type(error).__name__}: {text[0] if text else ''}".encode())
+            write_frame(out, FAILED, f"{type(error).__name__}: {text[0][:300] if text else ''}".encode())
+        signal.setitimer(signal.ITIMER_REAL, 0)
         out.flush()
 
 

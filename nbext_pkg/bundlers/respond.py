@@ -13,8 +13,8 @@ from tornado import web
 from ..config import settings_of
 from . import options as options_mod
 from .archive import FORMATS
-from .pipeline import NotBundled, from_model, local_notebook, local_tree, notebook_path, prepare
-from .stream import PLAN_EXECUTOR, stream, watch_connection
+from .pipeline import NotBundled, local_tree, notebook_path, prepare
+from .stream import in_thread, stream, watch_connection
 
 CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
 assert set(CONTENT_TYPES) == set(FORMATS)
@@ -129,23 +129,23 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         "machine's disk, so the files the notebook refers to could not be read.")
 
     def prepare_bundle():
-        # Off the loop: reading the settings, reading and parsing the notebook, walking its folders.
+        # In a thread: reading the settings and the notebook, walking its folders.
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
-        tree = local_tree(root, options) if root else None
-        notebook = local_notebook(tree, rel, options) if ours else from_model(model, rel)
-        for name, value in options_mod.choose(asked, notebook.content, layers).items():
-            setattr(options, name, value)
-        return prepare(notebook, tree, options, files_note=note)
+        return prepare(rel, options, tree=local_tree(root, options) if root else None,
+                       model=None if ours else model, asked=asked, layers=layers,
+                       files_note=note)
 
-    loop = asyncio.get_running_loop()
     try:
-        bundle = await loop.run_in_executor(PLAN_EXECUTOR, prepare_bundle)
+        bundle = await in_thread(prepare_bundle)
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error)) from None
     except options_mod.PlanTimeout as error:
         raise web.HTTPError(413, str(error)) from None
     except options_mod.Cancelled:
         handler.log.info("nbext_pkg: the client left while its bundle was planned; planning stopped")
+        return
+    if options.cancel.is_set():
+        bundle.discard()
         return
     handler.set_header("Content-Type", CONTENT_TYPES[options.format])
     handler.set_header("Content-Disposition", content_disposition(bundle.filename))

@@ -92,7 +92,7 @@ class LocalFiles:
         if rel == os.curdir or parts[0] == os.pardir or os.path.isabs(rel):
             raise Changed(f"{item.rel} is not below the root")
         try:
-            folder = self._folder(parts[:-1])
+            folder = self.folder(parts[:-1])
             # Looked at before it is opened, so a FIFO or device put there is never opened.
             if not _same(os.stat(parts[-1], dir_fd=folder, follow_symlinks=False), item):
                 raise Changed(f"{item.rel} is not the file the plan saw")
@@ -122,7 +122,7 @@ class LocalFiles:
             f.finish()
         return b"".join(blocks)
 
-    def _folder(self, names):
+    def folder(self, names):
         """An fd of the folder ``names`` below the root, each step opened without following
         links; the folders of the previous file are kept open for the next one."""
         if self._root_fd is None:

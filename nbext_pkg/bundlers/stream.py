@@ -8,9 +8,10 @@ A download whose client takes no bytes for ``idle`` seconds (it stopped reading 
 closing) is ended the same way, so a stalled client cannot hold a writer for ever. The
 writer's own waits are bounded elsewhere (the plan's deadline, the render's time limit).
 
-Each download has its own thread (the number of downloads is bounded by the
-routes), so no download waits for a pool that others hold; planning runs in a pool
-of its own (``PLAN_EXECUTOR``) and rendering in child processes.
+Each download has its own threads, one to plan it (``in_thread``) and one to write
+it (the number of downloads is bounded by the routes), so no download waits for a
+pool that others hold; the notebook's text is read and rendered in child processes.
+The threads are daemons: a server told to stop does not wait for them.
 
 The hand-off is a deque guarded by a semaphore (the bound) plus one wake-up of
 the loop per chunk; large writes (zipfile passes on whole read blocks) go into
@@ -19,7 +20,6 @@ the queue as they are, without being copied into a buffer first.
 
 import asyncio
 import collections
-import concurrent.futures
 import logging
 import threading
 
@@ -27,7 +27,6 @@ from tornado.iostream import StreamClosedError
 
 from .options import Cancelled
 
-PLAN_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbext_pkg-plan")
 QUEUE_CHUNKS = 4
 _DONE = object()
 
@@ -101,6 +100,29 @@ class ChunkSink:
 
     def drain(self):
         self.items.clear()
+
+
+def in_thread(work, name="nbext_pkg-plan"):
+    """``work()`` in a daemon thread of its own; an asyncio future of its result."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(outcome, value):
+        if not future.done():
+            (future.set_exception if outcome == "error" else future.set_result)(value)
+
+    def run():
+        try:
+            outcome, value = "done", work()
+        except BaseException as error:  # handed to the loop, which raises it in the request
+            outcome, value = "error", error
+        try:
+            loop.call_soon_threadsafe(settle, outcome, value)
+        except RuntimeError:  # the loop is closed: the server has stopped
+            pass
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def watch_connection(handler, cancelled, wake=None):
