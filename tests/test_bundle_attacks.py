@@ -472,19 +472,19 @@ def test_a_plan_past_its_deadline_is_refused_with_a_sentence(tight_server):
 
 
 def render_children(pid):
-    """(pid, CPU ticks) of the server's render children."""
-    found = []
+    """(pid, CPU ticks) of the server's bundle children: those its zygote forked."""
+    procs = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and b"render_child" in cmd:
-                found.append((int(entry.name), int(fields[11]) + int(fields[12])))
-    return found
+            procs[int(entry.name)] = (int(fields[1]), b"render_child" in cmd,
+                                      int(fields[11]) + int(fields[12]))
+    zygotes = {p for p, (parent, ours, _) in procs.items() if ours and parent == pid}
+    return [(p, ticks) for p, (parent, ours, ticks) in procs.items() if ours and parent in zygotes]
 
 
 def busy_children(pid, before):

@@ -1,6 +1,7 @@
 """MANIFEST.json and requirements.txt for a notebook bundle."""
 
 import ast
+import functools
 import json
 import sys
 from datetime import datetime, timezone
@@ -74,10 +75,16 @@ def top_level_imports(notebook):
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def distributions():
+    """Top-level module -> distributions that provide it, read once per process."""
+    return metadata.packages_distributions()
+
+
 def requirements(notebook):
     """requirements.txt: third-party imports pinned to the server's installed versions."""
     stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
-    by_module = metadata.packages_distributions()
+    by_module = distributions()
     pinned, unknown = {}, []
     for module in top_level_imports(notebook):
         if module in stdlib or module.startswith("_"):

@@ -15,10 +15,13 @@ src>`` names an image the plan accepted; the writer in the server fills those in
 data URIs of images it reads itself, through the same checked opener as every other file.
 
 One bundle has one child (a ``Session``): it reads the notebook while the bundle is
-planned, keeps it, and renders it while the files are written. One idle child is kept
-for the next bundle; no bundle waits for another's. Children are started by one
-long-lived thread and ask the kernel to end them when it ends (``PR_SET_PDEATHSIG``), so
-none outlives the server, however the server ends.
+planned, keeps it, and renders it while the files are written. Children are forked from
+one zygote process that has imported nbformat, nbconvert and the rest once, so a new
+child costs milliseconds, not the seconds a new Python takes; one idle child is kept for
+the next bundle, and no bundle waits for another's. The zygote is started by one
+long-lived thread and asks the kernel to end it when that thread ends
+(``PR_SET_PDEATHSIG``), and its children do the same with it, so none outlives the
+server, however the server ends.
 """
 
 import json
@@ -26,6 +29,7 @@ import os
 import queue
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -37,7 +41,7 @@ from .options import Cancelled
 
 READY, FACTS, REQUIREMENTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RFQTIEXM")
 _FRAME = struct.Struct(">cI")
-_START_SECONDS = 60  # a cold child imports nbconvert before it renders
+_START_SECONDS = 60  # a new zygote imports nbformat before it forks the first child
 _IDLE = 1
 
 
@@ -88,36 +92,99 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+def _send_fd(sock, fd, payload):
+    sock.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", fd))])
+
+
+def _recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        block = sock.recv(n - len(data))
+        if not block:
+            raise OSError("the zygote is gone")
+        data += block
+    return data
+
+
+class _Zygote:
+    """The process children are forked from. It imports nbformat and our modules, then,
+    between fork requests, nbconvert and IPython's transformer, and forks a child in a
+    few milliseconds where starting a new Python and importing all that takes seconds.
+    It is single-threaded, so forking it is safe. It ends when the server does."""
+
+    def __init__(self):
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = _SPAWNER.popen(
+                [sys.executable, "-m", "nbext_pkg.bundlers.render_child", "zygote",
+                 str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, cwd="/", close_fds=True, pass_fds=[theirs.fileno()])
+        finally:
+            theirs.close()
+        self.control = ours
+        self.lock = threading.Lock()
+
+    def fork(self, memory):
+        """(pid, socket) of a new child with an address-space limit of ``memory`` bytes."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self.lock:
+                _send_fd(self.control, theirs.fileno(), struct.pack(">Q", memory))
+                pid = struct.unpack(">q", _recv_exact(self.control, 8))[0]
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return pid, ours
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+_ZYGOTE = {"zygote": None}
+_ZYGOTE_LOCK = threading.Lock()
+
+
+def _fork(memory):
+    with _ZYGOTE_LOCK:
+        zygote = _ZYGOTE["zygote"]
+        if zygote is None or not zygote.alive():
+            zygote = _ZYGOTE["zygote"] = _Zygote()
+    return zygote.fork(memory)
+
+
 class Child:
     """One child process and the frames it sends."""
 
     def __init__(self, memory):
-        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
         self.memory = memory
-        self.proc = _SPAWNER.popen(
-            [sys.executable, "-m", "nbext_pkg.bundlers.render_child", str(memory), str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd="/", close_fds=True)
-        self.fd = self.proc.stdout.fileno()
+        self.pid, self.sock = _fork(memory)
+        self.fd = self.sock.fileno()
         self.buffer = bytearray()
         self.ready = False
+        self.dead = False
         self.clean = True  # between jobs
         self.deadline = None
+        self.job_started = None
+        self.job_timeout = None
 
     def send(self, header, body=b"", deadline=None):
         """Hand the child a job (``body``: bytes or an iterable of them, ``header["size"]``
         long); it reads it once its imports are done."""
         self.deadline = deadline
         self.clean = False
+        self.job_started, self.job_timeout = time.monotonic(), header.get("timeout")
         blocks = [body] if isinstance(body, (bytes, bytearray)) else body
         try:
-            self.proc.stdin.write(json.dumps(header).encode() + b"\n")
-            self.proc.stdin.write(struct.pack(">Q", header.get("size", 0)))
+            self.sock.sendall(json.dumps(header).encode() + b"\n" +
+                              struct.pack(">Q", header.get("size", 0)))
             for block in blocks:
-                self.proc.stdin.write(block)
-            self.proc.stdin.flush()
+                self.sock.sendall(block)
         except OSError:
             pass  # a child that died already says so when its frames are read
 
@@ -130,7 +197,10 @@ class Child:
             wait = 0.25 if left is None else max(0, min(left, 0.25))
             readable, _, _ = select.select([self.fd], [], [], wait)
             if readable:
-                data = os.read(self.fd, 1024 * 1024)
+                try:
+                    data = os.read(self.fd, 1024 * 1024)
+                except OSError:
+                    data = b""
                 if not data:
                     raise self._death(timed_out)
                 self.buffer += data
@@ -140,12 +210,13 @@ class Child:
                 raise RenderFailed("timeout", timed_out)
 
     def _death(self, timed_out):
-        code = self.proc.wait()
-        if code == -signal.SIGALRM:
+        """Why the child's output ended without a word: it is not our child (the zygote's),
+        so no exit status; a child that ran out of memory says so before it ends, one past
+        its time is ended by its own alarm."""
+        self.kill()
+        if self.job_timeout is not None and time.monotonic() - self.job_started >= self.job_timeout * 0.95:
             return RenderFailed("timeout", timed_out)
-        if code in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT, 3):
-            return RenderFailed("too-large", f"the child ended ({code}): out of memory")
-        return RenderFailed("failed", f"the child ended with status {code}")
+        return RenderFailed("failed", "the child ended without a word")
 
     def frame(self, cancel, timed_out="the child overran its time limit"):
         """The next (kind, payload) from the child; RenderFailed or Cancelled instead."""
@@ -180,17 +251,20 @@ class Child:
             del self.buffer[:_FRAME.size + length]
             self.ready, self.deadline = True, None
 
+    def alive(self):
+        return not self.dead
+
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        if not self.dead:
+            self.dead = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.sock.close()
         self.clean = False
 
     def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
         self.kill()
 
 
@@ -205,14 +279,14 @@ class Pool:
         with self._lock:
             while self._idle:
                 child = self._idle.pop()
-                if child.memory == memory and child.proc.poll() is None:
+                if child.memory == memory and child.alive():
                     return child
                 child.close()
         return Child(memory)
 
     def give(self, child):
         """Back to the pool if it finished its last job cleanly, else ended."""
-        if child.clean and child.proc.poll() is None:
+        if child.clean and child.alive():
             with self._lock:
                 if len(self._idle) < _IDLE:
                     self._idle.append(child)
@@ -240,7 +314,7 @@ class Session:
         self._over = False
         try:
             self.child = POOL.take(memory)
-            self.pid = self.child.proc.pid
+            self.pid = self.child.pid
         except OSError as error:  # no process to be had (limits, memory)
             self.child, self.pid = None, None
             self.failure = RenderFailed("failed", f"no child process could start: {error}")
@@ -340,7 +414,8 @@ class Session:
     def finish(self):
         """Done: a child that only read goes back to the pool once it has forgotten the
         notebook; a render's drain gives its child back itself."""
-        if self._drained is None and self.child is not None and self.failure is None:
+        if self._drained is None and self.child is not None and self.failure is None and \
+                self.child.alive():
             try:
                 self.child.send({"kind": "forget"}, deadline=time.monotonic() + 5)
                 self.child.frame(None)

@@ -1,6 +1,9 @@
-"""What runs in the child (see render.py): ``python -m nbext_pkg.bundlers.render_child
-<address-space limit in bytes> <the server's pid>``. Reads jobs on stdin (a JSON line, a
-length, that many bytes), answers in frames on stdout:
+"""What runs in the bundle's child processes (see render.py).
+
+``python -m nbext_pkg.bundlers.render_child zygote <the server's pid> <socket fd>`` starts
+the zygote: it imports what the children need and, for each request on its socket (a
+socket for the child and an address-space limit), forks a child. A child reads jobs on
+its socket (a JSON line, a length, that many bytes) and answers in frames:
 
 - ``read``: the notebook's bytes in; its facts out (references, excludes, the metadata the
   bundle reads); the parsed notebook is kept for the next job;
@@ -12,7 +15,9 @@ import json
 import os
 import re
 import resource
+import select
 import signal
+import socket
 import struct
 import sys
 
@@ -205,7 +210,7 @@ def _read_exact(stream, n):
     return data if data is not None and len(data) == n else None
 
 
-def _die_with(server_pid):
+def _die_with(parent_pid):
     """Ask the kernel to end this process when the thread that started it ends (Linux)."""
     try:
         import ctypes
@@ -213,25 +218,21 @@ def _die_with(server_pid):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != server_pid:  # it ended before the request took hold
-        sys.exit(0)
+    if os.getppid() != parent_pid:  # it ended before the request took hold
+        os._exit(0)
 
 
-def main(argv):
-    memory = int(argv[1]) if len(argv) > 1 else 0
-    if len(argv) > 2:
-        _die_with(int(argv[2]))
+def _serve(fd, memory, zygote_pid, state):
+    """A child's life: jobs on the socket ``fd`` until it closes."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _die_with(zygote_pid)
     if memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     # Its default action ends the process, even in the middle of a regular expression.
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not break the frames
-    import nbformat  # noqa: F401 - what every job needs, imported before the first
-
+    inp, out = os.fdopen(fd, "rb"), os.fdopen(os.dup(fd), "wb")
     write_frame(out, READY)
     out.flush()
-    state = {}
     while True:
         line = inp.readline()
         size = _read_exact(inp, 8)
@@ -262,6 +263,78 @@ def main(argv):
             write_frame(out, FAILED, f"{type(error).__name__}: {text[0][:300] if text else ''}".encode())
         signal.setitimer(signal.ITIMER_REAL, 0)
         out.flush()
+
+
+def _heavy_imports(state):
+    """What the first render would otherwise import, done in the zygote between requests."""
+    def nbconvert():
+        from nbconvert import HTMLExporter
+
+        state["exporter"] = HTMLExporter()
+
+    def ipython():
+        from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
+
+    def distributions():
+        from . import manifest
+
+        manifest.distributions()
+
+    return [nbconvert, ipython, distributions]
+
+
+def _request(control):
+    """(socket fd for the child, its memory limit) of the next fork request; None at EOF."""
+    fd_size = struct.calcsize("i")
+    message, ancillary, _, _ = control.recvmsg(8, socket.CMSG_LEN(fd_size))
+    if len(message) < 8:
+        return None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            return struct.unpack("i", data[:fd_size])[0], struct.unpack(">Q", message)[0]
+    return None
+
+
+def zygote(server_pid, control_fd):
+    _die_with(server_pid)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    sys.stdout = sys.stderr  # a stray print must not land anywhere that matters
+    control = socket.socket(fileno=control_fd)
+    import nbformat  # noqa: F401 - what every job needs, imported before the first fork
+
+    state = {}
+    heavy = _heavy_imports(state)
+    me = os.getpid()
+    while True:
+        if heavy and not select.select([control], [], [], 0)[0]:
+            try:
+                heavy.pop(0)()
+            except Exception:  # a child will try again, and say what failed
+                pass
+            continue
+        try:
+            request = _request(control)
+        except OSError:
+            request = None
+        if request is None:
+            return 0  # the server is gone
+        fd, memory = request
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            code = 1
+            try:
+                code = _serve(fd, memory, me, state)
+            finally:
+                os._exit(code)
+        os.close(fd)
+        control.sendall(struct.pack(">q", pid))
+
+
+def main(argv):
+    if argv[1:2] == ["zygote"]:
+        return zygote(int(argv[2]), int(argv[3]))
+    raise SystemExit("usage: python -m nbext_pkg.bundlers.render_child zygote <pid> <fd>")
 
 
 if __name__ == "__main__":
