@@ -86,6 +86,12 @@ class NbextPkgBundleExporter(Exporter):
         from .bundlers.pipeline import NotBundled, local_tree, prepare
 
         app = _nbconvert_app()
+        if app is None and _on_an_event_loop():
+            # notebook 6 runs its nbconvert routes on the server's event loop: everything
+            # else the server does would wait for the whole bundle.
+            raise BundleError("This route would make the bundle on the server's event loop; "
+                              "download it from <base_url>/nbext_pkg/bundle/<path>, which "
+                              "streams it.")
         options = options_mod.Options.from_settings(NbextPkg(config=self.config))
         target = _target(resources, self.file_extension)
         try:
@@ -140,7 +146,10 @@ class NbextPkgBundleExporter(Exporter):
             raise BundleError(f"{target} could not be written: {error.strerror}.") from None
         out = os.fdopen(fd, "wb")
         try:
-            os.fchmod(fd, _mode_for(target))
+            try:
+                os.fchmod(fd, _mode_for(target))
+            except OSError:  # a file system without modes (vfat, some CIFS): its own stand
+                pass
             try:
                 self._write(bundle, out, target)
                 out.flush()
@@ -152,10 +161,12 @@ class NbextPkgBundleExporter(Exporter):
                     out.close()
                 except OSError:  # what was left in its buffer had no room either
                     pass
-            if os.path.islink(target):  # put there while the bundle was made
-                raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle "
-                                  "through one; remove it or name the bundle with --output.")
-            os.replace(temporary, target)
+            # Put there while the bundle was made?
+            self._refuse_to_overwrite(target)
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                raise BundleError(f"{target} could not be written: {error.strerror}.") from None
         except BaseException:
             try:
                 os.unlink(temporary)
@@ -198,11 +209,16 @@ class NbextPkgBundleExporter(Exporter):
 
     def _refuse_to_overwrite(self, target):
         """Where the bundle goes must hold no link and no file nbext_pkg did not write."""
+        import stat
+
         from .bundlers.pipeline import is_our_bundle
 
         if os.path.islink(target):
             raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle through "
                               "one; remove it or name the bundle with --output.")
+        if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
+            raise BundleError(f"{target} is not a file: move it away or name the bundle with "
+                              "--output.")
         if os.path.lexists(target) and not is_our_bundle(target):
             raise BundleError(f"{target} already exists and is not a bundle nbext_pkg made; "
                               "move it away or name the bundle with --output.")
@@ -212,6 +228,16 @@ class NbextPkgBundleExporter(Exporter):
             print(f"nbext_pkg_bundle: {error}", file=sys.stderr)
             raise SystemExit(1)
         raise error
+
+
+def _on_an_event_loop():
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _server_root():

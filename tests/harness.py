@@ -201,7 +201,18 @@ class NotebookServer:
             return None
 
         self.info = wait_until(ready, timeout, f"the server's runtime file {info_file}")
+        # jupyter_server 2 writes that file before its loop binds the port: wait for both.
+        wait_until(self._listening, timeout, f"the server to listen on port {self.port}")
         return self
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the notebook server exited with {self.proc.returncode}:\n{self.log_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     @property
     def url(self):

@@ -203,3 +203,25 @@ def test_a_member_that_fails_part_way_is_left_out_and_the_archive_stays_valid(tm
     writer.add_bytes("top/last.txt", b"last")
     writer.close()
     assert archive_is_valid(bytes(sink.data), fmt, tmp_path) == ["top/first.txt", "top/last.txt"]
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+@pytest.mark.parametrize("mtime", [0, -86400 * 365, 7_000_000_000, 10**11],
+                         ids=["1970", "1969", "2191", "5138"])
+def test_files_from_any_time_go_in(tmp_path, monkeypatch, fmt, mtime):
+    """Zip dates hold 1980 to 2107 only (and a server west of UTC sees 1970 as 1969)."""
+    import time as time_mod
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time_mod.tzset()
+    try:
+        (tmp_path / "old.txt").write_text("old")
+        os.utime(tmp_path / "old.txt", (mtime, mtime))
+        sink = WriteOnly()
+        writer = archive.open_archive(fmt, sink)
+        add_path(writer, "top/old.txt", str(tmp_path / "old.txt"))
+        writer.close()
+        assert archive_is_valid(bytes(sink.data), fmt, tmp_path) == ["top/old.txt"]
+    finally:
+        monkeypatch.delenv("TZ")
+        time_mod.tzset()

@@ -291,3 +291,17 @@ def test_more_references_than_a_plan_takes_are_told(tmp_path):
     bundle.discard()
     assert bundle.plan.skipped[-1] == {"reference": "5 more references", "reason": "limit"}
     assert len(bundle.plan.skipped) == pipeline.MAX_REFERENCES + 1
+
+
+def test_undecodable_names_in_references_never_cost_the_manifest(tmp_path):
+    raw = json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("[odd](PLACEHOLDER.txt)")])))
+    text = json.dumps(raw).replace("PLACEHOLDER", "caf\\udce9")  # a lone surrogate, as JSON allows
+    (tmp_path / "nb.ipynb").write_text(text)
+    options = options_mod.Options()
+    sink = io.BytesIO()
+    pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options),
+                     asked={"html": False, "requirements": False}).write(sink)
+    with zipfile.ZipFile(sink) as zf:
+        manifest = json.loads(zf.read("nb/MANIFEST.json"))
+    assert manifest["skipped"] == [{"reference": "caf\udce9.txt", "reason": "missing"}]

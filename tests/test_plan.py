@@ -245,3 +245,24 @@ def test_a_folder_swapped_for_a_link_while_the_plan_runs_lists_nothing_outside(t
     plan = make_plan(notebook("[all](.)"), "nb.ipynb", Tree(str(root), check=check))
     assert [m.rel for m in plan.files] == ["a/in.txt"]
     assert "passwd" not in repr(plan)
+
+
+def test_a_file_and_a_folder_that_meet_on_a_mac_do_not_collide(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("x")
+    (tmp_path / "Data").write_text("a file named like the folder")
+    (tmp_path / "café.txt").write_text("NFC")
+    (tmp_path / "cafe\u0301.txt").write_text("NFD")
+    (tmp_path / "readme (2).txt").write_text("the user's own (2)")
+    (tmp_path / "README.txt").write_text("upper")
+    (tmp_path / "readme.txt").write_text("lower")
+    (tmp_path / "con .txt").write_text("reserved, with a space")
+    plan = make_plan(notebook("[d](data) [D](Data) [a](café.txt) [b](cafe\u0301.txt) "
+                              "[r2](readme%20(2).txt) [R](README.txt) [r](readme.txt) [c](con%20.txt)"),
+                     "nb.ipynb", str(tmp_path))
+    by_rel = {m.rel: m.arcname for m in plan.files}
+    assert by_rel["data/x.csv"] == "data/x.csv" and by_rel["Data"] == "Data (2)"
+    assert by_rel["café.txt"] == "café.txt" and by_rel["cafe\u0301.txt"] == "cafe\u0301 (2).txt"
+    assert by_rel["readme (2).txt"] == "readme (2).txt"  # a renamed file does not take it
+    assert by_rel["README.txt"] == "README.txt" and by_rel["readme.txt"] == "readme (3).txt"
+    assert by_rel["con .txt"] == "_con .txt"

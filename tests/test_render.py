@@ -3,6 +3,7 @@ HTML copy from a child process that cannot hold the server's interpreter, overru
 or its memory, or outlive a cancelled bundle (or the server)."""
 
 import json
+import os
 import threading
 import time
 
@@ -27,7 +28,7 @@ def notebook_bytes(*markdown, code=()):
 def job(data, *, timeout=60, memory=1024**3, images=(), html=True, requirements=True, cancel=None):
     """A session that has read ``data`` and started rendering it."""
     session = render.Session(memory, cancel or threading.Event())
-    session.facts = session.read(len(data), [data], base_url="/", max_references=100,
+    session.facts = session.read(len(data), lambda: [data], base_url="/", max_references=100,
                                  deadline=time.monotonic() + 60)
     session.render(html=html, requirements=requirements, images=set(images), timeout=timeout)
     return session
@@ -128,7 +129,7 @@ def test_a_notebook_too_large_to_read_is_refused():
     session = render.Session(300 * 1024**2, threading.Event())
     data = big_output(120)
     with pytest.raises(render.RenderFailed) as failed:
-        session.read(len(data), [data], base_url="/", max_references=10,
+        session.read(len(data), lambda: [data], base_url="/", max_references=10,
                      deadline=time.monotonic() + 60)
     session.finish()
     assert failed.value.reason == "too-large"
@@ -169,7 +170,7 @@ def test_the_notebooks_facts_come_from_the_child():
     nb.cells = [nbformat.v4.new_markdown_cell("![a](a.png) " + "[x](x%d.csv) " * 5 % tuple(range(5)))]
     data = nbformat.writes(nb).encode()
     session = render.Session(1024**3, threading.Event())
-    facts = session.read(len(data), [data], base_url="/", max_references=3,
+    facts = session.read(len(data), lambda: [data], base_url="/", max_references=3,
                          deadline=time.monotonic() + 60)
     session.finish()
     assert facts["references"] == [["a.png", "a.png", False, "markdown"],
@@ -191,7 +192,7 @@ def test_the_notebooks_facts_come_from_the_child():
 def test_a_notebook_the_child_cannot_read_says_why(data, words):
     session = render.Session(1024**3, threading.Event())
     with pytest.raises(render.RenderFailed) as failed:
-        session.read(len(data), [data], base_url="/", max_references=10,
+        session.read(len(data), lambda: [data], base_url="/", max_references=10,
                      deadline=time.monotonic() + 60)
     session.finish()
     assert failed.value.reason == "failed" and words in str(failed.value)
@@ -213,7 +214,8 @@ def test_no_child_outlives_the_server(tmp_path):
         f"data = {notebook_bytes(SLOW_MARKDOWN * 2)!r}\n"  # about 20 s of nbconvert
         "def work():\n"
         "    s = render.Session(1 << 30, threading.Event())\n"
-        "    s.read(len(data), [data], base_url='/', max_references=10, deadline=time.monotonic() + 60)\n"
+        "    s.read(len(data), lambda: [data], base_url='/', max_references=10,\n"
+        "           deadline=time.monotonic() + 60)\n"
         "    s.render(html=True, requirements=False, images=set(), timeout=60)\n"
         "    print(s.pid, flush=True)\n"
         "    time.sleep(60)\n"
@@ -233,3 +235,50 @@ def test_no_child_outlives_the_server(tmp_path):
     from harness import wait_until
 
     wait_until(gone, 1, "the child to end with its server")
+
+
+def test_letters_whose_lower_case_is_longer_do_not_shift_the_cut():
+    page = 'İİİ <img src="a.png"> <İMG src="a.png">'
+    pieces = list(image_pieces(page, {"a.png"}))
+    assert ("a.png", "a.png") in pieces
+    assert "".join(p if isinstance(p, str) else p[1] for p in pieces) == page
+
+
+def test_a_dead_idle_child_or_zygote_is_replaced_for_the_next_bundle():
+    import os
+    import signal
+
+    data = notebook_bytes("# x")
+    first = job(data, requirements=False)
+    whole_page(first)
+    first.finish()
+    os.kill(first.pid, signal.SIGKILL)  # the pooled child dies while idle
+    second = job(data, requirements=False)
+    assert second.pid != first.pid and "x" in whole_page(second)
+    second.finish()
+    os.kill(render._ZYGOTE["zygote"].proc.pid, signal.SIGKILL)  # and now the zygote
+    from harness import wait_until
+
+    wait_until(lambda: not pid_alive(second.pid), 5, "the zygote's children to end with it")
+    third = job(data, requirements=False)
+    assert "x" in whole_page(third)
+    third.finish()
+
+
+def test_children_read_and_render_past_descriptor_1024():
+    """select() cannot watch a descriptor numbered 1024 or more; a busy server has those."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+        session = job(notebook_bytes("# many fds"), requirements=False)
+        assert session.pid and "many fds" in whole_page(session)
+        session.finish()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -3,6 +3,7 @@ this process: order and completeness, a bounded queue, a worker that fails
 after the headers went out, and a client that leaves."""
 
 import asyncio
+import socket
 import threading
 
 import pytest
@@ -29,6 +30,8 @@ class Probe:
 def make_work(probe, kind):
     def work(sink):
         try:
+            if kind == "early":
+                raise OSError("nothing could be read")
             for i in range(400):
                 block = bytes([i % 251]) * (CHUNK // 2 if i % 3 else CHUNK * 2)
                 sink.write(block)
@@ -62,7 +65,12 @@ def app_server():
     class Handler(web.RequestHandler):
         async def get(self, kind):
             probe = probes[kind] = Probe()
-            await stream_mod.stream(self, make_work(probe, kind), CHUNK)
+            if kind in ("trickle", "halt"):  # small buffers: a slow client is felt at once
+                self.request.connection.stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+            # "trickle" clients read steadily but below a chunk a second: not idle.
+            await stream_mod.stream(self, make_work(probe, kind), CHUNK,
+                                    idle=1.0 if kind in ("trickle", "halt") else None)
 
     ready, port = threading.Event(), free_port()
     state = {}
@@ -131,3 +139,38 @@ def test_a_client_that_leaves_while_the_worker_is_busy_is_noticed(app_server):
     assert probes["stall"].stalled.wait(5)
     response.close()
     assert probes["stall"].cancelled.wait(1.0), "the worker was not told within a second"
+
+
+def test_a_failure_before_the_first_byte_is_an_http_error(app_server):
+    url, probes = app_server
+    response = requests.get(url + "/early", timeout=30)
+    assert response.status_code == 500
+    assert probes["early"].finished.is_set()
+
+
+def test_a_slow_but_steady_client_is_not_idle(app_server):
+    """The idle deadline is about taking no bytes, not about taking a chunk in time:
+    this client takes each 64 KiB chunk in about 1.3 s, longer than the 1 s allowed."""
+    url, probes = app_server
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    client.connect(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+    client.sendall(b"GET /trickle HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    received, pause = 0, threading.Event()
+    while received < 4 * CHUNK:
+        piece = client.recv(16 * 1024)
+        assert piece, "the server cut a client that kept reading"
+        received += len(piece)
+        pause.wait(0.33)  # the client's own pace: about 48 KiB/s
+    client.close()
+    assert not probes["trickle"].cancelled.is_set() or received >= 4 * CHUNK
+
+
+def test_a_client_that_takes_no_bytes_is_cut_at_the_idle_deadline(app_server):
+    url, probes = app_server
+    response = requests.get(url + "/halt", stream=True, timeout=30)
+    response.raw.read(CHUNK)
+    assert probes["halt"].cancelled.wait(10) or probes["halt"].finished.wait(10)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        for _ in response.iter_content(1024 * 1024):
+            pass

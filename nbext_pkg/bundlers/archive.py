@@ -73,7 +73,13 @@ class ZipWriter:
         self.zf = zipfile.ZipFile(sink, mode="w", allowZip64=True)
 
     def _info(self, arcname, mtime, deflate):
-        info = zipfile.ZipInfo(arcname, date_time=time.localtime(max(mtime, 315532800))[:6])
+        # A zip date holds 1980 to 2107 only: a file from 1970 or 2200 gets the nearest.
+        first, last = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)
+        try:
+            stamp = min(max(time.localtime(mtime)[:6], first), last)
+        except (OverflowError, OSError, ValueError):
+            stamp = last if mtime > 0 else first
+        info = zipfile.ZipInfo(arcname, date_time=stamp)
         info.external_attr = 0o644 << 16
         info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
         return info

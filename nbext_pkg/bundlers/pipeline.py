@@ -166,26 +166,23 @@ def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), file
     are not on this disk, ``files_note`` says so). ``asked`` are the request's choices,
     ``layers`` the nbconfig ones (see options.choose)."""
     session = render.Session(options.html_max_memory, options.cancel)
+    notebook = None
     try:
         session.start()
         options.start_plan()
-        notebook = local_notebook(tree, path, options) if model is None else from_model(model, path, options)
+        if model is None:
+            notebook = local_notebook(tree, path, options)
+        else:
+            if tree is not None:  # a notebook the manager converts (jupytext): the same rules
+                locate_notebook(tree, path, options)
+            notebook = from_model(model, path, options)
         try:
-            facts = session.read(notebook.size, notebook.blocks(), base_url=options.base_url,
+            facts = session.read(notebook.size, notebook.blocks, base_url=options.base_url,
                                  max_references=MAX_REFERENCES, deadline=options.deadline)
         except render.RenderFailed as error:
-            if error.reason == "failed":
-                raise NotBundled(400, f"Unreadable Notebook: {path}: {error}") from None
-            if error.reason == "timeout":
-                raise PlanTimeout(
-                    f"Reading {path} took longer than the plan may take "
-                    f"({options.plan_timeout:g} s, c.NbextPkg.bundle_plan_timeout).") from None
-            raise NotBundled(413, f"{path} needs more memory to be read than the bundle's "
-                                  "reader may take (c.NbextPkg.bundle_html_max_memory).") from None
+            raise _read_failed(error, path, options) from None
         for name, value in choose(asked or {}, facts["bundle"], layers).items():
             setattr(options, name, value)
-        if tree is not None:
-            tree.check = options.check
         references = [Reference(*ref) for ref in facts["references"]]
         try:
             plan = plan_from(references, facts["excludes"], notebook.path, tree,
@@ -199,11 +196,27 @@ def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), file
                                  "reason": "limit"})
     except BaseException:
         session.finish()
+        if notebook is not None:
+            notebook.spool.close()
         raise
     finally:
         if tree is not None:
             tree.close()
     return Bundle(plan, notebook, facts, tree, options, session)
+
+
+def _read_failed(error, path, options):
+    """What a person is told when the child could not read the notebook."""
+    if error.reason == "failed":
+        return NotBundled(400, f"Unreadable Notebook: {path}: {error}")
+    if error.reason == "timeout":
+        return PlanTimeout(f"Reading {path} took longer than the plan may take "
+                           f"({options.plan_timeout:g} s, c.NbextPkg.bundle_plan_timeout).")
+    if error.reason == "too-large":
+        return NotBundled(413, f"{path} needs more memory to be read than the bundle's reader "
+                               "may take (c.NbextPkg.bundle_html_max_memory).")
+    return NotBundled(503, f"The process that reads notebooks for bundles is not available "
+                           f"({error}): try again in a moment.")
 
 
 class Bundle:
@@ -284,7 +297,8 @@ class Bundle:
             except (Cancelled, SinkFailed):
                 raise
             except Exception as error:  # whatever else it was, it costs the HTML copy only
-                reason = f"html-{error.reason}" if isinstance(error, render.RenderFailed) else "html-failed"
+                known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
+                reason = f"html-{error.reason}" if known else "html-failed"
                 log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
                 skipped.append({"reference": plan.html_arcname, "reason": reason})
         if requirements is not None:
@@ -296,7 +310,9 @@ class Bundle:
         meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
         text = manifest.manifest(__version__, plan.notebook_arcname, {"metadata": meta}, listed,
                                  skipped, files_note=plan.files_note, generated=generated)
-        archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8"))
+        # (A name or reference with undecodable bytes holds lone surrogates: written as
+        # JSON escapes, never a reason to lose the manifest.)
+        archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8", "backslashreplace"))
         archive.close()
 
     def _add_member(self, archive, files, member, record):
@@ -313,7 +329,9 @@ class Bundle:
         except Changed as error:
             log.info("nbext_pkg: %s", error)
             return "changed"
-        except OSError as error:  # a read error, or no room to spool it
+        except (Cancelled, SinkFailed):
+            raise
+        except Exception as error:  # a read error, no room to spool it, anything: this file only
             log.warning("nbext_pkg: %s left out of the bundle: %s", member.rel, error)
             return "unreadable"
         finally:

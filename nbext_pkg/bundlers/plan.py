@@ -13,6 +13,7 @@ MANIFEST.json move aside when theirs is taken.
 import fnmatch
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from .paths import Skip, Tree
@@ -21,8 +22,8 @@ from .references import excludes, find_references, markdown_src, src_key
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .gif .svg .webp .bmp".split())
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = frozenset("con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 lpt1 lpt2 "
-                      "lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split())
+_RESERVED = frozenset("con prn aux nul conin$ conout$ com1 com2 com3 com4 com5 com6 com7 com8 "
+                      "com9 lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split())
 
 
 class OverLimit(Exception):
@@ -80,7 +81,7 @@ def safe_part(part):
         fixed = f"{fixed[0]}_{fixed[2:]}"
     if fixed[-1] in ". ":
         fixed = f"{fixed[:-1]}_"
-    if fixed.split(".")[0].lower() in _RESERVED:
+    if fixed.split(".")[0].rstrip(" ").lower() in _RESERVED:
         fixed = f"_{fixed}"
     return fixed
 
@@ -129,8 +130,12 @@ def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
     plan = Plan(top=safe_part(stem), notebook_arcname="", files_note=files_note)
     if root is not None:
         tree = root if isinstance(root, Tree) else Tree(root, allow_hidden=allow_hidden, check=check)
-        _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
-                 max_files)
+        try:
+            _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
+                     max_files)
+        finally:
+            if tree is not root:
+                tree.close()
     if notebook_size + plan.total_bytes > max_bytes:
         raise OverLimit(
             f"This bundle would hold {human(notebook_size + plan.total_bytes)} of files, more than "
@@ -145,29 +150,45 @@ def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
     return plan
 
 
+def _key(name):
+    """Names that one extractor or another takes for the same: any case, NFC or NFD."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _name_members(plan, notebook_path, stem):
     common = _deepest_common_folder([notebook_path] + [m.rel for m in plan.files])
     inside = (lambda rel: posixpath.relpath(rel, common)) if common else (lambda rel: rel)
-    taken = set()
+    wanted = [(None, inside(notebook_path))] + [(m, inside(m.rel)) for m in plan.files]
+    # The folders the members make are taken too: a file "Data" beside a folder "data"
+    # would land on the same spot on a Mac or Windows.
+    taken = {_key(folder) for _, name in wanted for folder in _folders(safe_name(name))}
 
     def claim(wanted, numbered=_numbered):
         name, n = wanted, 1
-        while name.casefold() in taken:
+        while _key(name) in taken:
             n += 1
             name = numbered(wanted, n)
-        taken.add(name.casefold())
+        taken.add(_key(name))
         return name
 
-    # Names that need no change go first, so the user's own files keep theirs.
-    wanted = [(None, inside(notebook_path))] + [(m, inside(m.rel)) for m in plan.files]
-    wanted.sort(key=lambda pair: safe_name(pair[1]) != pair[1])
-    for member, name in wanted:
-        arcname = claim(safe_name(name))
+    def settle(member, name, arcname):
         original = as_written(name) if arcname != name else None
         if member is None:
             plan.notebook_arcname, plan.notebook_original = arcname, original
         else:
             member.arcname, member.original = arcname, original
+
+    # The user's names that need no change, and meet no other, are claimed first, so that
+    # no renamed file takes one of them; the rest are numbered after.
+    later = []
+    for member, name in wanted:
+        if safe_name(name) == name and _key(name) not in taken:
+            taken.add(_key(name))
+            settle(member, name, name)
+        else:
+            later.append((member, name))
+    for member, name in later:
+        settle(member, name, claim(safe_name(name)))
     plan.files.sort(key=lambda m: m.rel)
 
     def aside(wanted, n):
@@ -178,6 +199,11 @@ def _name_members(plan, notebook_path, stem):
     plan.html_arcname = claim(posixpath.join(folder, safe_part(stem) + ".html"), aside)
     plan.requirements_arcname = claim("requirements.txt", aside)
     plan.manifest_arcname = claim("MANIFEST.json", aside)
+
+
+def _folders(name):
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def image_key(ref):
@@ -211,7 +237,7 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
                 if any(fnmatch.fnmatchcase(from_nb, pattern) for pattern in patterns):
                     continue
             if folder and resolved.size > max_bytes:
-                plan.skipped.append({"reference": resolved.rel, "reason": "too-large"})
+                plan.skipped.append({"reference": as_written(resolved.rel), "reason": "too-large"})
                 continue
             if folder and (plan.total_bytes + resolved.size > max_bytes
                            or len(plan.files) + 1 > max_files):

@@ -422,6 +422,13 @@ class _AttributeCollector(HTMLParser):
 
 
 _CSS_SPACE = " \t\n\r\f"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with A-Z lowered only: ``str.lower`` may change the length ("İ" becomes
+    two characters), and offsets found in the copy must hold in the original."""
+    return text.translate(_ASCII_LOWER)
 
 
 def _css_urls(css: str) -> list[str]:
@@ -431,7 +438,7 @@ def _css_urls(css: str) -> list[str]:
     an optional value backtracks quadratically over a long run of spaces. A quote that
     is never closed ends the scan for that quote, and the scan goes on after each value.
     """
-    lower = css.lower()
+    lower = ascii_lower(css)
     urls, i, n = [], 0, len(css)
     unclosed = set()
     while True:

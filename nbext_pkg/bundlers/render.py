@@ -42,6 +42,8 @@ from .options import Cancelled
 READY, FACTS, REQUIREMENTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RFQTIEXM")
 _FRAME = struct.Struct(">cI")
 _START_SECONDS = 60  # a new zygote imports nbformat before it forks the first child
+_FORK_SECONDS = 30
+_RECYCLE_BYTES = 64 * 1024 * 1024  # a child that read a notebook this large is not kept
 _IDLE = 1
 
 
@@ -115,7 +117,8 @@ class _Zygote:
     def __init__(self):
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        # Last: whatever the server imports from comes first, as it does in the server.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_parent) if p)
         ours, theirs = socket.socketpair()
         try:
             self.proc = _SPAWNER.popen(
@@ -126,6 +129,9 @@ class _Zygote:
         finally:
             theirs.close()
         self.control = ours
+        # A zygote that does not answer (stopped, or stuck on a hung file system) is
+        # replaced rather than waited for.
+        self.control.settimeout(_FORK_SECONDS)
         self.lock = threading.Lock()
 
     def fork(self, memory):
@@ -137,13 +143,22 @@ class _Zygote:
                 pid = struct.unpack(">q", _recv_exact(self.control, 8))[0]
         except OSError:
             ours.close()
+            self.stop()
             raise
         finally:
             theirs.close()
+        if pid < 0:
+            ours.close()
+            raise OSError("the zygote could not fork a child")
         return pid, ours
 
     def alive(self):
         return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.control.close()
 
 
 _ZYGOTE = {"zygote": None}
@@ -159,15 +174,21 @@ def _fork(memory):
 
 
 class Child:
-    """One child process and the frames it sends."""
+    """One child process and the frames it sends. Its socket belongs to whoever reads it
+    (the session, or a session's drain thread): ``kill`` only signals the process."""
 
     def __init__(self, memory):
         self.memory = memory
         self.pid, self.sock = _fork(memory)
         self.fd = self.sock.fileno()
+        try:  # a handle on the process itself: its pid may be reused once it has ended
+            self.pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
         self.buffer = bytearray()
         self.ready = False
         self.dead = False
+        self.recycle = False
         self.clean = True  # between jobs
         self.deadline = None
         self.job_started = None
@@ -189,14 +210,15 @@ class Child:
             pass  # a child that died already says so when its frames are read
 
     def _fill(self, n, cancel, timed_out):
+        poller = select.poll()  # not select(): that fails for descriptors past 1023
+        poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while len(self.buffer) < n:
             if cancel is not None and cancel.is_set():
                 self.kill()
                 raise Cancelled()
             left = None if self.deadline is None else self.deadline - time.monotonic()
             wait = 0.25 if left is None else max(0, min(left, 0.25))
-            readable, _, _ = select.select([self.fd], [], [], wait)
-            if readable:
+            if poller.poll(wait * 1000):
                 try:
                     data = os.read(self.fd, 1024 * 1024)
                 except OSError:
@@ -216,18 +238,16 @@ class Child:
         self.kill()
         if self.job_timeout is not None and time.monotonic() - self.job_started >= self.job_timeout * 0.95:
             return RenderFailed("timeout", timed_out)
-        return RenderFailed("failed", "the child ended without a word")
+        return RenderFailed("died", "the child ended without a word")
 
     def frame(self, cancel, timed_out="the child overran its time limit"):
         """The next (kind, payload) from the child; RenderFailed or Cancelled instead."""
+        self.wait_ready(cancel)
         self._fill(_FRAME.size, cancel, timed_out)
         kind, length = _FRAME.unpack_from(self.buffer)
         self._fill(_FRAME.size + length, cancel, timed_out)
         payload = bytes(self.buffer[_FRAME.size:_FRAME.size + length])
         del self.buffer[:_FRAME.size + length]
-        if kind == READY:
-            self.ready = True
-            return self.frame(cancel, timed_out)
         if kind in (TEXT, IMAGE):
             self.deadline = None  # rendered: the rest may wait as long as the download
         if kind == END:
@@ -243,29 +263,43 @@ class Child:
     def wait_ready(self, cancel):
         """Wait (up to a minute) for a new child to have started."""
         if not self.ready:
-            self.deadline = time.monotonic() + _START_SECONDS
+            deadline, self.deadline = self.deadline, time.monotonic() + _START_SECONDS
             self._fill(_FRAME.size, cancel, "the child did not start")
             kind, length = _FRAME.unpack_from(self.buffer)
             if kind != READY:
-                raise RenderFailed("failed", f"the child said {kind!r} first")
+                raise RenderFailed("died", f"the child said {kind!r} first")
             del self.buffer[:_FRAME.size + length]
-            self.ready, self.deadline = True, None
+            self.ready, self.deadline = True, deadline
 
     def alive(self):
+        """Not ended, by us or otherwise (an idle child sends nothing, so anything to read
+        on its socket means it has gone)."""
+        if not self.dead:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if poller.poll(0) and self.ready:
+                self.kill()
         return not self.dead
 
     def kill(self):
         if not self.dead:
             self.dead = True
             try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                if self.pidfd is not None:
+                    signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                else:
+                    os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, OSError):
                 pass
-            self.sock.close()
         self.clean = False
 
     def close(self):
+        """Kill it and let go of its socket (by its owner only)."""
         self.kill()
+        self.sock.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 class Pool:
@@ -286,7 +320,7 @@ class Pool:
 
     def give(self, child):
         """Back to the pool if it finished its last job cleanly, else ended."""
-        if child.clean and child.alive():
+        if child.clean and not child.recycle and child.alive():
             with self._lock:
                 if len(self._idle) < _IDLE:
                     self._idle.append(child)
@@ -303,6 +337,8 @@ class Session:
     A render's frames are drained by a thread of the session into a spool (memory for a
     small page, a temporary file for a large one) as the child sends them, and the child
     goes back to the pool as soon as it is done: a download that stalls holds no child.
+    While the drain runs it alone owns the child and the spool; ``finish`` then only
+    ends the child, and the drain lets go of both.
     """
 
     def __init__(self, memory, cancel):
@@ -312,16 +348,17 @@ class Session:
         self._drained = None
         self._spool = None
         self._over = False
+        self._lock = threading.Lock()
         try:
             self.child = POOL.take(memory)
             self.pid = self.child.pid
-        except OSError as error:  # no process to be had (limits, memory)
+        except OSError as error:  # no process to be had (limits, memory, a wedged zygote)
             self.child, self.pid = None, None
-            self.failure = RenderFailed("failed", f"no child process could start: {error}")
+            self.failure = RenderFailed("unavailable", f"no child process could start: {error}")
 
     def start(self):
-        """Wait for the child to have started (a new one imports for a few tenths of a
-        second), so that its start does not count against the plan's deadline."""
+        """Wait for the child to have started, so that its start does not count against
+        the plan's deadline."""
         if self.failure is None:
             try:
                 self.child.wait_ready(self.cancel)
@@ -329,20 +366,41 @@ class Session:
                 self.failure = error
 
     def read(self, size, blocks, *, base_url, max_references, deadline):
-        """The notebook's facts (references, excludes, metadata) from its bytes."""
-        self.start()
-        if self.failure is not None:
-            raise self.failure
-        self.child.send({"kind": "read", "size": size, "base_url": base_url,
-                         "max_references": max_references,
-                         "timeout": max(deadline - time.monotonic(), 0.001)},
-                        blocks, deadline + 1)
-        kind, payload = self.child.frame(self.cancel, "reading the notebook overran the plan's deadline")
-        if kind != FACTS:
-            raise RenderFailed("failed", f"the child answered {kind!r}")
-        facts = json.loads(payload)
-        self.child.frame(self.cancel)  # END
-        return facts
+        """The notebook's facts (references, excludes, metadata) from its bytes, given as
+        ``blocks()``: an iterable each time it is called (a child found dead when asked
+        is replaced once, and asked again)."""
+        for attempt in (1, 2):
+            self.start()
+            if self.failure is not None:
+                raise self.failure
+            self.child.recycle = size > _RECYCLE_BYTES
+            self.child.send({"kind": "read", "size": size, "base_url": base_url,
+                             "max_references": max_references,
+                             "timeout": max(deadline - time.monotonic(), 0.001)},
+                            blocks(), deadline + 1)
+            try:
+                kind, payload = self.child.frame(self.cancel,
+                                                 "reading the notebook overran the plan's deadline")
+            except RenderFailed as error:
+                if error.reason != "died" or attempt == 2:
+                    raise
+                self._replace()
+                continue
+            if kind != FACTS:
+                raise RenderFailed("died", f"the child answered {kind!r}")
+            facts = json.loads(payload)
+            self.child.frame(self.cancel)  # END
+            return facts
+
+    def _replace(self):
+        """A new child for one that died."""
+        old, self.child = self.child, None
+        POOL.give(old)
+        try:
+            self.child = POOL.take(old.memory)
+            self.pid = self.child.pid
+        except OSError as error:
+            self.failure = RenderFailed("unavailable", f"no child process could start: {error}")
 
     def render(self, *, html, requirements, images, timeout):
         """Start the render of the notebook read: requirements.txt and/or the HTML copy."""
@@ -368,11 +426,16 @@ class Session:
                     break
         except (RenderFailed, Cancelled) as error:
             self.failure = error
+        except Exception as error:  # a full spool disk, say: the page is lost, not cut short
+            self.failure = RenderFailed("failed", f"the page could not be kept: {error}")
         finally:
-            self._give_back()
-            self._drained.set()
-            if self._over:
+            with self._lock:
+                child, self.child = self.child, None
+                over = self._over
+            POOL.give(child)
+            if over:
                 self._spool.close()
+            self._drained.set()
 
     def _wait(self):
         while not self._drained.wait(0.25):
@@ -406,27 +469,31 @@ class Session:
                 key, original = json.loads(payload)
                 yield "image", (key, original)
 
-    def _give_back(self):
-        child, self.child = self.child, None
-        if child is not None:
-            POOL.give(child)
-
     def finish(self):
-        """Done: a child that only read goes back to the pool once it has forgotten the
-        notebook; a render's drain gives its child back itself."""
-        if self._drained is None and self.child is not None and self.failure is None and \
-                self.child.alive():
+        """Done with the session (twice is once). A child that only read forgets the
+        notebook and goes back to the pool; a render still running is ended, and its
+        drain lets go of the child and the spool."""
+        with self._lock:
+            if self._over:
+                return
+            self._over = True
+            child = self.child
+            if self._drained is not None:
+                if child is not None:
+                    child.kill()  # the bundle is over before its render: nobody wants the page
+                    return
+                spool = self._spool
+            else:
+                self.child, spool = None, None
+        if self._drained is not None:
+            if spool is not None:
+                spool.close()
+            return
+        if child is not None and self.failure is None and child.alive():
             try:
-                self.child.send({"kind": "forget"}, deadline=time.monotonic() + 5)
-                self.child.frame(None)
+                child.send({"kind": "forget"}, deadline=time.monotonic() + 5)
+                child.frame(None)
             except (RenderFailed, Cancelled):
                 pass
-        self._over = True
-        if self._drained is None:
-            self._give_back()
-            return
-        child = self.child
-        if child is not None and not self._drained.is_set():
-            child.kill()  # the bundle is over before its render: nobody wants the page
-        if self._drained.is_set() and self._spool is not None:
-            self._spool.close()
+        if child is not None:
+            POOL.give(child)

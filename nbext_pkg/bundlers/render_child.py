@@ -21,7 +21,7 @@ import socket
 import struct
 import sys
 
-from .references import excludes, find_references, src_key
+from .references import ascii_lower, excludes, find_references, src_key
 from .render import END, FACTS, FAILED, IMAGE, NO_MEMORY, READY, REQUIREMENTS, TEXT, write_frame
 
 _PIECE = 1024 * 1024
@@ -42,7 +42,7 @@ def image_pieces(page, keys):
     if not keys:
         yield page
         return
-    lower = page.lower()
+    lower = ascii_lower(page)
     n, done, i = len(page), 0, 0
     while True:
         start = lower.find("<img", i)
@@ -160,7 +160,7 @@ def _parse(body):
 
 
 def _read(out, state, header, body):
-    state.clear()
+    state.pop("notebook", None)
     try:
         notebook = _parse(body)
     except MemoryError:
@@ -252,7 +252,7 @@ def _serve(fd, memory, zygote_pid, state):
                 state.pop("notebook", None)
                 write_frame(out, END)
         except MemoryError:
-            state.clear()
+            state.pop("notebook", None)
             body = None
             write_frame(out, NO_MEMORY, b"the child ran out of memory")
             out.flush()
@@ -319,7 +319,12 @@ def zygote(server_pid, control_fd):
         if request is None:
             return 0  # the server is gone
         fd, memory = request
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had: the server is told, and tries again later
+            os.close(fd)
+            control.sendall(struct.pack(">q", -1))
+            continue
         if pid == 0:
             control.close()
             code = 1

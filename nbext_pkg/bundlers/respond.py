@@ -145,7 +145,7 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         handler.log.info("nbext_pkg: the client left while its bundle was planned; planning stopped")
         return
     if options.cancel.is_set():
-        bundle.discard()
+        in_thread(bundle.discard, "nbext_pkg-discard")  # it may wait on the child: not here
         return
     handler.set_header("Content-Type", CONTENT_TYPES[options.format])
     handler.set_header("Content-Disposition", content_disposition(bundle.filename))

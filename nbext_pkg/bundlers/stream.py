@@ -23,6 +23,7 @@ import collections
 import logging
 import threading
 
+from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .options import Cancelled
@@ -141,6 +142,28 @@ def watch_connection(handler, cancelled, wake=None):
         cancelled.set()
 
 
+async def _flushed(handler, idle):
+    """Flush, allowing the client ``idle`` seconds without taking a byte (not: without
+    taking the whole chunk, which would make the deadline a minimum speed); False if it
+    took none for that long."""
+    flushed = asyncio.ensure_future(handler.flush())
+    if idle is None:
+        await flushed
+        return True
+    stream = handler.request.connection.stream
+    progress = getattr(stream, "_total_write_done_index", None)  # tornado's own count
+    while True:
+        done, _ = await asyncio.wait({flushed}, timeout=idle)
+        if done:
+            flushed.result()
+            return True
+        now = getattr(stream, "_total_write_done_index", None)
+        if now is None or now == progress:
+            flushed.add_done_callback(lambda f: f.exception())  # retrieved, not raised
+            return False
+        progress = now
+
+
 async def stream(handler, work, chunk_size, cancelled=None, idle=None):
     """Call ``work(sink)`` in a thread of its own and write what it produces to ``handler``.
     ``cancelled`` (a threading.Event) stops it early; ``idle`` bounds, in seconds, how long
@@ -157,7 +180,7 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
             sink.end(_DONE)
         except Cancelled:
             sink.end(_Failed(None))
-        except Exception as error:  # reported to the loop, which ends the response
+        except BaseException as error:  # reported to the loop, which ends the response
             sink.end(_Failed(error))
         finally:
             try:
@@ -168,7 +191,7 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
     watch_connection(handler, cancelled, sink._wake)
     log = getattr(handler, "log", None) or logging.getLogger("nbext_pkg")
     threading.Thread(target=run, name="nbext_pkg-bundle", daemon=True).start()
-    outcome = "left"
+    outcome, failure, wrote = "left", None, False
     try:
         while not cancelled.is_set():
             item = await sink.get()
@@ -179,18 +202,15 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
                 break
             if isinstance(item, _Failed):
                 if item.error is not None:
-                    outcome = "failed"
+                    outcome, failure = "failed", item.error
                     log.error("nbext_pkg: bundle failed after %d bytes: %s", sink.sent, item.error,
                               exc_info=item.error)
                 break
             handler.write(item)
-            flushed = asyncio.ensure_future(handler.flush())
-            done, _ = await asyncio.wait({flushed}, timeout=idle)
-            if not done:
-                flushed.add_done_callback(lambda f: f.exception())  # retrieved, not raised
+            wrote = True
+            if not await _flushed(handler, idle):
                 outcome = "stalled"
                 break
-            flushed.result()
     except StreamClosedError:
         pass
     finally:
@@ -200,6 +220,9 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
     if outcome == "complete":
         handler.finish()
         return
+    if outcome == "failed" and not wrote:
+        # Nothing has gone out yet: the client can still be told, with a status.
+        raise web.HTTPError(500, f"The bundle could not be made: {failure}")
     if outcome == "stalled":
         log.warning("nbext_pkg: a bundle download's client took no bytes for %g s after %d bytes; "
                     "it was ended and its worker freed (c.NbextPkg.bundle_idle_timeout)",
