@@ -505,11 +505,14 @@ def test_a_client_that_leaves_during_the_render_stops_it(server):
                "a render child to work on the slow notebook (4 s of nbconvert)")
     sock.close()
     left = time.monotonic()
+    sample = {"last": render_children(server.proc.pid), "at": time.monotonic()}
 
-    def idle():
-        before = render_children(server.proc.pid)
-        time.sleep(0.2)  # a sample of CPU use, not a wait for something to happen
-        return not busy_children(server.proc.pid, before)
+    def idle():  # no child used CPU since the previous look, at least 0.2 s ago
+        if time.monotonic() - sample["at"] < 0.2:
+            return False
+        quiet = not busy_children(server.proc.pid, sample["last"])
+        sample["last"], sample["at"] = render_children(server.proc.pid), time.monotonic()
+        return quiet
 
-    wait_until(idle, 5, "every render child to be idle or gone")
+    wait_until(idle, 5, "every render child to be idle or gone", interval=0.2)
     assert time.monotonic() - left < 1.5, "the render went on after the client left"
