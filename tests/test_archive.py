@@ -157,7 +157,7 @@ class Shrinking:
         from nbext_pkg.bundlers.paths import Resolved
 
         self.item = Resolved("/x", "x", len(data))
-        self.blocks = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+        self.pieces = [data[i:i + 65536] for i in range(0, len(data), 65536)]
         self.after = after
 
     def read(self, n=65536):
@@ -166,7 +166,14 @@ class Shrinking:
         if self.after == 0:
             raise Changed("x shrank while it was read")
         self.after -= 1
-        return self.blocks.pop(0) if self.blocks else b""
+        return self.pieces.pop(0) if self.pieces else b""
+
+    def blocks(self):
+        while True:
+            block = self.read()
+            if not block:
+                return
+            yield block
 
     def finish(self):
         pass

@@ -60,14 +60,6 @@ class _Digest:
         return self.size, self.sha256.hexdigest()
 
 
-def _chunks(reader):
-    while True:
-        block = reader.read()
-        if not block:
-            return
-        yield block
-
-
 class ZipWriter:
     def __init__(self, sink):
         self.zf = zipfile.ZipFile(sink, mode="w", allowZip64=True)
@@ -110,7 +102,7 @@ class ZipWriter:
     def add_file(self, arcname, checked, mtime):
         """Add a sources.CheckedFile; Changed (and the member left out) if it moved."""
         sample = checked.read(SAMPLE_SIZE)
-        return self._entry(arcname, mtime, sample, _chunks(checked), checked.item.size,
+        return self._entry(arcname, mtime, sample, checked.blocks(), checked.item.size,
                            checked.finish)
 
     def add_stream(self, arcname, blocks, mtime, most):
@@ -156,7 +148,7 @@ class TarGzWriter:
         return digest.result()
 
     def add_file(self, arcname, checked, mtime):
-        return self._spooled(arcname, mtime, _chunks(checked), checked.finish)
+        return self._spooled(arcname, mtime, checked.blocks(), checked.finish)
 
     def add_stream(self, arcname, blocks, mtime, most):
         return self._spooled(arcname, mtime, blocks)

@@ -136,10 +136,7 @@ def local_notebook(tree, path, options):
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
         try:
             with files.open(item) as checked:
-                while True:
-                    block = checked.read()
-                    if not block:
-                        break
+                for block in checked.blocks():
                     spool.write(block)
                 checked.finish()
         except Changed:

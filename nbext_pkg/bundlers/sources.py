@@ -56,6 +56,14 @@ class CheckedFile:
         self.left -= len(data)
         return data
 
+    def blocks(self):
+        """The file's bytes, block by block (then call ``finish``)."""
+        while True:
+            block = self.read()
+            if not block:
+                return
+            yield block
+
     def finish(self):
         """Raise Changed unless the whole file was read and nothing moved meanwhile."""
         if self.left > 0 or os.read(self.fd, 1):
@@ -113,14 +121,9 @@ class LocalFiles:
     def read_all(self, item):
         """The whole planned file as bytes, or Changed."""
         with self.open(item) as f:
-            blocks = []
-            while True:
-                block = f.read()
-                if not block:
-                    break
-                blocks.append(block)
+            data = b"".join(f.blocks())
             f.finish()
-        return b"".join(blocks)
+        return data
 
     def folder(self, names):
         """An fd of the folder ``names`` below the root, each step opened without following
