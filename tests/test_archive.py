@@ -11,7 +11,7 @@ from nbext_pkg.bundlers import archive, manifest
 from nbext_pkg.bundlers.paths import resolve
 from nbext_pkg.bundlers.plan import OverLimit, make_plan
 from nbext_pkg.bundlers.respond import content_disposition, local_root
-from nbext_pkg.bundlers.sources import LocalFiles
+from nbext_pkg.bundlers.sources import CheckedFile, LocalFiles
 
 
 def add_path(writer, arcname, path):
@@ -168,12 +168,7 @@ class Shrinking:
         self.after -= 1
         return self.pieces.pop(0) if self.pieces else b""
 
-    def blocks(self):
-        while True:
-            block = self.read()
-            if not block:
-                return
-            yield block
+    blocks = CheckedFile.blocks
 
     def finish(self):
         pass

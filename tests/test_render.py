@@ -218,9 +218,10 @@ def test_no_child_outlives_the_server(tmp_path):
         "           deadline=time.monotonic() + 60)\n"
         "    s.render(html=True, requirements=False, images=set(), timeout=60)\n"
         "    print(s.pid, flush=True)\n"
-        "    time.sleep(60)\n"
+        "    sys.stdin.read()  # lives until the test kills it\n"
         "threading.Thread(target=work).start()\n")
-    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     child = int(server.stdout.readline())
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
