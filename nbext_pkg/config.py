@@ -25,6 +25,14 @@ class NbextPkg(Configurable):
         "refused with 413 before it is read.",
     ).tag(config=True)
 
+    max_contents_file_bytes = Integer(
+        256 * 1024**2,
+        help="Largest file a bundle reads through the contents manager, where the server's "
+        "files are not on this disk (pgcontents, s3contents): such a manager hands over a "
+        "whole file at once, so one larger file would cost the server several times its "
+        "size in memory. A larger file is left out as 'too-large'.",
+    ).tag(config=True)
+
     bundle_chunk_bytes = Integer(
         1024 * 1024,
         help="Size of the pieces a bundle is sent in; at most a few of them wait in "

@@ -83,6 +83,7 @@ class NbextPkgBundleExporter(Exporter):
 
     def _bundle(self, notebook, resources):
         from .bundlers import options as options_mod
+        from .bundlers.contents import Nowhere
         from .bundlers.pipeline import NotBundled, local_tree, prepare
 
         app = _nbconvert_app()
@@ -99,10 +100,9 @@ class NbextPkgBundleExporter(Exporter):
                 # A server's POST /nbconvert/nbext_pkg_bundle: only the content is given, and
                 # the file its name suggests is nobody's business here.
                 name = os.path.basename((resources.get("metadata") or {}).get("name") or "notebook")
-                bundle = prepare(name + ".ipynb", options, model={"content": notebook},
-                                 asked={"format": "zip"}, files_note=(
-                                     "The notebook was sent to the server's nbconvert API without "
-                                     "its file, so the files it refers to were not looked for."))
+                # Its references are listed as skipped, "not-looked-for".
+                bundle = prepare(name + ".ipynb", options, tree=Nowhere(), model={"content": notebook},
+                                 asked={"format": "zip"}, storage=None)
             else:
                 root, rel = self._where(resources, app)
                 if target:

@@ -1,6 +1,7 @@
 """archive.py, plan.py and manifest.py without a server."""
 
 import io
+import json
 import os
 import tarfile
 import zipfile
@@ -128,12 +129,13 @@ def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
     assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
 
 
-def test_contents_not_on_disk_give_a_bundle_without_files():
-    note = "The server's contents manager does not keep files on this machine's disk."
-    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", None, files_note=note)
-    assert plan.files == [] and plan.files_note == note
-    text = manifest.manifest("0", plan.notebook_arcname, notebook(), [], [], files_note=note)
-    assert f'"files_note": "{note}"' in text
+def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for():
+    from nbext_pkg.bundlers.contents import Nowhere
+
+    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
+    assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
+    text = manifest.manifest("0", plan.notebook_arcname, notebook(), [], plan.skipped, storage="Mem")
+    assert json.loads(text)["storage"] == "Mem" and "files_note" not in text
 
     class RemoteContents:
         root_dir = "/"

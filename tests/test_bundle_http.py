@@ -260,9 +260,12 @@ def test_the_server_still_shuts_down_with_a_download_in_flight(jupyter_env, note
         srv.stop()
 
 
-def test_a_contents_manager_off_this_disk_still_bundles_the_notebook(jupyter_env, tmp_path, flavour):
-    """The notebook comes from the contents manager; the files it names cannot be
-    read, even though files of those names sit in the server's working folder."""
+def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(jupyter_env, tmp_path,
+                                                                             flavour):
+    """The notebook comes from the contents manager, and so would its files: files of
+    those names in the server's working folder are not read. (This manager keeps
+    notebooks only, so the files are missing; tests/test_storage_bundles.py has real
+    stores.)"""
     from memory_contents import environ_pythonpath
 
     nb = nbformat.v4.new_notebook()
@@ -290,8 +293,9 @@ def test_a_contents_manager_off_this_disk_still_bundles_the_notebook(jupyter_env
             manifest = json.loads((top / "MANIFEST.json").read_text())
             assert sorted(f["path"] for f in manifest["files"]) == [
                 "analysis.html", "analysis.ipynb", "requirements.txt"]
-            assert f"({cm})" in manifest["files_note"]
-            assert "does not keep files on this machine's disk" in manifest["files_note"]
+            assert manifest["storage"] == cm
+            assert manifest["skipped"] == [{"reference": "plot.png", "reason": "missing"},
+                                           {"reference": "data/x.csv", "reason": "missing"}]
             assert nbformat.reads((top / "analysis.ipynb").read_text(), as_version=4).cells[0].source \
                 == nb.cells[0].source
             assert not (top / "plot.png").exists() and not (top / "data").exists()

@@ -273,7 +273,8 @@ def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
         assert b"posted" in zf.read("nb/nb.ipynb")
         manifest = json.loads(zf.read("nb/MANIFEST.json"))
     assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/MANIFEST.json"}
-    assert "without its file" in manifest["files_note"]
+    assert manifest["skipped"] == [{"reference": "secret.txt", "reason": "not-looked-for"}]
+    assert "files_note" not in manifest
     from urllib.parse import quote
 
     response = server.api("GET", "nbconvert/nbext_pkg_bundle/" + quote(f"../{evil.name}/nb.ipynb", safe=""))

@@ -104,12 +104,14 @@ def requirements(notebook):
     return "\n".join(lines) + "\n"
 
 
-def manifest(generator_version, notebook_arcname, notebook, files, skipped, files_note=None,
-             generated=None):
+def manifest(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
+             storage=None):
     """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
-    to the bundle's top folder; ``original`` where the name on disk differed);
-    ``skipped``: dicts with reference and reason; ``generated``: where the HTML copy,
-    requirements.txt and the manifest itself went."""
+    to the bundle's top folder; ``original`` where the name on disk differed, ``storage``
+    where a mixed contents manager kept it); ``skipped``: dicts with reference and
+    reason; ``generated``: where the HTML copy, requirements.txt and the manifest itself
+    went; ``storage``: where the files came from (the contents manager's class name, or
+    "disk" for the command line)."""
     meta = notebook.get("metadata", {})
     if not isinstance(meta, dict):
         meta = {}
@@ -117,6 +119,7 @@ def manifest(generator_version, notebook_arcname, notebook, files, skipped, file
         "generator": {"name": "nbext_pkg", "version": generator_version},
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "notebook": notebook_arcname,
+        "storage": storage,
         "kernelspec": meta.get("kernelspec"),
         "language_info": meta.get("language_info"),
         "files": files,
@@ -124,6 +127,4 @@ def manifest(generator_version, notebook_arcname, notebook, files, skipped, file
     }
     if generated:
         doc["generated"] = generated
-    if files_note:
-        doc["files_note"] = files_note
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

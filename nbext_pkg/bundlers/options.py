@@ -91,6 +91,7 @@ class Options:
     max_bytes: int = 2 * 1024**3
     max_files: int = 10_000
     max_notebook_bytes: int = 256 * 1024**2
+    max_contents_file_bytes: int = 256 * 1024**2
     embed_max_bytes: int = 8 * 1024**2
     embed_total_bytes: int = 64 * 1024**2
     html_timeout: float = 60.0
@@ -106,6 +107,7 @@ class Options:
         """Options with the limits of a config.NbextPkg."""
         return cls(max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
                    max_notebook_bytes=settings.max_notebook_bytes,
+                   max_contents_file_bytes=settings.max_contents_file_bytes,
                    embed_max_bytes=settings.bundle_embed_max_bytes,
                    embed_total_bytes=settings.bundle_embed_total_bytes,
                    html_timeout=settings.bundle_html_timeout,

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 from .sources import LocalFiles
 
-# "too-large" and "limit" are given by the bundle plan, "changed" by the writer; listed here
-# so there is one set.
+# "too-large" and "limit" are given by the bundle plan (and by contents.py for sizes learnt
+# late), "changed" by the writer, "not-looked-for" by contents.Nowhere; listed here so
+# there is one set.
 REASONS = (
     "missing",
     "outside-root",
@@ -37,6 +38,7 @@ REASONS = (
     "too-large",
     "limit",
     "changed",
+    "not-looked-for",
 )
 # A path through a regular file (ENOTDIR) names nothing, just as a missing one does.
 _MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
@@ -46,7 +48,8 @@ _GLOB_MAGIC = re.compile(r"[*?[]")
 @dataclass(frozen=True)
 class Resolved:
     """A regular file to bundle: where it really is, where its link places it, and the
-    identity it had when it was found (compared again when it is read)."""
+    identity it had when it was found (compared again when it is read). A size of -1
+    is not known yet (a contents manager whose listings do not say)."""
 
     real: str
     rel: str
@@ -102,7 +105,7 @@ class Tree:
         if stat.S_ISDIR(info.st_mode):
             return self._files_below(real, rel, cap, (info.st_dev, info.st_ino)), True
         # Not a regular file (FIFO, socket, device): reading it could block or never end.
-        if not stat.S_ISREG(info.st_mode) or not _readable(real):
+        if not stat.S_ISREG(info.st_mode) or not self._readable(real):
             return Skip(skip_as, "unreadable")
         return [_resolved(real, rel, info)], False
 
@@ -158,6 +161,21 @@ class Tree:
     def close(self) -> None:
         """Let go of the folders held open for listing."""
         self._folders.close()
+
+    def files(self, options, budget):
+        """A reader of the planned files (sources.LocalFiles)."""
+        return LocalFiles(self.real_root)
+
+    def on_disk(self, rel: str) -> bool:
+        """Whether ``rel`` is read from this disk (by this tree's rules)."""
+        return True
+
+    def storage_of(self, rel: str):
+        """Which store keeps ``rel``, for mixed stores (contents.ContentsTree); None here."""
+        return None
+
+    def _readable(self, real: str) -> bool:
+        return _readable(real)
 
     # -- walking ------------------------------------------------------------------------
 

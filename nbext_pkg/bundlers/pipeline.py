@@ -157,11 +157,12 @@ def from_model(model, path, options):
     return Notebook(path, io.BytesIO(data), len(data))
 
 
-def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), files_note=None):
-    """The planned bundle of the notebook at ``path``: read from ``tree`` (the server root
-    on this disk), or given as a contents manager's ``model`` (``tree`` None: its files
-    are not on this disk, ``files_note`` says so). ``asked`` are the request's choices,
-    ``layers`` the nbconfig ones (see options.choose)."""
+def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="disk"):
+    """The planned bundle of the notebook at ``path``: read from ``tree`` (a paths.Tree of
+    the server root on this disk), or given as a contents manager's ``model`` (``tree``
+    then says where its files are: a paths.Tree, a contents.ContentsTree, or a
+    contents.Nowhere). ``asked`` are the request's choices, ``layers`` the nbconfig ones
+    (see options.choose); ``storage`` names where the files come from, for the manifest."""
     session = render.Session(options.html_max_memory, options.cancel)
     notebook = None
     try:
@@ -170,7 +171,9 @@ def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), file
         if model is None:
             notebook = local_notebook(tree, path, options)
         else:
-            if tree is not None:  # a notebook the manager converts (jupytext): the same rules
+            if isinstance(tree, Tree) and tree.on_disk(notebook_path(path, options.allow_hidden)):
+                # A notebook the manager converts (jupytext) or a mixed manager keeps on
+                # this disk obeys the disk's rules, as its files do.
                 locate_notebook(tree, path, options)
             notebook = from_model(model, path, options)
         try:
@@ -184,8 +187,7 @@ def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), file
         try:
             plan = plan_from(references, facts["excludes"], notebook.path, tree,
                              allow_hidden=options.allow_hidden, max_bytes=options.max_bytes,
-                             max_files=options.max_files, notebook_size=notebook.size,
-                             files_note=files_note)
+                             max_files=options.max_files, notebook_size=notebook.size)
         except OverLimit as error:
             raise NotBundled(413, str(error)) from None
         if facts["more_references"]:
@@ -197,9 +199,8 @@ def prepare(path, options, *, tree=None, model=None, asked=None, layers=(), file
             notebook.spool.close()
         raise
     finally:
-        if tree is not None:
-            tree.close()
-    return Bundle(plan, notebook, facts, tree, options, session)
+        tree.close()
+    return Bundle(plan, notebook, facts, tree, options, session, storage)
 
 
 def _read_failed(error, path, options):
@@ -219,9 +220,10 @@ def _read_failed(error, path, options):
 class Bundle:
     """A planned bundle; ``write`` makes the archive (and ends the child's session)."""
 
-    def __init__(self, plan, notebook, facts, tree, options, session):
+    def __init__(self, plan, notebook, facts, tree, options, session, storage="disk"):
         self.plan, self.notebook, self.facts = plan, notebook, facts
         self.tree, self.options, self.session = tree, options, session
+        self.storage = storage
 
     @property
     def filename(self):
@@ -239,13 +241,15 @@ class Bundle:
     def write(self, sink):
         """Write the archive into ``sink`` (blocking: run it in a worker thread)."""
         options = self.options
-        images = self._embeddable() if self.tree is not None else {}
+        images = self._embeddable()
         if options.html or options.requirements:
             self.session.render(html=options.html, requirements=options.requirements,
                                 images=images, timeout=options.html_timeout)
         else:
             self.session.finish()  # nothing more to ask of the child: another bundle may
-        files = LocalFiles(self.tree.real_root) if self.tree is not None else None
+        # What is left of the byte limit for the files whose size the plan could not know.
+        budget = options.max_bytes - self.notebook.size - self.plan.total_bytes
+        files = self.tree.files(options, budget) if self.plan.files else None
         archive = open_archive(options.format, _Guarded(sink))
         try:
             self._write(archive, files, images)
@@ -262,10 +266,12 @@ class Bundle:
         top = plan.top
         listed, skipped = [], list(plan.skipped)
 
-        def record(arcname, size, sha256, original=None):
+        def record(arcname, size, sha256, original=None, storage=None):
             entry = {"path": arcname, "size": size, "sha256": sha256}
             if original is not None:
                 entry["original"] = original
+            if storage is not None:
+                entry["storage"] = storage
             listed.append(entry)
 
         record(plan.notebook_arcname, *archive.add_stream(
@@ -306,7 +312,7 @@ class Bundle:
         generated["manifest"] = plan.manifest_arcname
         meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
         text = manifest.manifest(__version__, plan.notebook_arcname, {"metadata": meta}, listed,
-                                 skipped, files_note=plan.files_note, generated=generated)
+                                 skipped, generated=generated, storage=self.storage)
         # (A name or reference with undecodable bytes holds lone surrogates: written as
         # JSON escapes, never a reason to lose the manifest.)
         archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8", "backslashreplace"))
@@ -322,7 +328,7 @@ class Bundle:
         try:
             record(member.arcname, *archive.add_file(
                 f"{self.plan.top}/{member.arcname}", checked, member.mtime_ns / 1e9),
-                member.original)
+                member.original, self.tree.storage_of(member.rel))
         except Changed as error:
             log.info("nbext_pkg: %s", error)
             return "changed"
@@ -348,9 +354,11 @@ class Bundle:
             data = None
             if member is not None and member.size <= budget:
                 try:
-                    data = files.read_all(member)
+                    data = files.read_all(member, min(budget, self.options.embed_max_bytes))
                 except (Changed, OSError):
                     data = None
+            if data is not None and len(data) > min(budget, self.options.embed_max_bytes):
+                data = None  # a size learnt only now (contents.py)
             if data is None:
                 yield original.encode("utf-8")
                 continue

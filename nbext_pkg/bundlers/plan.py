@@ -36,7 +36,7 @@ class Member:
 
     rel: str           # path relative to the server root (as the link is placed)
     real: str          # the file actually read
-    size: int
+    size: int          # -1: not known until it is read (see contents.py)
     dev: int = 0
     ino: int = 0
     mtime_ns: int = 0
@@ -53,14 +53,13 @@ class Plan:
     manifest_arcname: str = "MANIFEST.json"
     files: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
-    files_note: str = None
     images: dict = field(default_factory=dict)  # decoded reference -> Member, for the HTML copy
     total_bytes: int = 0
     notebook_original: str = None
 
     def add(self, member):
         self.files.append(member)
-        self.total_bytes += member.size
+        self.total_bytes += max(member.size, 0)
 
 
 
@@ -119,23 +118,22 @@ def make_plan(notebook, notebook_path, root, *, base_url="/", **limits):
 
 
 def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
-              max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, files_note=None,
-              check=None):
-    """Plan the bundle of the notebook at ``notebook_path`` (relative to ``root``, a
-    folder or a paths.Tree) from its ``references`` and exclude ``patterns``. ``root``
-    None means the contents are not on this disk: the plan then holds no files and
-    ``files_note`` says why. ``check`` is called at every reference and folder (it raises
-    to stop the plan). Raises OverLimit."""
+              max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, check=None):
+    """Plan the bundle of the notebook at ``notebook_path`` (relative to ``root``: a
+    folder, a paths.Tree, or anything with its ``resolve``, ``glob``, ``check`` and
+    ``close``, such as contents.ContentsTree) from its ``references`` and exclude
+    ``patterns``. ``check`` is called at every reference and folder (it raises to stop
+    the plan). Files whose size is not known yet (-1) count for nothing here: the
+    writer holds them to the limit. Raises OverLimit."""
     stem = posixpath.splitext(posixpath.basename(notebook_path))[0] or "notebook"
-    plan = Plan(top=safe_part(stem), notebook_arcname="", files_note=files_note)
-    if root is not None:
-        tree = root if isinstance(root, Tree) else Tree(root, allow_hidden=allow_hidden, check=check)
-        try:
-            _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
-                     max_files)
-        finally:
-            if tree is not root:
-                tree.close()
+    plan = Plan(top=safe_part(stem), notebook_arcname="")
+    tree = root if hasattr(root, "resolve") else Tree(root, allow_hidden=allow_hidden, check=check)
+    try:
+        _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
+                 max_files)
+    finally:
+        if tree is not root:
+            tree.close()
     if notebook_size + plan.total_bytes > max_bytes:
         raise OverLimit(
             f"This bundle would hold {human(notebook_size + plan.total_bytes)} of files, more than "
@@ -219,7 +217,9 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
         # Metadata includes, and associate lines written as globs (as the stock bundler allows).
         if ref.source == "include" or (ref.source == "associate" and any(c in ref.path for c in "*?[")):
             found, folder = tree.glob(notebook_dir, ref.path, cap=max_files + 1), True
-            if not found:
+            if isinstance(found, Skip):
+                found = Skip(ref.written, found.reason)
+            elif not found:
                 found = Skip(ref.written, "missing")
         else:
             found = tree.resolve(notebook_dir, ref.path, ref.root_relative,
@@ -239,7 +239,7 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
             if folder and resolved.size > max_bytes:
                 plan.skipped.append({"reference": as_written(resolved.rel), "reason": "too-large"})
                 continue
-            if folder and (plan.total_bytes + resolved.size > max_bytes
+            if folder and (plan.total_bytes + max(resolved.size, 0) > max_bytes
                            or len(plan.files) + 1 > max_files):
                 # One entry for the reference (the folder or glob as written): the
                 # rest of it stays out, however many files that is.

@@ -13,6 +13,7 @@ from tornado import web
 from ..config import settings_of
 from . import options as options_mod
 from .archive import FORMATS
+from .contents import ContentsTree, Store, mixed_routes, on_loop
 from .pipeline import NotBundled, local_tree, notebook_path, prepare
 from .stream import in_thread, stream, watch_connection
 
@@ -117,23 +118,26 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         settings, base_url=handler.base_url, allow_hidden=allow_hidden)
     watch_connection(handler, options.cancel)
     root = local_root(cm)
-    # Ask for the type first: a large data file must not be read just to be refused.
-    model = await contents_get(cm, rel, content=False)
-    if model.get("type") != "notebook":
-        raise web.HTTPError(400, f"{rel} is not a notebook: only .ipynb notebooks can be bundled.")
-    ours = root is not None and rel.endswith(".ipynb")
-    if not ours:
-        model = await contents_get(cm, rel, content=True, type="notebook")
-    note = None if root else (
-        f"The server's contents manager ({type(cm).__name__}) does not keep files on this "
-        "machine's disk, so the files the notebook refers to could not be read.")
+    # The manager is called from the plan's thread: a synchronous one (pgcontents,
+    # s3contents) would hold the event loop; an asynchronous one runs on it.
+    store = Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel))
 
     def prepare_bundle():
-        # In a thread: reading the settings and the notebook, walking its folders.
+        # Ask for the type first: a large data file must not be read just to be refused.
+        model = store.call("get", rel, content=False)
+        if model.get("type") != "notebook":
+            raise NotBundled(400, f"{rel} is not a notebook: only .ipynb notebooks can be bundled.")
+        ours = root is not None and rel.endswith(".ipynb")
+        if not ours:
+            model = store.call("get", rel, content=True, type="notebook")
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
-        return prepare(rel, options, tree=local_tree(root, options) if root else None,
-                       model=None if ours else model, asked=asked, layers=layers,
-                       files_note=note)
+        if root is not None:
+            tree = local_tree(root, options)
+        else:
+            tree = ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
+                                routes=mixed_routes(cm, local_root))
+        return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
+                       layers=layers, storage=store.name)
 
     try:
         bundle = await in_thread(prepare_bundle)

@@ -118,8 +118,8 @@ class LocalFiles:
             raise
         return checked
 
-    def read_all(self, item):
-        """The whole planned file as bytes, or Changed."""
+    def read_all(self, item, limit=None):
+        """The whole planned file as bytes, or Changed (``limit``: the plan's size holds)."""
         with self.open(item) as f:
             data = b"".join(f.blocks())
             f.finish()

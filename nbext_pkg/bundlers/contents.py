@@ -1,0 +1,524 @@
+"""Where a bundle's files come from when the server's contents manager does not keep
+them on this disk (pgcontents, s3contents, any manager of the Contents API): the API
+itself, walked by the same rules as the disk.
+
+:class:`ContentsTree` is a ``paths.Tree`` whose folders are the manager's directory
+listings: references are resolved lexically first (nothing above the root is ever asked
+for), hidden names are left out by their components as well as by the manager's
+``is_hidden`` (pgcontents and s3contents answer False for everything), globs and folder
+references walk the listings, and a file exists only where a listing shows it. A mixed
+manager (hybridcontents: a prefix per manager) has each path walked the way its own
+manager allows: the prefixes served from this disk by a file manager go through the
+disk's rules (``paths.Tree``: links, inodes), the others through the API.
+
+:class:`ContentsFiles` reads the planned files one at a time with
+``get(path, content=True, type="file", format="base64")``; the base64 text is decoded
+in slices into a spool (memory for small files, a temporary file for large ones) and let
+go at once, so at most one file's model is held. A file counts as present only if its
+content came back (s3contents invents a model for a missing path). Sizes that listings
+do not give (pgcontents) are learnt from the content and held to the limits then.
+
+The manager is called from the bundle's worker thread: a synchronous one directly, an
+asynchronous one on the server's event loop through ``run`` (see :func:`on_loop`).
+Imports neither tornado nor notebook.
+"""
+
+import asyncio
+import base64
+import binascii
+import ctypes
+import ctypes.util
+import dataclasses
+import datetime
+import inspect
+import json
+import logging
+import posixpath
+import stat
+import tempfile
+from collections import namedtuple
+
+from .archive import SPOOL_MEMORY
+from .options import Cancelled
+from .paths import Tree, inside
+from .sources import READ_SIZE, Changed, LocalFiles, Missing
+
+log = logging.getLogger("nbext_pkg")
+# Base64 characters decoded at a time: a few milliseconds of work between two chances
+# for the event loop's thread to run.
+_SLICE = 4 * 1024 * 1024
+# A model this large is followed by a malloc_trim, so what its decoding held goes back
+# to the system rather than staying in the server's heap.
+_TRIM_AFTER = 8 * 1024 * 1024
+
+_Info = namedtuple("_Info", "st_mode st_size st_dev st_ino st_mtime_ns")
+_DIRECTORY = _Info(stat.S_IFDIR, 0, 0, 0, 0)
+
+
+class TooLarge(Changed):
+    reason = "too-large"
+
+
+class OverBudget(Changed):
+    """A file whose size the plan could not know takes the bundle over its byte limit."""
+
+    reason = "limit"
+
+
+class Unreadable(Changed):
+    reason = "unreadable"
+
+
+def on_loop(loop, cancel):
+    """``run(awaitable)`` for a worker thread: the awaitable runs on ``loop`` (as a task
+    of its own, which ends with the call) and its result comes back; Cancelled when
+    ``cancel`` is set meanwhile."""
+
+    async def awaited(awaitable):
+        return await awaitable
+
+    def run(awaitable):
+        future = asyncio.run_coroutine_threadsafe(awaited(awaitable), loop)
+        while True:
+            try:
+                return future.result(timeout=0.25)
+            except TimeoutError:
+                if cancel.is_set():
+                    future.cancel()
+                    raise Cancelled() from None
+
+    return run
+
+
+def _status(error):
+    """The HTTP status a manager's error carries (tornado's HTTPError), or None."""
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+class Store:
+    """A contents manager, called from a worker thread."""
+
+    def __init__(self, manager, run=None):
+        self.manager = manager
+        self.run = run
+        self.name = type(manager).__name__
+
+    def call(self, method, *args, **kwargs):
+        result = getattr(self.manager, method)(*args, **kwargs)
+        if inspect.isawaitable(result):
+            if self.run is None:
+                raise RuntimeError(f"{self.name}.{method} is asynchronous and no loop was given")
+            result = self.run(result)
+        return result
+
+    def get(self, path, **kwargs):
+        """The manager's model, or Missing / Unreadable (with the manager's words)."""
+        try:
+            model = self.call("get", path, **kwargs)
+        except Cancelled:
+            raise
+        except Exception as error:
+            status = _status(error)
+            if status == 404:
+                raise Missing(f"{path}: {self.name} has no such file") from None
+            log.info("nbext_pkg: %s could not read %s: %r", self.name, path, error)
+            raise Unreadable(f"{path}: {self.name} could not read it ({error})") from None
+        if not isinstance(model, dict):
+            raise Unreadable(f"{path}: {self.name} answered with no model")
+        return model
+
+    def is_hidden(self, path):
+        try:
+            return bool(self.call("is_hidden", path))
+        except Cancelled:
+            raise
+        except Exception:  # a manager that cannot say: the names decide
+            return False
+
+
+def mixed_routes(manager, local_root):
+    """{prefix: root on disk or None} for a manager that hands paths to others by their
+    first component (hybridcontents, pgcontents' HybridContentsManager): ``managers``,
+    a dict of prefixes; ``""`` is the manager for every other path. None if ``manager``
+    is not one. ``local_root(sub)`` is a sub-manager's folder on disk, or None."""
+    managers = getattr(manager, "managers", None)
+    if not isinstance(managers, dict) or not managers:
+        return None
+    routes = {}
+    for prefix, sub in managers.items():
+        if not isinstance(prefix, str) or "/" in prefix.strip("/") or not hasattr(sub, "get"):
+            return None
+        routes[prefix.strip("/")] = (local_root(sub), type(sub).__name__)
+    return routes
+
+
+def _mtime_ns(value):
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return 0
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        try:
+            return int(value.timestamp() * 1e9)
+        except (OverflowError, OSError, ValueError):
+            return 0
+    return 0
+
+
+def _size(model):
+    size = model.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else -1
+
+
+class ContentsTree(Tree):
+    """The root as a contents manager's listings show it (see the module's docstring).
+    "Real" paths of API entries are API paths (relative, "" is the root); those of the
+    files a mixed manager keeps on this disk are absolute paths on the disk."""
+
+    def __init__(self, store, *, allow_hidden=False, check=None, routes=None):
+        self.store = store
+        self.real_root = ""
+        self.allow_hidden = allow_hidden
+        self.check = check or (lambda: None)
+        self._listings = {}
+        self._below = {}
+        self._failed = {}  # API folder -> the reason its listing failed
+        self._hidden = {}  # API folder -> the names in it the manager calls hidden
+        # prefix -> (paths.Tree or None for the API, the sub-manager's class name)
+        self.routes = {}
+        for prefix, (root, name) in (routes or {}).items():
+            tree = Tree(root, allow_hidden=allow_hidden, check=self.check) if root else None
+            self.routes[prefix] = (tree, name)
+
+    # -- where a path goes ---------------------------------------------------------------
+
+    def route(self, rel):
+        """(paths.Tree, the path below its root) when ``rel`` is kept on this disk, else None."""
+        if not self.routes:
+            return None
+        first, _, rest = rel.partition("/")
+        if first in self.routes and first:
+            tree, _ = self.routes[first]
+            return (tree, rest) if tree is not None else None
+        if "" in self.routes:
+            tree, _ = self.routes[""]
+            return (tree, rel) if tree is not None else None
+        return None
+
+    def on_disk(self, rel):
+        return self.route(rel) is not None
+
+    def storage_of(self, rel):
+        """The class name of the manager that keeps ``rel``, for a mixed manager (None
+        otherwise: the manifest's ``storage`` says it once)."""
+        if not self.routes:
+            return None
+        first = rel.partition("/")[0]
+        key = first if first and first in self.routes else ""
+        return self.routes.get(key, (None, self.store.name))[1]
+
+    def _owner(self, real):
+        """The disk tree (of a mixed manager) a real path on the disk belongs to."""
+        best = None
+        for tree, _ in self.routes.values():
+            if tree is not None and inside(real, tree.real_root):
+                if best is None or len(tree.real_root) > len(best.real_root):
+                    best = tree
+        return best
+
+    # -- what paths.Tree asks ------------------------------------------------------------
+
+    def locate(self, rel):
+        route = self.route(rel)
+        if route is not None:
+            tree, below = route
+            return tree.locate(below)
+        if rel == "":
+            return "", _DIRECTORY
+        parent, name = posixpath.split(rel)
+        files, folders = self._listing(parent)
+        if name in self._hidden.get(parent, ()):
+            return "hidden"
+        found = next(((real, info) for entry, real, info in files if entry == name), None)
+        if found is not None:
+            return found
+        real = next((real for entry, real, _ in folders if entry == name), None)
+        if real is None:
+            return self._failed.get(parent, "missing")
+        if real.startswith("/"):  # a folder a mixed manager keeps on this disk
+            owner = self._owner(real)
+            return owner.locate(posixpath.relpath(real, owner.real_root))
+        return real, _DIRECTORY
+
+    def _readable(self, real):
+        if real.startswith("/"):
+            return self._owner(real)._readable(real)
+        return True
+
+    def _listing(self, real, key=None):
+        if real.startswith("/"):
+            owner = self._owner(real)
+            if owner is None:
+                return [], []
+            files, folders = owner._listing(real, key)
+            if owner.real_root == real and self._prefixes_below(owner):
+                folders = sorted(folders + self._prefixes_below(owner))
+            return files, folders
+        cached = self._listings.get(real)
+        if cached is not None:
+            return cached
+        self.check()
+        files, folders, hidden = [], [], set()
+        try:
+            model = self.store.get(real, content=True, type="directory")
+            entries = model.get("content")
+            if not isinstance(entries, list):
+                raise Unreadable(f"{real}: {self.store.name} gave no listing")
+        except Changed as error:
+            self._failed[real] = error.reason
+            entries = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            name = entry.get("name") or posixpath.basename(str(entry.get("path") or ""))
+            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\x00" in name:
+                continue
+            if not self.allow_hidden and name.startswith("."):
+                continue
+            child = f"{real}/{name}" if real else name
+            if entry.get("type") == "directory":
+                route = self.route(child)
+                if route is not None:
+                    found = route[0].locate(route[1])
+                    if not isinstance(found, str) and stat.S_ISDIR(found[1].st_mode):
+                        folders.append((name, found[0], (found[1].st_dev, found[1].st_ino)))
+                    continue
+                if not self.allow_hidden and self.store.is_hidden(child):
+                    hidden.add(name)
+                    continue
+                folders.append((name, child, ("api", child)))
+            elif entry.get("type") in ("file", "notebook"):
+                if not self.allow_hidden and self.store.is_hidden(child):
+                    hidden.add(name)
+                    continue
+                files.append((name, child, _Info(stat.S_IFREG, _size(entry), 0, 0,
+                                                 _mtime_ns(entry.get("last_modified")))))
+        files.sort()
+        folders.sort()
+        self._hidden[real] = hidden
+        self._listings[real] = files, folders
+        return files, folders
+
+    def _prefixes_below(self, owner):
+        """For a mixed manager whose root manager is on disk: the prefixes kept elsewhere,
+        which its listing of the root does not show."""
+        root = self.routes.get("", (None,))[0]
+        if root is not owner:
+            return []
+        return [(prefix, prefix, ("api", prefix)) for prefix, (tree, _) in self.routes.items()
+                if prefix and tree is None and (self.allow_hidden or not prefix.startswith("."))]
+
+    def close(self):
+        for tree, _ in self.routes.values():
+            if tree is not None:
+                tree.close()
+
+    def files(self, options, budget):
+        """A reader of the planned files (see ContentsFiles)."""
+        return ContentsFiles(self, options, budget)
+
+
+class FetchedFile:
+    """A file read through the API into a spool, with the interface of
+    sources.CheckedFile; ``item`` carries the size the content had."""
+
+    def __init__(self, spool, item):
+        self.spool, self.item = spool, item
+        spool.seek(0)
+
+    def read(self, n=READ_SIZE):
+        return self.spool.read(n)
+
+    def blocks(self):
+        while True:
+            block = self.spool.read(READ_SIZE)
+            if not block:
+                return
+            yield block
+
+    def finish(self):
+        pass  # whole by construction
+
+    def close(self):
+        self.spool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ContentsFiles:
+    """Reads a ContentsTree's planned files: from disk for the paths a mixed manager
+    keeps there, through the API for the rest. ``budget`` is what is left of the
+    bundle's byte limit for the files whose size the plan did not know."""
+
+    def __init__(self, tree, options, budget):
+        self.tree, self.options, self.budget = tree, options, budget
+        self._local = {}
+
+    def open(self, item):
+        if item.real.startswith("/"):
+            owner = self.tree._owner(item.real)
+            if owner is None:
+                raise Changed(f"{item.rel} is not below any root")
+            if owner.real_root not in self._local:
+                self._local[owner.real_root] = LocalFiles(owner.real_root)
+            return self._local[owner.real_root].open(item)
+        return self.fetch(item, self.options.max_contents_file_bytes)
+
+    def read_all(self, item, limit=None):
+        if item.real.startswith("/"):
+            with self.open(item) as checked:
+                data = b"".join(checked.blocks())
+                checked.finish()
+            return data
+        with self.fetch(item, min(limit or self.options.max_contents_file_bytes,
+                                  self.options.max_contents_file_bytes), spend=False) as fetched:
+            return b"".join(fetched.blocks())
+
+    def fetch(self, item, limit, spend=True):
+        """A FetchedFile of the API file ``item``; Changed (a reason) when it cannot be."""
+        if item.size > limit:
+            raise TooLarge(f"{item.rel}: {item.size} bytes, over the limit of {limit}")
+        if self.options.cancel.is_set():
+            raise Cancelled()
+        model = self.tree.store.get(item.real, content=True, type="file", format="base64")
+        try:
+            spool = _content(model, item, limit, self.options.cancel)
+        finally:
+            big = len(model.get("content") or "") > _TRIM_AFTER if isinstance(
+                model.get("content"), (str, bytes)) else False
+            model = None
+            if big:
+                trim()
+        size = spool.tell()
+        if item.size >= 0 and size != item.size:
+            spool.close()
+            raise Changed(f"{item.rel} changed between its listing and its reading")
+        if item.size < 0 and spend:
+            if size > self.budget:
+                spool.close()
+                raise OverBudget(f"{item.rel} would take the bundle over its byte limit")
+            self.budget -= size
+        return FetchedFile(spool, dataclasses.replace(item, size=size))
+
+    def close(self):
+        for files in self._local.values():
+            files.close()
+        self._local = {}
+
+
+def _content(model, item, limit, cancel):
+    """The model's content in a spool, decoded; Missing when the model holds none."""
+    content, fmt = model.get("content"), model.get("format")
+    if content is None:
+        raise Missing(f"{item.rel}: the storage returned no content")
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
+    try:
+        if fmt == "base64" and isinstance(content, str):
+            _decode_into(spool, content, limit, item, cancel)
+        elif fmt == "text" and isinstance(content, str):
+            _write_limited(spool, content.encode("utf-8", "surrogateescape"), limit, item)
+        elif fmt == "json" and isinstance(content, dict):  # a notebook's model despite type=file
+            _write_limited(spool, json.dumps(content, indent=1).encode("utf-8"), limit, item)
+        elif isinstance(content, bytes):
+            _write_limited(spool, content, limit, item)
+        else:
+            raise Unreadable(f"{item.rel}: content in an unknown format {fmt!r}")
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _write_limited(spool, data, limit, item):
+    if spool.tell() + len(data) > limit:
+        raise TooLarge(f"{item.rel}: over the limit of {limit} bytes")
+    spool.write(data)
+
+
+def _decode_into(spool, text, limit, item, cancel):
+    """Decode base64 ``text`` into ``spool`` a slice at a time (line breaks allowed,
+    as notebook 6's file manager writes them)."""
+    carry = ""
+    for at in range(0, len(text), _SLICE):
+        if cancel.is_set():
+            raise Cancelled()
+        piece = carry + text[at:at + _SLICE]
+        if "\n" in piece or "\r" in piece or " " in piece:
+            piece = "".join(piece.split())
+        whole = len(piece) - len(piece) % 4
+        try:
+            data = _strict_b64(piece[:whole])
+        except (binascii.Error, ValueError) as error:
+            raise Unreadable(f"{item.rel}: its base64 content is damaged ({error})") from None
+        _write_limited(spool, data, limit, item)
+        carry = piece[whole:]
+    if carry.strip("="):
+        raise Unreadable(f"{item.rel}: its base64 content is cut short")
+
+
+def _strict_b64(text):
+    """Bytes of base64 ``text``; binascii.Error for any character outside the alphabet
+    (the lenient default would skip it and give other bytes)."""
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except TypeError:  # before Python 3.11
+        return base64.b64decode(text, validate=True)
+
+
+_libc = None
+
+
+def trim():
+    """Give the heap's free memory back to the system (glibc only; elsewhere nothing)."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+class Nowhere:
+    """The tree of a notebook that came without a place to read its files from (the
+    server's nbconvert API given content only): every reference is skipped, saying so."""
+
+    REASON = "not-looked-for"
+    real_root = None
+
+    def __init__(self):
+        from .paths import Skip
+
+        self._skip = Skip
+
+    def check(self):
+        pass
+
+    def resolve(self, notebook_dir, path, root_relative, *, written=None, cap=None):
+        return self._skip(written if written is not None else path, self.REASON)
+
+    def glob(self, notebook_dir, pattern, *, cap=None):
+        return self._skip(pattern, self.REASON)
+
+    def close(self):
+        pass
