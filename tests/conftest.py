@@ -12,6 +12,8 @@ import nbformat
 import pytest
 from harness import AWKWARD_BASE_URL, REPO, JupyterEnv, NotebookServer, start_chromium
 
+pytest_plugins = ["storage"]  # the stores off this disk: PostgreSQL, S3 (tests/storage.py)
+
 ARTIFACTS = REPO / "test-artifacts"
 # Folder and notebook names our users really have: spaces, '#', '%', '?' and
 # letters outside ASCII, in the places where URL escaping goes wrong.

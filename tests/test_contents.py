@@ -94,7 +94,8 @@ def bundle(manager, path="work/nb.ipynb", *, routes=None, run=None, **limits):
     """(zip file, manifest dict) of the bundle of ``path`` through ``manager``."""
     options = options_mod.Options(**limits)
     store = contents.Store(manager, run=run)
-    tree = contents.ContentsTree(store, allow_hidden=False, check=options.check, routes=routes)
+    tree = contents.ContentsTree(store, allow_hidden=False, check=options.check, routes=routes,
+                                 file_limit=options.max_contents_file_bytes)
     model = {"content": json.loads(manager.files[path])} if path in getattr(manager, "files", {}) \
         else None
     sink = io.BytesIO()
@@ -200,6 +201,10 @@ def test_per_file_limit_before_fetching_when_the_size_is_known_and_after_when_no
         assert zf.read(f"{top}/small.bin") == b"small"
         fetched = [c for c in manager.calls if c[:3] == ("get", "big.bin", True)]
         assert (fetched == []) is sizes, manager.calls
+    # A file left out for its size takes nothing of the bundle's byte limit.
+    _, manifest, _ = bundle(StoreManager(files, sizes=True), path="nb.ipynb",
+                            max_contents_file_bytes=200_000, max_bytes=len(files["nb.ipynb"]) + 1000)
+    assert skipped(manifest) == {"big.bin": "too-large"}
 
 
 def test_the_bundle_limit_holds_for_sizes_learnt_while_reading():

@@ -112,6 +112,18 @@ class Store:
             result = self.run(result)
         return result
 
+    def on_loop(self, method, *args, **kwargs):
+        """The manager's ``method``, called on the event loop's thread itself (for what
+        only that thread may do, such as the notary's signature checks)."""
+        if self.run is None:
+            return self.call(method, *args, **kwargs)
+
+        async def there():
+            result = getattr(self.manager, method)(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return self.run(there())
+
     def get(self, path, **kwargs):
         """The manager's model, or Missing / Unreadable (with the manager's words)."""
         try:
@@ -127,6 +139,21 @@ class Store:
         if not isinstance(model, dict):
             raise Unreadable(f"{path}: {self.name} answered with no model")
         return model
+
+    def release(self):
+        """Give back what reading a large file left held: a database connection's buffer
+        (libpq keeps a buffer as large as the largest row it has read, for as long as
+        the connection lives in SQLAlchemy's pool: pgcontents' ``engine``), then the
+        heap's free memory."""
+        managers = [self.manager, *(getattr(self.manager, "managers", None) or {}).values()]
+        for manager in managers:
+            dispose = getattr(getattr(manager, "engine", None), "dispose", None)
+            if callable(dispose):
+                try:
+                    dispose()  # idle connections closed; those in use live on
+                except Exception as error:
+                    log.info("nbext_pkg: could not release %s's connections: %r", self.name, error)
+        trim()
 
     def is_hidden(self, path):
         try:
@@ -179,8 +206,9 @@ class ContentsTree(Tree):
     "Real" paths of API entries are API paths (relative, "" is the root); those of the
     files a mixed manager keeps on this disk are absolute paths on the disk."""
 
-    def __init__(self, store, *, allow_hidden=False, check=None, routes=None):
+    def __init__(self, store, *, allow_hidden=False, check=None, routes=None, file_limit=None):
         self.store = store
+        self.file_limit = file_limit
         self.real_root = ""
         self.allow_hidden = allow_hidden
         self.check = check or (lambda: None)
@@ -208,6 +236,11 @@ class ContentsTree(Tree):
             tree, _ = self.routes[""]
             return (tree, rel) if tree is not None else None
         return None
+
+    def too_large(self, resolved):
+        """Over the limit for a file read through the API, by the size its listing gave."""
+        return (self.file_limit is not None and not resolved.real.startswith("/")
+                and resolved.size > self.file_limit)
 
     def on_disk(self, rel):
         return self.route(rel) is not None
@@ -406,7 +439,7 @@ class ContentsFiles:
                 model.get("content"), (str, bytes)) else False
             model = None
             if big:
-                trim()
+                self.tree.store.release()
         size = spool.tell()
         if item.size >= 0 and size != item.size:
             spool.close()

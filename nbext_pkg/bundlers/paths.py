@@ -166,6 +166,10 @@ class Tree:
         """A reader of the planned files (sources.LocalFiles)."""
         return LocalFiles(self.real_root)
 
+    def too_large(self, resolved: Resolved) -> bool:
+        """Whether a file is over a limit of the store's own for one file (none on disk)."""
+        return False
+
     def on_disk(self, rel: str) -> bool:
         """Whether ``rel`` is read from this disk (by this tree's rules)."""
         return True

@@ -98,7 +98,8 @@ def notebook_path(path, allow_hidden=False):
     return rel
 
 
-def _too_large(path, size, options):
+def too_large(path, size, options):
+    """NotBundled (413) for a notebook of ``size`` bytes over the limit."""
     if size > options.max_notebook_bytes:
         raise NotBundled(413, f"{path} holds {human(size)}, more than the server's limit for a "
                               f"notebook of {human(options.max_notebook_bytes)} "
@@ -131,7 +132,7 @@ def local_notebook(tree, path, options):
     spool (memory for small ones, a temporary file for large ones)."""
     for _ in range(3):
         rel, item = locate_notebook(tree, path, options)
-        _too_large(path, item.size, options)
+        too_large(path, item.size, options)
         files = LocalFiles(tree.real_root)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
         try:
@@ -149,11 +150,18 @@ def local_notebook(tree, path, options):
 
 
 def from_model(model, path, options):
-    """The notebook a contents manager returned (``model["path"]`` is not trusted)."""
-    import nbformat
+    """The notebook a contents manager returned, as a notebook or as the text of its file
+    (``model["path"]`` is not trusted)."""
+    content = model["content"]
+    if isinstance(content, str):
+        data = content.encode("utf-8", "surrogateescape")
+    elif isinstance(content, bytes):
+        data = content
+    else:
+        import nbformat
 
-    data = nbformat.writes(nbformat.from_dict(model["content"])).encode("utf-8")
-    _too_large(path, len(data), options)
+        data = nbformat.writes(nbformat.from_dict(content)).encode("utf-8")
+    too_large(path, len(data), options)
     return Notebook(path, io.BytesIO(data), len(data))
 
 

@@ -236,6 +236,10 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
                 from_nb = posixpath.relpath(resolved.rel, notebook_dir or ".")
                 if any(fnmatch.fnmatchcase(from_nb, pattern) for pattern in patterns):
                     continue
+            if tree.too_large(resolved):  # a store's own limit for one file (contents.py)
+                plan.skipped.append({"reference": as_written(resolved.rel) if folder else ref.written,
+                                     "reason": "too-large"})
+                continue
             if folder and resolved.size > max_bytes:
                 plan.skipped.append({"reference": as_written(resolved.rel), "reason": "too-large"})
                 continue

@@ -14,7 +14,7 @@ from ..config import settings_of
 from . import options as options_mod
 from .archive import FORMATS
 from .contents import ContentsTree, Store, mixed_routes, on_loop
-from .pipeline import NotBundled, local_tree, notebook_path, prepare
+from .pipeline import NotBundled, local_tree, notebook_path, prepare, too_large
 from .stream import in_thread, stream, watch_connection
 
 CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
@@ -128,14 +128,22 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         if model.get("type") != "notebook":
             raise NotBundled(400, f"{rel} is not a notebook: only .ipynb notebooks can be bundled.")
         ours = root is not None and rel.endswith(".ipynb")
-        if not ours:
-            model = store.call("get", rel, content=True, type="notebook")
+        if not ours and isinstance(model.get("size"), int):
+            too_large(rel, model["size"], options)  # before a manager reads it whole
+        if not ours and rel.endswith(".ipynb"):
+            # As a file: the notebook's text as stored, for the reading child to parse.
+            # (As a notebook, the manager would check its signature with the notary,
+            # whose SQLite connection belongs to the event loop's thread.)
+            model = store.call("get", rel, content=True, type="file", format="text")
+        elif not ours:  # a notebook the manager makes from another file (jupytext)
+            model = store.on_loop("get", rel, content=True, type="notebook")
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
         if root is not None:
             tree = local_tree(root, options)
         else:
             tree = ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
-                                routes=mixed_routes(cm, local_root))
+                                routes=mixed_routes(cm, local_root),
+                                file_limit=options.max_contents_file_bytes)
         return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
                        layers=layers, storage=store.name)
 
