@@ -16,6 +16,15 @@ by the stock zip_bundler (same server) and, with `--before REV`, by nbext_pkg
 as it was at that commit (a temporary git worktree, on a server of its own).
 
     python benchmarks/bundle.py [--runs 3] [--big-mib 100] [--before e6a69b1] [--only hostile]
+
+With --storage pgcontents (notebook 6 on a PostgreSQL cluster of its own) or --storage s3
+(nbclassic with s3contents on SeaweedFS): ten 50 MiB files, and the same benchmark folder
+uploaded through the REST API, bundled from the store; beside each, the same files taken
+out the stock way, one GET /api/contents?format=base64 each, in the same run. Run it with
+the test command's environments made (./scripts/test makes them):
+
+    NBEXT_PKG_PGCONTENTS_PYTHON=~/.cache/nbext_pkg/venv/pgcontents/bin/python \
+        python benchmarks/bundle.py --storage pgcontents
 """
 
 import argparse
@@ -245,7 +254,11 @@ def main():
     parser.add_argument("--image-mib", type=int, default=160, help="size of the hostile image")
     parser.add_argument("--before", help="also measure nbext_pkg at this git revision (hostile cases)")
     parser.add_argument("--only", choices=["main", "hostile"], help="run one part only")
+    parser.add_argument("--storage", choices=["pgcontents", "s3"],
+                        help="instead: bundles from a store off the disk (see storage())")
     args = parser.parse_args()
+    if args.storage:
+        return storage(args)
 
     work = Path(tempfile.mkdtemp(prefix="nbext_pkg-bundle-bench-"))
     if args.only != "main":
@@ -336,3 +349,111 @@ def hostile(work, args):
 
 if __name__ == "__main__":
     main()
+
+
+def upload_tree(server, folder, names, under):
+    from storage import put_dir, put_file
+
+    made = set()
+    for name in names:
+        parts = f"{under}/{name}".split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in made:
+                put_dir(server, d)
+                made.add(d)
+        put_file(server, f"{under}/{name}", (folder / name).read_bytes())
+
+
+def stock_way(server, paths):
+    """The files taken out through the Contents API one by one, as a user without a bundler
+    would (the API polled meanwhile): wall time, peak memory growth, held after, worst API."""
+    import requests
+
+    worst_file = Path(tempfile.mkstemp()[1])
+    poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
+                               server.token, str(worst_file)])
+    pid = server.proc.pid
+    rss_reset(pid)
+    before = status_kib(pid, "VmRSS")
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {server.token}"
+    started = time.perf_counter()
+    for path in paths:
+        r = session.get(server.url + "api/contents/" + url_path(path),
+                        params={"content": "1", "format": "base64", "type": "file"}, timeout=600)
+        r.raise_for_status()
+        del r
+    wall = time.perf_counter() - started
+    Path(str(worst_file) + ".stop").touch()
+    poller.wait(120)
+    time.sleep(1)
+    return {"wall": wall, "mem": (status_kib(pid, "VmHWM") - before) / 1024,
+            "held": (status_kib(pid, "VmRSS") - before) / 1024,
+            "api": float(worst_file.read_text() or 0)}
+
+
+def storage(args):
+    """Bundles from pgcontents or s3contents: the ten 50 MiB files case and the benchmark
+    folder, against the same files taken out one by one through the Contents API."""
+    import storage as st
+
+    work = Path(tempfile.mkdtemp(prefix="nbext_pkg-storage-bench-"))
+    services = []
+    try:
+        if args.storage == "pgcontents":
+            cluster = st.PostgresCluster().start()
+            services.append(cluster)
+            st.pgcontents_init(cluster.url)
+            jenv = JupyterEnv(work / "env", python=st.PGCONTENTS_PYTHON)
+            jenv.env["PATH"] = os.pathsep.join([str(Path(st.PGCONTENTS_PYTHON).parent), jenv.env["PATH"]])
+            jenv.install_nbext_pkg(symlink=False)
+            server = st.start_pgcontents_server(jenv, cluster.url, work / "root-dir")
+        else:
+            s3 = st.SeaweedS3(work / "weed").start()
+            services.append(s3)
+            jenv = JupyterEnv(work / "env")
+            jenv.install_nbext_pkg(symlink=False, flavour="nbclassic")
+            server = st.start_s3contents_server(jenv, s3, work / "root-dir")
+        (work / "root-dir").mkdir(exist_ok=True)
+        services.insert(0, server)
+        ten = work / "ten"
+        ten.mkdir()
+        for i in range(10):
+            (ten / f"{i}.bin").write_bytes(os.urandom(50 * 1024 * 1024))
+        upload_tree(server, ten, [f"{i}.bin" for i in range(10)], "ten")
+        st.put_notebook(server, "ten/ten.ipynb", json.loads(nbformat.writes(nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell(" ".join(f"[{i}]({i}.bin)" for i in range(10)))]))))
+        names = build(work / "folder", args.big_mib)
+        upload_tree(server, work / "folder", [n for n in names], "data set")
+        st.put_notebook(server, "data set/analysis.ipynb",
+                        json.loads((work / "folder" / "analysis.ipynb").read_text()))
+        cases = {"ten 50 MiB files": ("ten/ten.ipynb", [f"ten/{i}.bin" for i in range(10)]),
+                 f"benchmark folder ({len(names)} files)": (
+                     "data set/analysis.ipynb", [f"data set/{n}" for n in names])}
+        print(f"Bundles from {args.storage} ({type(server).__name__}), medians of {args.runs}\n")
+        print("| case | how | wall time | first byte | server memory growth | held after | "
+              "worst API latency |")
+        print("|---|---|---|---|---|---|---|")
+        for case, (notebook, paths) in cases.items():
+            url = "nbext_pkg/bundle/" + url_path(notebook) + "?html=0&requirements=0"
+            download(server, url)  # warm-up
+            runs = []
+            for _ in range(args.runs):
+                before = status_kib(server.proc.pid, "VmRSS")
+                row = download(server, url)
+                time.sleep(1)
+                row["held"] = (status_kib(server.proc.pid, "VmRSS") - before) / 1024
+                runs.append(row)
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            print(f"| {case} | nbext_pkg bundle ({med['bytes'] / 2**20:.0f} MiB) | {med['wall']:.2f} s | "
+                  f"{med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB | {med['held']:.0f} MiB | "
+                  f"{med['api'] * 1000:.0f} ms |")
+            stock = [stock_way(server, paths) for _ in range(args.runs)]
+            med = {k: statistics.median(r[k] for r in stock) for k in stock[0]}
+            print(f"| {case} | stock: GET /api/contents each | {med['wall']:.2f} s | | "
+                  f"{med['mem']:.0f} MiB | "
+                  f"{med['held']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
+    finally:
+        for service in services:
+            service.stop()

@@ -30,6 +30,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import datetime
+import gc
 import inspect
 import json
 import logging
@@ -153,6 +154,9 @@ class Store:
                     dispose()  # idle connections closed; those in use live on
                 except Exception as error:
                     log.info("nbext_pkg: could not release %s's connections: %r", self.name, error)
+                # A pool's objects hold one another: a connection that was in use at the
+                # dispose goes back to the old pool, closed only once the cycle is collected.
+                gc.collect()
         trim()
 
     def is_hidden(self, path):
