@@ -347,9 +347,6 @@ def hostile(work, args):
     print()
 
 
-if __name__ == "__main__":
-    main()
-
 
 def upload_tree(server, folder, names, under):
     from storage import put_dir, put_file
@@ -399,6 +396,7 @@ def storage(args):
     import storage as st
 
     work = Path(tempfile.mkdtemp(prefix="nbext_pkg-storage-bench-"))
+    (work / "root-dir").mkdir()  # the servers' working folder: holds none of the files
     services = []
     try:
         if args.storage == "pgcontents":
@@ -415,7 +413,6 @@ def storage(args):
             jenv = JupyterEnv(work / "env")
             jenv.install_nbext_pkg(symlink=False, flavour="nbclassic")
             server = st.start_s3contents_server(jenv, s3, work / "root-dir")
-        (work / "root-dir").mkdir(exist_ok=True)
         services.insert(0, server)
         ten = work / "ten"
         ten.mkdir()
@@ -431,7 +428,7 @@ def storage(args):
         cases = {"ten 50 MiB files": ("ten/ten.ipynb", [f"ten/{i}.bin" for i in range(10)]),
                  f"benchmark folder ({len(names)} files)": (
                      "data set/analysis.ipynb", [f"data set/{n}" for n in names])}
-        print(f"Bundles from {args.storage} ({type(server).__name__}), medians of {args.runs}\n")
+        print(f"Bundles from {args.storage}, medians of {args.runs}\n")
         print("| case | how | wall time | first byte | server memory growth | held after | "
               "worst API latency |")
         print("|---|---|---|---|---|---|---|")
@@ -457,3 +454,7 @@ def storage(args):
     finally:
         for service in services:
             service.stop()
+
+
+if __name__ == "__main__":
+    main()

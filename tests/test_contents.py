@@ -9,6 +9,7 @@ import io
 import json
 import os
 import threading
+import time
 import zipfile
 
 import nbformat
@@ -367,3 +368,199 @@ def test_the_nbconvert_api_without_a_file_lists_every_reference_as_not_looked_fo
     manifest = json.loads(zipfile.ZipFile(sink).read("nb/MANIFEST.json"))
     assert skipped(manifest) == {"a.txt": "not-looked-for", "*.csv": "not-looked-for"}
     assert "files_note" not in manifest
+
+
+# -- a store that misbehaves ------------------------------------------------------------
+
+
+def test_what_is_below_a_folder_the_manager_calls_hidden_is_never_asked_for():
+    files = {"nb.ipynb": notebook_bytes("[k](private/key.txt) [g](private/sub) [o](ok/f.txt)"),
+             "private/key.txt": b"SECRET", "private/sub/k2": b"SECRET", "ok/f.txt": b"f"}
+    manager = StoreManager(files, hidden={"private"})
+    zf, manifest, top = bundle(manager, path="nb.ipynb")
+    assert skipped(manifest) == {"private/key.txt": "hidden", "private/sub": "hidden"}
+    assert not [c for c in manager.calls if c[0] == "get" and c[1].startswith("private")]
+    assert zf.read(f"{top}/ok/f.txt") == b"f"
+
+
+def test_a_manager_that_cannot_say_whether_a_file_is_hidden_keeps_it_out():
+    files = {"nb.ipynb": notebook_bytes("[k](key.txt) [o](ok.txt)"), "key.txt": b"SECRET", "ok.txt": b"o"}
+
+    class Unsure(StoreManager):
+        def is_hidden(self, path):
+            if path == "key.txt":
+                raise PermissionError("cannot tell")
+            return False
+
+    zf, manifest, _ = bundle(Unsure(files), path="nb.ipynb")
+    assert skipped(manifest) == {"key.txt": "hidden"}
+
+
+class Cycle(StoreManager):
+    """A folder "x" that lists itself, for ever, and no files."""
+
+    def get(self, path, content=True, type=None, format=None):
+        self.calls.append(("get", path, content, type))
+        if path == "nb.ipynb":
+            return super().get(path, content, type, format)
+        return {"name": "x", "path": path, "type": "directory", "format": "json",
+                "content": [{"name": "x", "type": "directory"}, {"name": "y", "type": "directory"}]}
+
+
+def test_a_folder_that_lists_itself_ends_at_the_folder_limit():
+    manager = Cycle({"nb.ipynb": notebook_bytes("[d](x)")})
+    options = options_mod.Options()
+    tree = contents.ContentsTree(contents.Store(manager), check=options.check, max_listings=50)
+    with pytest.raises(pipeline.NotBundled) as refused:
+        pipeline.prepare("nb.ipynb", options, tree=tree,
+                         model={"content": json.loads(manager.files["nb.ipynb"])},
+                         asked={"html": False, "requirements": False})
+    assert refused.value.status == 413 and "more than 50 folders" in str(refused.value)
+    assert len([c for c in manager.calls if c[0] == "get" and c[3] == "directory"]) <= 51
+
+
+@pytest.mark.parametrize("odd, fmt", [("\ud800", "text"), ({"a": {1, 2}}, "json"),
+                                      (12, "base64"), ("QQ==QUJD", "base64")])
+def test_a_model_that_cannot_be_written_costs_that_file_only(odd, fmt, monkeypatch):
+    monkeypatch.setattr(contents, "_SLICE", 4)  # padding in the middle, at a slice's end
+    files = {"nb.ipynb": notebook_bytes("[a](a.txt) [b](b.txt)"), "a.txt": b"a", "b.txt": b"bee"}
+
+    class Odd(StoreManager):
+        def get(self, path, content=True, type=None, format=None):
+            model = super().get(path, content, type, format)
+            if path == "a.txt" and content and type == "file":
+                model["content"], model["format"] = odd, fmt
+            return model
+
+    zf, manifest, top = bundle(Odd(files), path="nb.ipynb")
+    assert skipped(manifest) == {"a.txt": "unreadable"}
+    assert zf.read(f"{top}/b.txt") == b"bee"
+
+
+def test_no_room_to_spool_a_file_costs_that_file_only(monkeypatch):
+    import tempfile
+    import types
+
+    class Full(tempfile.SpooledTemporaryFile):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(contents, "tempfile", types.SimpleNamespace(SpooledTemporaryFile=Full))
+    files = {"nb.ipynb": notebook_bytes("[a](a.txt)"), "a.txt": b"a"}
+    _, manifest, _ = bundle(StoreManager(files), path="nb.ipynb")
+    assert skipped(manifest) == {"a.txt": "unreadable"}
+
+
+def test_base64_given_as_bytes_is_decoded():
+    files = {"nb.ipynb": notebook_bytes("[a](a.txt)"), "a.txt": b"hello"}
+
+    class Bytes(StoreManager):
+        def get(self, path, content=True, type=None, format=None):
+            model = super().get(path, content, type, format)
+            if path == "a.txt" and content:
+                model["content"] = model["content"].encode("ascii")
+            return model
+
+    zf, _, top = bundle(Bytes(files), path="nb.ipynb")
+    assert zf.read(f"{top}/a.txt") == b"hello"
+
+
+def test_the_html_copy_embeds_only_images_in_the_bundle_and_fetches_none_twice():
+    pa, pb = PNG + os.urandom(3000), PNG + os.urandom(3000)
+    files = {"nb.ipynb": notebook_bytes("![a](a.png) ![b](b.png) ![a again](a.png)"),
+             "a.png": pa, "b.png": pb}
+    manager = StoreManager(files)
+    zf, manifest, top = bundle(manager, path="nb.ipynb", max_bytes=len(files["nb.ipynb"]) + len(pa) + 100)
+    assert skipped(manifest) == {"b.png": "limit"}
+    page = zf.read(f"{top}/nb.html").decode()
+    assert page.count(base64.b64encode(pa).decode()) == 2
+    assert base64.b64encode(pb).decode() not in page and 'src="b.png"' in page
+    fetched = [c[1] for c in manager.calls if c[0] == "get" and c[2] and c[3] == "file"]
+    assert sorted(fetched) == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize("root_on_disk", [False, True])
+def test_a_prefix_of_a_mixed_manager_is_a_folder_whatever_its_parent_lists(tmp_path, root_on_disk):
+    remote = StoreManager({"nb.ipynb": notebook_bytes("[here](.)", {"nbext_pkg": {"include": ["*.csv"]}}),
+                           "a.csv": b"a"})
+    (tmp_path / "r").mkdir()
+    root = LocalManager(tmp_path / "r") if root_on_disk else StoreManager({"z.txt": b"z"})
+    hybrid = Hybrid({"": root, "s3": remote})
+    options = options_mod.Options()
+    tree = contents.ContentsTree(contents.Store(hybrid), check=options.check,
+                                 routes=contents.mixed_routes(hybrid, pipeline_local_root))
+    sink = io.BytesIO()
+    pipeline.prepare("s3/nb.ipynb", options, tree=tree,
+                     model={"content": json.loads(remote.files["nb.ipynb"])},
+                     asked={"requirements": False, "html": False}).write(sink)
+    manifest = json.loads(zipfile.ZipFile(sink).read("nb/MANIFEST.json"))
+    assert [e["path"] for e in manifest["files"]] == ["nb.ipynb", "a.csv"]
+    assert manifest["skipped"] == []
+    if root_on_disk:
+        assert root.calls == []  # the disk is read as the disk
+
+
+def async_loop():
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    return loop
+
+
+def test_a_slow_asynchronous_call_is_waited_for_and_a_hung_one_given_up():
+    loop = async_loop()
+    try:
+        cancel = threading.Event()
+
+        async def slow():
+            await asyncio.sleep(0.6)  # past the 0.25 s between looks (another class before 3.11)
+            return "answer"
+
+        assert contents.on_loop(loop, cancel)(slow()) == "answer"
+        hung = asyncio.Event()
+        with pytest.raises(contents.CallTimeout):
+            contents.on_loop(loop, cancel, timeout=0.5)(hung.wait())
+
+        def deadline():
+            raise options_mod.PlanTimeout("past the plan's deadline")
+
+        started = time.monotonic()
+        with pytest.raises(options_mod.PlanTimeout):
+            contents.on_loop(loop, cancel, check=deadline)(hung.wait())
+        assert time.monotonic() - started < 2
+        cancel.set()
+        with pytest.raises(options_mod.Cancelled):
+            contents.on_loop(loop, cancel)(hung.wait())
+
+        def running():
+            return [t for t in asyncio.all_tasks(loop) if "awaited" in repr(t.get_coro())]
+
+        for _ in range(100):  # the cancellations reach the loop's thread in a moment
+            if not running():
+                break
+            time.sleep(0.01)
+        assert not running(), "a given-up call left its task running"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+
+
+def test_a_hung_asynchronous_listing_ends_the_plan_at_its_deadline():
+    files = {"nb.ipynb": notebook_bytes("[d](d/x)"), "d/x": b"x"}
+
+    class Hung(StoreManager):
+        async def get(self, path, content=True, type=None, format=None):
+            if type == "directory":
+                await asyncio.Event().wait()
+            return StoreManager.get(self, path, content, type, format)
+
+    loop = async_loop()
+    try:
+        options = options_mod.Options(plan_timeout=0.5)
+        store = contents.Store(Hung(files), run=contents.on_loop(loop, options.cancel, check=options.check))
+        tree = contents.ContentsTree(store, check=options.check)
+        started = time.monotonic()
+        with pytest.raises(options_mod.PlanTimeout):
+            pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": json.loads(files["nb.ipynb"])},
+                             asked={"html": False, "requirements": False})
+        assert time.monotonic() - started < 3
+    finally:
+        loop.call_soon_threadsafe(loop.stop)

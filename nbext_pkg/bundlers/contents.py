@@ -26,6 +26,7 @@ Imports neither tornado nor notebook.
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import ctypes
 import ctypes.util
 import dataclasses
@@ -37,11 +38,13 @@ import logging
 import posixpath
 import stat
 import tempfile
+import time
 from collections import namedtuple
 
 from .archive import SPOOL_MEMORY
-from .options import Cancelled
+from .options import Cancelled, PlanTimeout
 from .paths import Tree, inside
+from .plan import OverLimit
 from .sources import READ_SIZE, Changed, LocalFiles, Missing
 
 log = logging.getLogger("nbext_pkg")
@@ -52,6 +55,8 @@ _SLICE = 4 * 1024 * 1024
 # to the system rather than staying in the server's heap.
 _TRIM_AFTER = 8 * 1024 * 1024
 
+# A path longer than this in a listing is not followed (no file system makes one).
+_LONGEST_PATH = 4096
 _Info = namedtuple("_Info", "st_mode st_size st_dev st_ino st_mtime_ns")
 _DIRECTORY = _Info(stat.S_IFDIR, 0, 0, 0, 0)
 
@@ -70,23 +75,37 @@ class Unreadable(Changed):
     reason = "unreadable"
 
 
-def on_loop(loop, cancel):
+class CallTimeout(Exception):
+    """A manager's call took longer than a bundle lets one call take."""
+
+
+def on_loop(loop, cancel, check=None, timeout=30.0):
     """``run(awaitable)`` for a worker thread: the awaitable runs on ``loop`` (as a task
-    of its own, which ends with the call) and its result comes back; Cancelled when
-    ``cancel`` is set meanwhile."""
+    of its own, which ends with the call) and its result comes back. The task is
+    cancelled, and the thread let go, when ``cancel`` is set (Cancelled), when ``check``
+    raises (the plan's deadline), or after ``timeout`` seconds (CallTimeout)."""
 
     async def awaited(awaitable):
         return await awaitable
 
     def run(awaitable):
         future = asyncio.run_coroutine_threadsafe(awaited(awaitable), loop)
+        given_up = time.monotonic() + timeout
         while True:
             try:
                 return future.result(timeout=0.25)
-            except TimeoutError:
+            except concurrent.futures.TimeoutError:  # not the builtin before Python 3.11
+                pass
+            try:
                 if cancel.is_set():
-                    future.cancel()
-                    raise Cancelled() from None
+                    raise Cancelled()
+                if check is not None:
+                    check()
+                if time.monotonic() > given_up:
+                    raise CallTimeout(f"no answer in {timeout:g} s")
+            except BaseException:
+                future.cancel()
+                raise
 
     return run
 
@@ -129,7 +148,7 @@ class Store:
         """The manager's model, or Missing / Unreadable (with the manager's words)."""
         try:
             model = self.call("get", path, **kwargs)
-        except Cancelled:
+        except (Cancelled, PlanTimeout):
             raise
         except Exception as error:
             status = _status(error)
@@ -162,10 +181,11 @@ class Store:
     def is_hidden(self, path):
         try:
             return bool(self.call("is_hidden", path))
-        except Cancelled:
+        except (Cancelled, PlanTimeout):
             raise
-        except Exception:  # a manager that cannot say: the names decide
-            return False
+        except Exception:  # a manager that cannot say: hidden, so nothing leaks
+            log.info("nbext_pkg: %s could not say whether %s is hidden; left out", self.name, path)
+            return True
 
 
 def mixed_routes(manager, local_root):
@@ -210,9 +230,11 @@ class ContentsTree(Tree):
     "Real" paths of API entries are API paths (relative, "" is the root); those of the
     files a mixed manager keeps on this disk are absolute paths on the disk."""
 
-    def __init__(self, store, *, allow_hidden=False, check=None, routes=None, file_limit=None):
+    def __init__(self, store, *, allow_hidden=False, check=None, routes=None, file_limit=None,
+                 max_listings=20_000):
         self.store = store
         self.file_limit = file_limit
+        self.max_listings = max_listings
         self.real_root = ""
         self.allow_hidden = allow_hidden
         self.check = check or (lambda: None)
@@ -225,6 +247,7 @@ class ContentsTree(Tree):
         for prefix, (root, name) in (routes or {}).items():
             tree = Tree(root, allow_hidden=allow_hidden, check=self.check) if root else None
             self.routes[prefix] = (tree, name)
+        self._api_prefixes = {prefix for prefix, (tree, _) in self.routes.items() if prefix and tree is None}
 
     # -- where a path goes ---------------------------------------------------------------
 
@@ -274,22 +297,33 @@ class ContentsTree(Tree):
         if route is not None:
             tree, below = route
             return tree.locate(below)
-        if rel == "":
-            return "", _DIRECTORY
-        parent, name = posixpath.split(rel)
-        files, folders = self._listing(parent)
-        if name in self._hidden.get(parent, ()):
-            return "hidden"
-        found = next(((real, info) for entry, real, info in files if entry == name), None)
-        if found is not None:
-            return found
-        real = next((real for entry, real, _ in folders if entry == name), None)
-        if real is None:
-            return self._failed.get(parent, "missing")
-        if real.startswith("/"):  # a folder a mixed manager keeps on this disk
-            owner = self._owner(real)
-            return owner.locate(posixpath.relpath(real, owner.real_root))
-        return real, _DIRECTORY
+        parts = rel.split("/") if rel else []
+        # The top of a prefix read through the API: a folder, whatever its parent shows.
+        start = 1 if parts and parts[0] in self._api_prefixes else 0
+        if start == len(parts):
+            return rel, _DIRECTORY
+        # Folder by folder from the top, through the listings: a folder the manager calls
+        # hidden hides all below it, and a missing one ends the search with no more calls.
+        parent = "/".join(parts[:start])
+        for i in range(start, len(parts)):
+            name, last = parts[i], i == len(parts) - 1
+            files, folders = self._listing(parent)
+            if name in self._hidden.get(parent, ()):
+                return "hidden"
+            if last:
+                found = next(((real, info) for entry, real, info in files if entry == name), None)
+                if found is not None:
+                    return found
+            real = next((real for entry, real, _ in folders if entry == name), None)
+            if real is None:
+                return self._failed.get(parent, "missing")
+            if real.startswith("/"):  # a folder a mixed manager keeps on this disk
+                owner = self._owner(real)
+                inside_root = posixpath.relpath(real, owner.real_root)
+                above = [] if inside_root == "." else inside_root.split("/")
+                return owner.locate("/".join(above + parts[i + 1:]))
+            parent = real
+        return parent, _DIRECTORY
 
     def _readable(self, real):
         if real.startswith("/"):
@@ -309,6 +343,12 @@ class ContentsTree(Tree):
         if cached is not None:
             return cached
         self.check()
+        if len(self._listings) >= self.max_listings:
+            # A store whose folders never end (a folder that lists itself) must not walk
+            # until memory runs out.
+            raise OverLimit(f"This bundle would list more than {self.max_listings} folders of "
+                            f"{self.store.name} (c.NbextPkg.max_bundle_files): link fewer or "
+                            "smaller folders.")
         files, folders, hidden = [], [], set()
         try:
             model = self.store.get(real, content=True, type="directory")
@@ -327,6 +367,8 @@ class ContentsTree(Tree):
             if not self.allow_hidden and name.startswith("."):
                 continue
             child = f"{real}/{name}" if real else name
+            if len(child) > _LONGEST_PATH:
+                continue
             if entry.get("type") == "directory":
                 route = self.route(child)
                 if route is not None:
@@ -344,6 +386,10 @@ class ContentsTree(Tree):
                     continue
                 files.append((name, child, _Info(stat.S_IFREG, _size(entry), 0, 0,
                                                  _mtime_ns(entry.get("last_modified")))))
+        if real == "":  # the prefixes a mixed manager sends elsewhere, which it may not list
+            shown = {name for name, _, _ in folders}
+            folders += [(prefix, prefix, ("api", prefix)) for prefix in self._api_prefixes
+                        if prefix not in shown and (self.allow_hidden or not prefix.startswith("."))]
         files.sort()
         folders.sort()
         self._hidden[real] = hidden
@@ -364,9 +410,9 @@ class ContentsTree(Tree):
             if tree is not None:
                 tree.close()
 
-    def files(self, options, budget):
+    def files(self, options, budget, images=None):
         """A reader of the planned files (see ContentsFiles)."""
-        return ContentsFiles(self, options, budget)
+        return ContentsFiles(self, options, budget, images)
 
 
 class FetchedFile:
@@ -405,9 +451,13 @@ class ContentsFiles:
     keeps there, through the API for the rest. ``budget`` is what is left of the
     bundle's byte limit for the files whose size the plan did not know."""
 
-    def __init__(self, tree, options, budget):
+    def __init__(self, tree, options, budget, images=None):
         self.tree, self.options, self.budget = tree, options, budget
         self._local = {}
+        # The HTML copy's images read through the API are kept as they are written, up to
+        # the embedding limits, so they are neither fetched twice nor embedded unwritten.
+        self._embeddable = {member.rel for member in (images or {}).values()}
+        self._kept, self._keep_left = {}, options.embed_total_bytes
 
     def open(self, item):
         if item.real.startswith("/"):
@@ -417,7 +467,13 @@ class ContentsFiles:
             if owner.real_root not in self._local:
                 self._local[owner.real_root] = LocalFiles(owner.real_root)
             return self._local[owner.real_root].open(item)
-        return self.fetch(item, self.options.max_contents_file_bytes)
+        fetched = self.fetch(item, self.options.max_contents_file_bytes)
+        size = fetched.item.size
+        if item.rel in self._embeddable and size <= min(self.options.embed_max_bytes, self._keep_left):
+            self._kept[item.rel] = b"".join(fetched.blocks())
+            self._keep_left -= size
+            fetched.spool.seek(0)
+        return fetched
 
     def read_all(self, item, limit=None):
         if item.real.startswith("/"):
@@ -425,11 +481,12 @@ class ContentsFiles:
                 data = b"".join(checked.blocks())
                 checked.finish()
             return data
-        with self.fetch(item, min(limit or self.options.max_contents_file_bytes,
-                                  self.options.max_contents_file_bytes), spend=False) as fetched:
-            return b"".join(fetched.blocks())
+        data = self._kept.get(item.rel)
+        if data is None:
+            raise Changed(f"{item.rel} is not in the bundle as read, or over the embedding limits")
+        return data
 
-    def fetch(self, item, limit, spend=True):
+    def fetch(self, item, limit):
         """A FetchedFile of the API file ``item``; Changed (a reason) when it cannot be."""
         if item.size > limit:
             raise TooLarge(f"{item.rel}: {item.size} bytes, over the limit of {limit}")
@@ -438,6 +495,10 @@ class ContentsFiles:
         model = self.tree.store.get(item.real, content=True, type="file", format="base64")
         try:
             spool = _content(model, item, limit, self.options.cancel)
+        except (OSError, ValueError, TypeError, MemoryError) as error:
+            # No room to spool it, text that cannot be encoded, JSON that cannot be written:
+            # this file only.
+            raise Unreadable(f"{item.rel}: {error!r}") from None
         finally:
             big = len(model.get("content") or "") > _TRIM_AFTER if isinstance(
                 model.get("content"), (str, bytes)) else False
@@ -448,7 +509,7 @@ class ContentsFiles:
         if item.size >= 0 and size != item.size:
             spool.close()
             raise Changed(f"{item.rel} changed between its listing and its reading")
-        if item.size < 0 and spend:
+        if item.size < 0:
             if size > self.budget:
                 spool.close()
                 raise OverBudget(f"{item.rel} would take the bundle over its byte limit")
@@ -468,8 +529,9 @@ def _content(model, item, limit, cancel):
         raise Missing(f"{item.rel}: the storage returned no content")
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
     try:
-        if fmt == "base64" and isinstance(content, str):
-            _decode_into(spool, content, limit, item, cancel)
+        if fmt == "base64" and isinstance(content, (str, bytes)):
+            _decode_into(spool, content if isinstance(content, str) else content.decode("ascii"),
+                         limit, item, cancel)
         elif fmt == "text" and isinstance(content, str):
             _write_limited(spool, content.encode("utf-8", "surrogateescape"), limit, item)
         elif fmt == "json" and isinstance(content, dict):  # a notebook's model despite type=file
@@ -493,14 +555,17 @@ def _write_limited(spool, data, limit, item):
 def _decode_into(spool, text, limit, item, cancel):
     """Decode base64 ``text`` into ``spool`` a slice at a time (line breaks allowed,
     as notebook 6's file manager writes them)."""
-    carry = ""
+    carry, padded = "", False
     for at in range(0, len(text), _SLICE):
         if cancel.is_set():
             raise Cancelled()
         piece = carry + text[at:at + _SLICE]
-        if "\n" in piece or "\r" in piece or " " in piece:
+        if "\n" in piece or "\r" in piece or " " in piece or "\t" in piece:
             piece = "".join(piece.split())
+        if padded and piece:
+            raise Unreadable(f"{item.rel}: its base64 content goes on after its padding")
         whole = len(piece) - len(piece) % 4
+        padded = piece[:whole].endswith("=")
         try:
             data = _strict_b64(piece[:whole])
         except (binascii.Error, ValueError) as error:

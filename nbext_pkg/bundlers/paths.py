@@ -162,7 +162,7 @@ class Tree:
         """Let go of the folders held open for listing."""
         self._folders.close()
 
-    def files(self, options, budget):
+    def files(self, options, budget, images=None):
         """A reader of the planned files (sources.LocalFiles)."""
         return LocalFiles(self.real_root)
 

@@ -198,6 +198,7 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
                              max_files=options.max_files, notebook_size=notebook.size)
         except OverLimit as error:
             raise NotBundled(413, str(error)) from None
+        options.deadline = None  # the plan is made: what follows has deadlines of its own
         if facts["more_references"]:
             plan.skipped.append({"reference": f"{facts['more_references']} more references",
                                  "reason": "limit"})
@@ -257,7 +258,7 @@ class Bundle:
             self.session.finish()  # nothing more to ask of the child: another bundle may
         # What is left of the byte limit for the files whose size the plan could not know.
         budget = options.max_bytes - self.notebook.size - self.plan.total_bytes
-        files = self.tree.files(options, budget) if self.plan.files else None
+        files = self.tree.files(options, budget, images) if self.plan.files else None
         archive = open_archive(options.format, _Guarded(sink))
         try:
             self._write(archive, files, images)
@@ -333,6 +334,11 @@ class Bundle:
         except Changed as error:
             log.info("nbext_pkg: %s", error)
             return error.reason
+        except (Cancelled, SinkFailed):
+            raise
+        except Exception as error:  # a store that failed in a way of its own: this file only
+            log.warning("nbext_pkg: %s left out of the bundle: %r", member.rel, error)
+            return "unreadable"
         try:
             record(member.arcname, *archive.add_file(
                 f"{self.plan.top}/{member.arcname}", checked, member.mtime_ns / 1e9),

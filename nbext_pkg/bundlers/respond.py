@@ -120,7 +120,8 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
     root = local_root(cm)
     # The manager is called from the plan's thread: a synchronous one (pgcontents,
     # s3contents) would hold the event loop; an asynchronous one runs on it.
-    store = Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel))
+    store = Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel, check=options.check,
+                                  timeout=options.plan_timeout))
 
     def prepare_bundle():
         # Ask for the type first: a large data file must not be read just to be refused.
@@ -143,7 +144,8 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         else:
             tree = ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
                                 routes=mixed_routes(cm, local_root),
-                                file_limit=options.max_contents_file_bytes)
+                                file_limit=options.max_contents_file_bytes,
+                                max_listings=options.max_files + 1)
         return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
                        layers=layers, storage=store.name)
 
