@@ -1,6 +1,6 @@
 """Server-side settings of nbext_pkg, as traitlets: ``c.NbextPkg.<name>``."""
 
-from traitlets import Float, Integer
+from traitlets import CaselessStrEnum, Float, Integer
 from traitlets.config import Configurable
 
 
@@ -31,6 +31,17 @@ class NbextPkg(Configurable):
         "files are not on this disk (pgcontents, s3contents): such a manager hands over a "
         "whole file at once, so one larger file would cost the server several times its "
         "size in memory. A larger file is left out as 'too-large'.",
+    ).tag(config=True)
+
+    contents_reader = CaselessStrEnum(
+        ["auto", "process", "thread"], "auto",
+        help="How a bundle reads files through a contents manager that is not the disk. "
+        "'process': a process of its own rebuilds the manager from the server's "
+        "configuration and reads there, so the manager's decoding holds neither the "
+        "server's interpreter nor its memory; right only for managers that keep all "
+        "their state in their store (a database, S3) and take all their settings from "
+        "the configuration. 'thread': the server's own manager, on a worker thread. "
+        "'auto': 'process' for pgcontents and s3contents, 'thread' for any other.",
     ).tag(config=True)
 
     bundle_chunk_bytes = Integer(

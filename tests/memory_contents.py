@@ -2,6 +2,7 @@
 disk: the kind of server (S3, a database) where a bundle cannot read the files
 a notebook refers to. Only what the bundle route needs is here."""
 
+import base64
 import datetime
 import json
 import os
@@ -11,6 +12,7 @@ from jupyter_server.services.contents.manager import ContentsManager as ServerCo
 from notebook.services.contents.manager import ContentsManager
 from tornado import web
 from traitlets import Unicode
+from traitlets.config import Configurable
 
 
 def seed_trait():
@@ -81,3 +83,37 @@ class ServerMemoryContentsManager(MemoryStore, ServerContentsManager):
 def environ_pythonpath():
     here = os.path.dirname(os.path.abspath(__file__))
     return here + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+
+class FolderStore(Configurable):
+    """A contents manager over a folder, configured by traitlets alone and keeping no
+    state of its own: what contents.Reader can rebuild in another process. Records
+    the calls it answers in this process."""
+
+    folder = Unicode(help="The folder whose files it serves.").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = []
+
+    def is_hidden(self, path):
+        return False
+
+    def get(self, path, content=True, type=None, format=None):
+        self.calls.append((path, content, type))
+        full = os.path.join(self.folder, path)
+        name = path.rsplit("/", 1)[-1]
+        if os.path.isdir(full):
+            model = {"name": name, "path": path, "type": "directory", "content": None}
+            if content:
+                model["content"] = [{"name": n, "path": f"{path}/{n}".strip("/"),
+                                     "type": "directory" if os.path.isdir(os.path.join(full, n)) else "file"}
+                                    for n in sorted(os.listdir(full))]
+            return model
+        if os.path.isfile(full):
+            model = {"name": name, "path": path, "type": "file", "content": None}
+            if content:
+                with open(full, "rb") as f:
+                    model["content"], model["format"] = base64.b64encode(f.read()).decode(), "base64"
+            return model
+        raise web.HTTPError(404, f"No such file: {path}")

@@ -564,3 +564,62 @@ def test_a_hung_asynchronous_listing_ends_the_plan_at_its_deadline():
         assert time.monotonic() - started < 3
     finally:
         loop.call_soon_threadsafe(loop.stop)
+
+
+# -- the reading process ----------------------------------------------------------------
+
+
+def folder_bundle(tmp_path, mode, before_write=None):
+    from memory_contents import FolderStore
+    from traitlets.config import Config
+
+    store_dir = tmp_path / "store"
+    (store_dir / "d").mkdir(parents=True)
+    data = {"d/a.bin": os.urandom(300_000), "d/b.txt": b"bee", "pic.png": PNG}
+    for name, payload in data.items():
+        (store_dir / name).write_bytes(payload)
+    (store_dir / "nb.ipynb").write_bytes(notebook_bytes("[d](d) ![p](pic.png) [m](gone.txt)"))
+    config = Config()
+    config.FolderStore.folder = str(store_dir)
+    manager = FolderStore(config=config)
+    reader = contents.Reader.for_manager(manager, mode)
+    options = options_mod.Options()
+    tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
+    prepared = pipeline.prepare("nb.ipynb", options, tree=tree,
+                                model={"content": json.loads((store_dir / "nb.ipynb").read_bytes())},
+                                asked={"requirements": False})
+    if before_write:
+        before_write(reader)
+    sink = io.BytesIO()
+    prepared.write(sink)
+    zf = zipfile.ZipFile(sink)
+    for name, payload in data.items():
+        assert zf.read(f"nb/{name}") == payload
+    assert skipped(json.loads(zf.read("nb/MANIFEST.json"))) == {"gone.txt": "missing"}
+    assert base64.b64encode(PNG).decode() in zf.read("nb/nb.html").decode()
+    return manager, reader
+
+
+def test_a_reading_process_reads_the_files_with_a_manager_of_its_own(tmp_path):
+    manager, reader = folder_bundle(tmp_path, "process")
+    assert reader is not None and reader.proc.returncode is not None  # ended with the bundle
+    assert not [c for c in manager.calls if c[2] == "file"], "the server's manager read the files"
+
+
+def test_a_reading_process_that_dies_leaves_the_reading_to_the_server(tmp_path):
+    def kill(reader):
+        reader.proc.kill()
+        reader.proc.wait()
+
+    manager, _ = folder_bundle(tmp_path, "process", before_write=kill)
+    assert sorted(c[0] for c in manager.calls if c[2] == "file") == ["d/a.bin", "d/b.txt", "pic.png"]
+
+
+def test_which_managers_get_a_reading_process(tmp_path):
+    from memory_contents import FolderStore
+
+    assert contents.Reader.for_manager(FolderStore(), "auto") is None  # not known to be rebuildable
+    assert contents.Reader.for_manager(FolderStore(), "thread") is None
+    unsendable = FolderStore()
+    unsendable.config.FolderStore.hook = lambda: None  # a lambda cannot be pickled
+    assert contents.Reader.for_manager(unsendable, "process") is None

@@ -35,8 +35,13 @@ import gc
 import inspect
 import json
 import logging
+import os
+import pickle
 import posixpath
+import select
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections import namedtuple
@@ -231,8 +236,9 @@ class ContentsTree(Tree):
     files a mixed manager keeps on this disk are absolute paths on the disk."""
 
     def __init__(self, store, *, allow_hidden=False, check=None, routes=None, file_limit=None,
-                 max_listings=20_000):
+                 max_listings=20_000, reader=None):
         self.store = store
+        self.reader = reader  # a Reader for the files, handed to the writer (ContentsFiles)
         self.file_limit = file_limit
         self.max_listings = max_listings
         self.real_root = ""
@@ -410,9 +416,117 @@ class ContentsTree(Tree):
             if tree is not None:
                 tree.close()
 
+    def finished(self):
+        """The bundle is written or given up: its Reader, if no writer took it, ends."""
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
     def files(self, options, budget, images=None):
         """A reader of the planned files (see ContentsFiles)."""
         return ContentsFiles(self, options, budget, images)
+
+
+# Managers that keep all of their state in their store and take all of their settings
+# from the configuration, so that one rebuilt in another process reads the same files.
+REBUILDABLE = frozenset({"pgcontents", "s3contents"})
+
+
+class ReaderFailed(Exception):
+    """The reading process could not start, or ended: read in the server instead."""
+
+
+class Reader:
+    """A contents_child process reading one bundle's files through a copy of the server's
+    contents manager (see that module): the manager's work on a file holds that
+    process's interpreter and memory, not the server's."""
+
+    def __init__(self, spec):
+        from .render import _SPAWNER
+
+        self.proc = _SPAWNER.popen(
+            [sys.executable, "-m", "nbext_pkg.bundlers.contents_child", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
+        self.fd = self.proc.stdout.fileno()
+        self.ready = False
+        self.buffer = b""
+        try:
+            self.proc.stdin.write(spec)
+        except OSError as error:
+            self.close()
+            raise ReaderFailed(f"the reading process did not take its set-up: {error}") from None
+
+    @classmethod
+    def for_manager(cls, manager, mode):
+        """A Reader for ``manager``, or None where it is read in the server: ``mode``
+        "thread" always, "auto" unless its package is in REBUILDABLE, and whenever its
+        configuration cannot be sent to another process."""
+        if mode == "thread" or (mode == "auto" and type(manager).__module__.split(".")[0] not in REBUILDABLE):
+            return None
+        try:
+            spec = pickle.dumps({"path": list(sys.path), "module": type(manager).__module__,
+                                 "qualname": type(manager).__qualname__, "config": manager.config})
+            return cls(spec)
+        except Exception as error:
+            log.warning("nbext_pkg: %s's files are read in the server: %r", type(manager).__name__, error)
+            return None
+
+    def _more(self, cancel, until):
+        """Wait for and take what the process wrote next; ReaderFailed at its end."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN | select.POLLHUP)
+        while not poller.poll(250):
+            if cancel.is_set():
+                raise Cancelled()
+            if time.monotonic() > until:
+                raise ReaderFailed("the reading process did not answer in time")
+        block = os.read(self.fd, 1024 * 1024)
+        if not block:
+            raise ReaderFailed(f"the reading process ended ({self.proc.poll()})")
+        self.buffer += block
+
+    def _line(self, cancel, until):
+        while b"\n" not in self.buffer:
+            self._more(cancel, until)
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def fetch(self, path, limit, cancel, timeout):
+        """A spool holding the file's bytes, or Changed with the child's reason."""
+        until = time.monotonic() + timeout
+        try:
+            if not self.ready:
+                if self._line(cancel, until) != b"ready":
+                    raise ReaderFailed("the reading process did not start")
+                self.ready = True
+            self.proc.stdin.write(json.dumps({"path": path, "limit": limit}).encode() + b"\n")
+            answer = json.loads(self._line(cancel, until))
+        except (OSError, ValueError) as error:
+            raise ReaderFailed(f"the reading process failed: {error!r}") from None
+        if "reason" in answer:
+            reason = {"missing": Missing, "too-large": TooLarge}.get(answer["reason"], Unreadable)
+            raise reason(answer.get("message") or path)
+        left = answer["size"]
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
+        try:
+            while left:
+                if not self.buffer:
+                    self._more(cancel, until)
+                block, self.buffer = self.buffer[:left], self.buffer[left:]
+                spool.write(block)
+                left -= len(block)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def close(self):
+        """End the process (at once: a file it is still sending is not wanted)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
 
 
 class FetchedFile:
@@ -453,6 +567,7 @@ class ContentsFiles:
 
     def __init__(self, tree, options, budget, images=None):
         self.tree, self.options, self.budget = tree, options, budget
+        self.reader, tree.reader = tree.reader, None  # it reads for this writer now
         self._local = {}
         # The HTML copy's images read through the API are kept as they are written, up to
         # the embedding limits, so they are neither fetched twice nor embedded unwritten.
@@ -492,19 +607,18 @@ class ContentsFiles:
             raise TooLarge(f"{item.rel}: {item.size} bytes, over the limit of {limit}")
         if self.options.cancel.is_set():
             raise Cancelled()
-        model = self.tree.store.get(item.real, content=True, type="file", format="base64")
-        try:
-            spool = _content(model, item, limit, self.options.cancel)
-        except (OSError, ValueError, TypeError, MemoryError) as error:
-            # No room to spool it, text that cannot be encoded, JSON that cannot be written:
-            # this file only.
-            raise Unreadable(f"{item.rel}: {error!r}") from None
-        finally:
-            big = len(model.get("content") or "") > _TRIM_AFTER if isinstance(
-                model.get("content"), (str, bytes)) else False
-            model = None
-            if big:
-                self.tree.store.release()
+        spool = None
+        if self.reader is not None:
+            try:
+                spool = self.reader.fetch(item.real, limit, self.options.cancel, self.options.plan_timeout)
+            except ReaderFailed as error:
+                log.warning("nbext_pkg: %s; the rest of this bundle is read in the server", error)
+                self.reader.close()
+                self.reader = None
+            except OSError as error:  # no room to spool it
+                raise Unreadable(f"{item.rel}: {error!r}") from None
+        if spool is None:
+            spool = self._fetch_here(item, limit)
         size = spool.tell()
         if item.size >= 0 and size != item.size:
             spool.close()
@@ -516,10 +630,28 @@ class ContentsFiles:
             self.budget -= size
         return FetchedFile(spool, dataclasses.replace(item, size=size))
 
+    def _fetch_here(self, item, limit):
+        model = self.tree.store.get(item.real, content=True, type="file", format="base64")
+        try:
+            return _content(model, item, limit, self.options.cancel)
+        except (OSError, ValueError, TypeError, MemoryError) as error:
+            # No room to spool it, text that cannot be encoded, JSON that cannot be written:
+            # this file only.
+            raise Unreadable(f"{item.rel}: {error!r}") from None
+        finally:
+            content = model.get("content")
+            big = isinstance(content, (str, bytes)) and len(content) > _TRIM_AFTER
+            model = content = None
+            if big:
+                self.tree.store.release()
+
     def close(self):
         for files in self._local.values():
             files.close()
         self._local = {}
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
 
 
 def _content(model, item, limit, cancel):
@@ -623,4 +755,7 @@ class Nowhere:
         return self._skip(pattern, self.REASON)
 
     def close(self):
+        pass
+
+    def finished(self):
         pass

@@ -162,6 +162,9 @@ class Tree:
         """Let go of the folders held open for listing."""
         self._folders.close()
 
+    def finished(self) -> None:
+        """The bundle is written or given up (see contents.ContentsTree)."""
+
     def files(self, options, budget, images=None):
         """A reader of the planned files (sources.LocalFiles)."""
         return LocalFiles(self.real_root)

@@ -206,6 +206,7 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
         session.finish()
         if notebook is not None:
             notebook.spool.close()
+        tree.finished()
         raise
     finally:
         tree.close()
@@ -243,9 +244,10 @@ class Bundle:
         return {key: m for key, m in self.plan.images.items() if m.size <= limit}
 
     def discard(self):
-        """For a bundle that will not be written."""
+        """For a bundle that will not be written (and at the end of one that was)."""
         self.session.finish()
         self.notebook.spool.close()
+        self.tree.finished()
 
     def write(self, sink):
         """Write the archive into ``sink`` (blocking: run it in a worker thread)."""

@@ -13,7 +13,7 @@ from tornado import web
 from ..config import settings_of
 from . import options as options_mod
 from .archive import FORMATS
-from .contents import ContentsTree, Store, mixed_routes, on_loop
+from .contents import ContentsTree, Reader, Store, mixed_routes, on_loop
 from .pipeline import NotBundled, local_tree, notebook_path, prepare, too_large
 from .stream import in_thread, stream, watch_connection
 
@@ -124,6 +124,16 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
                                   timeout=options.plan_timeout))
 
     def prepare_bundle():
+        # Started first, a reading process makes itself ready while the plan is made.
+        reader = Reader.for_manager(cm, settings.contents_reader) if root is None else None
+        try:
+            return _prepare(reader)
+        except BaseException:
+            if reader is not None:
+                reader.close()
+            raise
+
+    def _prepare(reader):
         # Ask for the type first: a large data file must not be read just to be refused.
         model = store.call("get", rel, content=False)
         if model.get("type") != "notebook":
@@ -145,7 +155,7 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
             tree = ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
                                 routes=mixed_routes(cm, local_root),
                                 file_limit=options.max_contents_file_bytes,
-                                max_listings=options.max_files + 1)
+                                max_listings=options.max_files + 1, reader=reader)
         return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
                        layers=layers, storage=store.name)
 
