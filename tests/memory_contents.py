@@ -11,7 +11,7 @@ import nbformat
 from jupyter_server.services.contents.manager import ContentsManager as ServerContentsManager
 from notebook.services.contents.manager import ContentsManager
 from tornado import web
-from traitlets import Unicode
+from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 
@@ -91,6 +91,7 @@ class FolderStore(Configurable):
     the calls it answers in this process."""
 
     folder = Unicode(help="The folder whose files it serves.").tag(config=True)
+    damaged = List(help="Paths whose base64 content it spoils half-way.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -115,5 +116,8 @@ class FolderStore(Configurable):
             if content:
                 with open(full, "rb") as f:
                     model["content"], model["format"] = base64.b64encode(f.read()).decode(), "base64"
+                if path in self.damaged:
+                    half = len(model["content"]) // 8 * 4
+                    model["content"] = model["content"][:half] + "@@@@" + model["content"][half + 4:]
             return model
         raise web.HTTPError(404, f"No such file: {path}")

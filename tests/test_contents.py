@@ -18,6 +18,7 @@ from tornado import web
 
 from nbext_pkg.bundlers import contents, pipeline
 from nbext_pkg.bundlers import options as options_mod
+from nbext_pkg.bundlers import reader as reader_mod
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
@@ -582,7 +583,7 @@ def folder_bundle(tmp_path, mode, before_write=None):
     config = Config()
     config.FolderStore.folder = str(store_dir)
     manager = FolderStore(config=config)
-    reader = contents.Reader.for_manager(manager, mode)
+    reader = reader_mod.Reader.for_manager(manager, mode)
     options = options_mod.Options()
     tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
     prepared = pipeline.prepare("nb.ipynb", options, tree=tree,
@@ -602,8 +603,17 @@ def folder_bundle(tmp_path, mode, before_write=None):
 
 def test_a_reading_process_reads_the_files_with_a_manager_of_its_own(tmp_path):
     manager, reader = folder_bundle(tmp_path, "process")
-    assert reader is not None and reader.proc.returncode is not None  # ended with the bundle
+    assert reader is not None
     assert not [c for c in manager.calls if c[2] == "file"], "the server's manager read the files"
+    # Kept, ready, for the next bundle of the same manager; a different one gets its own.
+    assert reader.proc.poll() is None
+    assert reader_mod.Reader.for_manager(manager, "process") is reader
+    other = type(manager)()
+    other.config.FolderStore.folder = str(tmp_path / "elsewhere")
+    fresh = reader_mod.Reader.for_manager(other, "process")
+    assert fresh is not reader
+    fresh.kill()
+    reader.kill()
 
 
 def test_a_reading_process_that_dies_leaves_the_reading_to_the_server(tmp_path):
@@ -618,8 +628,37 @@ def test_a_reading_process_that_dies_leaves_the_reading_to_the_server(tmp_path):
 def test_which_managers_get_a_reading_process(tmp_path):
     from memory_contents import FolderStore
 
-    assert contents.Reader.for_manager(FolderStore(), "auto") is None  # not known to be rebuildable
-    assert contents.Reader.for_manager(FolderStore(), "thread") is None
+    assert reader_mod.Reader.for_manager(FolderStore(), "auto") is None  # not known to be rebuildable
+    assert reader_mod.Reader.for_manager(FolderStore(), "thread") is None
     unsendable = FolderStore()
     unsendable.config.FolderStore.hook = lambda: None  # a lambda cannot be pickled
-    assert contents.Reader.for_manager(unsendable, "process") is None
+    assert reader_mod.Reader.for_manager(unsendable, "process") is None
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, mode, monkeypatch):
+    from memory_contents import FolderStore
+    from traitlets.config import Config
+
+    monkeypatch.setattr(contents, "_SLICE", 4096)  # (the reading process has its own)
+    (tmp_path / "a.bin").write_bytes(os.urandom(100_000))
+    (tmp_path / "b.bin").write_bytes(b"bee")
+    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin)"))
+    config = Config()
+    config.FolderStore.folder, config.FolderStore.damaged = str(tmp_path), ["a.bin"]
+    manager = FolderStore(config=config)
+    reader = reader_mod.Reader.for_manager(manager, mode)
+    options = options_mod.Options()
+    tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
+    sink = io.BytesIO()
+    nb = json.loads((tmp_path / "nb.ipynb").read_bytes())
+    pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": nb},
+                     asked={"requirements": False, "html": False}).write(sink)
+    zf = zipfile.ZipFile(sink)
+    assert zf.testzip() is None
+    assert skipped(json.loads(zf.read("nb/MANIFEST.json"))) == {"a.bin": "unreadable"}
+    assert zf.read("nb/b.bin") == b"bee"
+    if reader is not None:
+        assert not [c for c in manager.calls if c[2] == "file"]  # the process read both
+        assert reader.proc.poll() is None  # and stayed in step: kept for the next bundle
+        reader.kill()

@@ -250,10 +250,23 @@ def test_ten_large_files_through_pgcontents_bound_memory_and_keep_the_server_ans
     time.sleep(1)
     after = rss(server)
     assert after - before < 64 * 1024 * 1024, f"{(after - before) / 2**20:.0f} MiB still held"
-    # The loop was never held while the manager read: answers kept coming. (The 50 ms
-    # target is measured by benchmarks/bundle.py --storage pgcontents, not here.)
+    # The loop was never held while the manager read: answers kept coming. (A 50 MiB
+    # file read on the loop holds it about 0.6 s; the 50 ms target is measured by
+    # benchmarks/bundle.py --storage pgcontents, not here.)
     assert len(poller.latencies) > 10
-    assert max(poller.latencies) < 1.0, f"worst GET /api/contents {max(poller.latencies):.3f} s"
+    assert max(poller.latencies) < 0.4, f"worst GET /api/contents {max(poller.latencies):.3f} s"
+
+
+def readers(process):
+    """The server's contents_child processes still running."""
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if "contents_child" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def test_a_client_that_leaves_stops_the_reading(ten_files):
@@ -281,6 +294,7 @@ def test_a_client_that_leaves_stops_the_reading(ten_files):
     assert server.api("GET", "api/contents").status_code == 200
     wait_until(lambda: "the bundle's worker has stopped" in server.log_text(), 10,
                "the server to say the bundle's worker stopped")
+    wait_until(lambda: not readers(process), 10, "the bundle's reading process to end")
 
 
 def test_saving_through_the_store_still_works_and_is_bundled(store, tmp_path):

@@ -33,15 +33,11 @@ import dataclasses
 import datetime
 import gc
 import inspect
+import io
 import json
 import logging
-import os
-import pickle
 import posixpath
-import select
 import stat
-import subprocess
-import sys
 import tempfile
 import time
 from collections import namedtuple
@@ -50,6 +46,7 @@ from .archive import SPOOL_MEMORY
 from .options import Cancelled, PlanTimeout
 from .paths import Tree, inside
 from .plan import OverLimit
+from .reader import ReaderFailed
 from .sources import READ_SIZE, Changed, LocalFiles, Missing
 
 log = logging.getLogger("nbext_pkg")
@@ -419,7 +416,7 @@ class ContentsTree(Tree):
     def finished(self):
         """The bundle is written or given up: its Reader, if no writer took it, ends."""
         if self.reader is not None:
-            self.reader.close()
+            self.reader.done()
             self.reader = None
 
     def files(self, options, budget, images=None):
@@ -427,114 +424,13 @@ class ContentsTree(Tree):
         return ContentsFiles(self, options, budget, images)
 
 
-# Managers that keep all of their state in their store and take all of their settings
-# from the configuration, so that one rebuilt in another process reads the same files.
-REBUILDABLE = frozenset({"pgcontents", "s3contents"})
-
-
-class ReaderFailed(Exception):
-    """The reading process could not start, or ended: read in the server instead."""
-
-
-class Reader:
-    """A contents_child process reading one bundle's files through a copy of the server's
-    contents manager (see that module): the manager's work on a file holds that
-    process's interpreter and memory, not the server's."""
-
-    def __init__(self, spec):
-        from .render import _SPAWNER
-
-        self.proc = _SPAWNER.popen(
-            [sys.executable, "-m", "nbext_pkg.bundlers.contents_child", str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)
-        self.fd = self.proc.stdout.fileno()
-        self.ready = False
-        self.buffer = b""
-        try:
-            self.proc.stdin.write(spec)
-        except OSError as error:
-            self.close()
-            raise ReaderFailed(f"the reading process did not take its set-up: {error}") from None
-
-    @classmethod
-    def for_manager(cls, manager, mode):
-        """A Reader for ``manager``, or None where it is read in the server: ``mode``
-        "thread" always, "auto" unless its package is in REBUILDABLE, and whenever its
-        configuration cannot be sent to another process."""
-        if mode == "thread" or (mode == "auto" and type(manager).__module__.split(".")[0] not in REBUILDABLE):
-            return None
-        try:
-            spec = pickle.dumps({"path": list(sys.path), "module": type(manager).__module__,
-                                 "qualname": type(manager).__qualname__, "config": manager.config})
-            return cls(spec)
-        except Exception as error:
-            log.warning("nbext_pkg: %s's files are read in the server: %r", type(manager).__name__, error)
-            return None
-
-    def _more(self, cancel, until):
-        """Wait for and take what the process wrote next; ReaderFailed at its end."""
-        poller = select.poll()
-        poller.register(self.fd, select.POLLIN | select.POLLHUP)
-        while not poller.poll(250):
-            if cancel.is_set():
-                raise Cancelled()
-            if time.monotonic() > until:
-                raise ReaderFailed("the reading process did not answer in time")
-        block = os.read(self.fd, 1024 * 1024)
-        if not block:
-            raise ReaderFailed(f"the reading process ended ({self.proc.poll()})")
-        self.buffer += block
-
-    def _line(self, cancel, until):
-        while b"\n" not in self.buffer:
-            self._more(cancel, until)
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
-
-    def fetch(self, path, limit, cancel, timeout):
-        """A spool holding the file's bytes, or Changed with the child's reason."""
-        until = time.monotonic() + timeout
-        try:
-            if not self.ready:
-                if self._line(cancel, until) != b"ready":
-                    raise ReaderFailed("the reading process did not start")
-                self.ready = True
-            self.proc.stdin.write(json.dumps({"path": path, "limit": limit}).encode() + b"\n")
-            answer = json.loads(self._line(cancel, until))
-        except (OSError, ValueError) as error:
-            raise ReaderFailed(f"the reading process failed: {error!r}") from None
-        if "reason" in answer:
-            reason = {"missing": Missing, "too-large": TooLarge}.get(answer["reason"], Unreadable)
-            raise reason(answer.get("message") or path)
-        left = answer["size"]
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
-        try:
-            while left:
-                if not self.buffer:
-                    self._more(cancel, until)
-                block, self.buffer = self.buffer[:left], self.buffer[left:]
-                spool.write(block)
-                left -= len(block)
-        except BaseException:
-            spool.close()
-            raise
-        return spool
-
-    def close(self):
-        """End the process (at once: a file it is still sending is not wanted)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            stream.close()
-
-
 class FetchedFile:
     """A file read through the API into a spool, with the interface of
     sources.CheckedFile; ``item`` carries the size the content had."""
 
-    def __init__(self, spool, item):
+    def __init__(self, spool, item, size=None):
         self.spool, self.item = spool, item
+        self.size = item.size if size is None else size
         spool.seek(0)
 
     def read(self, n=READ_SIZE):
@@ -585,9 +481,12 @@ class ContentsFiles:
         fetched = self.fetch(item, self.options.max_contents_file_bytes)
         size = fetched.item.size
         if item.rel in self._embeddable and size <= min(self.options.embed_max_bytes, self._keep_left):
-            self._kept[item.rel] = b"".join(fetched.blocks())
+            with fetched:
+                data = b"".join(fetched.blocks())
+                fetched.finish()
+            self._kept[item.rel] = data
             self._keep_left -= size
-            fetched.spool.seek(0)
+            fetched = FetchedFile(io.BytesIO(data), fetched.item)
         return fetched
 
     def read_all(self, item, limit=None):
@@ -607,28 +506,30 @@ class ContentsFiles:
             raise TooLarge(f"{item.rel}: {item.size} bytes, over the limit of {limit}")
         if self.options.cancel.is_set():
             raise Cancelled()
-        spool = None
+        fetched = None
         if self.reader is not None:
             try:
-                spool = self.reader.fetch(item.real, limit, self.options.cancel, self.options.plan_timeout)
+                fetched = self.reader.open(item.real, limit, self.options.cancel, self.options.plan_timeout)
             except ReaderFailed as error:
                 log.warning("nbext_pkg: %s; the rest of this bundle is read in the server", error)
-                self.reader.close()
+                self.reader.done()
                 self.reader = None
-            except OSError as error:  # no room to spool it
-                raise Unreadable(f"{item.rel}: {error!r}") from None
-        if spool is None:
+        if fetched is None:
             spool = self._fetch_here(item, limit)
-        size = spool.tell()
-        if item.size >= 0 and size != item.size:
-            spool.close()
-            raise Changed(f"{item.rel} changed between its listing and its reading")
-        if item.size < 0:
-            if size > self.budget:
-                spool.close()
+            fetched = FetchedFile(spool, None, spool.tell())
+        size = fetched.size
+        try:
+            if item.size >= 0 and size != item.size:
+                raise Changed(f"{item.rel} changed between its listing and its reading")
+            if item.size < 0 and size > self.budget:
                 raise OverBudget(f"{item.rel} would take the bundle over its byte limit")
+        except Changed:
+            fetched.close()
+            raise
+        if item.size < 0:
             self.budget -= size
-        return FetchedFile(spool, dataclasses.replace(item, size=size))
+        fetched.item = dataclasses.replace(item, size=size)
+        return fetched
 
     def _fetch_here(self, item, limit):
         model = self.tree.store.get(item.real, content=True, type="file", format="base64")
@@ -650,7 +551,7 @@ class ContentsFiles:
             files.close()
         self._local = {}
         if self.reader is not None:
-            self.reader.close()
+            self.reader.done()
             self.reader = None
 
 

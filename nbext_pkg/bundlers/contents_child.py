@@ -1,14 +1,15 @@
-"""The process that reads a bundle's files through a contents manager rebuilt from
-the server's configuration (contents.Reader starts it), so that the manager's own work
-on a file (psycopg2 turning a bytea into bytes, base64 both ways) holds this process's
-interpreter rather than the server's, and its memory is this process's.
+"""The reading process of reader.Reader: a copy of the server's contents manager,
+rebuilt from its class and the server's configuration, reading files for bundles.
 
     python -m nbext_pkg.bundlers.contents_child <server pid>
 
 stdin: a pickled {"path": sys.path, "module": ..., "qualname": ..., "config": Config},
-then one JSON line per file: {"path": API path, "limit": bytes}. stdout: "ready\\n",
-then per file one JSON line, {"size": n} followed by n bytes, or {"reason": r,
-"message": m} (a reason of contents.py: missing, unreadable, too-large).
+then one JSON line per request. {"path": API path, "limit": bytes} is answered with
+{"size": n}, n bytes and {"ok": true} (or {"reason": r, "message": m} after the bytes
+when the file turned out not whole), or with {"reason": r, "message": m} alone (a reason
+of contents.py: missing, unreadable, too-large). {"release": true} (the bundle is over)
+closes the manager's idle database connections and is answered {"released": true}.
+stdout: "ready" once the manager is built, then the answers.
 """
 
 import importlib
@@ -16,6 +17,94 @@ import json
 import os
 import pickle
 import sys
+import threading
+
+
+def _say(out, answer):
+    out.write(json.dumps(answer).encode() + b"\n")
+
+
+def _exact_size(text):
+    """The decoded size of base64 text without white space, or None to find out by decoding."""
+    if len(text) % 4 or any(c in text for c in "\n\r\t "):
+        return None
+    return len(text) // 4 * 3 - (2 if text.endswith("==") else 1 if text.endswith("=") else 0)
+
+
+def _stream(out, text, size, item):
+    """Decode straight into the pipe; a damaged slice still sends ``size`` bytes (zeros),
+    then says so, so that the other end stays in step."""
+    from . import contents
+
+    sent = 0
+    try:
+        for at in range(0, len(text), contents._SLICE):
+            piece = text[at:at + contents._SLICE]
+            last = at + contents._SLICE >= len(text)
+            if "=" in (piece[:-2] if last else piece):
+                raise contents.Unreadable(f"{item.rel}: padding in the middle of its base64 content")
+            data = contents._strict_b64(piece)
+            out.write(data)
+            sent += len(data)
+    except Exception as error:  # binascii.Error, Unreadable
+        while sent < size:
+            filler = min(size - sent, 1024 * 1024)
+            out.write(bytes(filler))
+            sent += filler
+        _say(out, {"reason": "unreadable", "message": f"{item.rel}: {error}"})
+        return
+    _say(out, {"ok": True})
+
+
+def serve(store, requests, out):
+    from . import contents
+    from .sources import Changed
+
+    never = threading.Event()
+    for line in requests:
+        asked = json.loads(line)
+        if asked.get("release"):
+            store.release()
+            _say(out, {"released": True})
+            out.flush()
+            continue
+        item = _Item(asked["path"])
+        try:
+            model = store.get(asked["path"], content=True, type="file", format="base64")
+            content = model.get("content")
+            big = isinstance(content, (str, bytes)) and len(content) > contents._TRIM_AFTER
+            size = _exact_size(content) if model.get("format") == "base64" and isinstance(content, str) \
+                else None
+            if size is not None:
+                if size > asked["limit"]:
+                    raise contents.TooLarge(f"{item.rel}: {size} bytes, over the limit of {asked['limit']}")
+                _say(out, {"size": size})
+                _stream(out, content, size, item)
+            else:
+                try:
+                    spool = contents._content(model, item, asked["limit"], never)
+                except (OSError, ValueError, TypeError, MemoryError) as error:
+                    raise contents.Unreadable(f"{item.rel}: {error!r}") from None
+                with spool:
+                    _say(out, {"size": spool.tell()})
+                    spool.seek(0)
+                    block = spool.read(1024 * 1024)
+                    while block:
+                        out.write(block)
+                        block = spool.read(1024 * 1024)
+                _say(out, {"ok": True})
+            model = content = None
+        except Changed as error:
+            _say(out, {"reason": error.reason, "message": str(error)})
+            big = False
+        out.flush()
+        if big:
+            store.release()
+
+
+class _Item:
+    def __init__(self, rel):
+        self.rel, self.size = rel, -1
 
 
 def main(server_pid):
@@ -25,50 +114,15 @@ def main(server_pid):
     requests, out = sys.stdin.buffer, sys.stdout.buffer
     spec = pickle.load(requests)
     sys.path[:] = spec["path"]
-    import threading
-
     from . import contents
-    from .sources import Changed
 
     target = importlib.import_module(spec["module"])
     for part in spec["qualname"].split("."):
         target = getattr(target, part)
     store = contents.Store(target(config=spec["config"]))
-    out.write(b"ready\n")
+    _say(out, "ready")
     out.flush()
-    never = threading.Event()
-    for line in requests:
-        asked = json.loads(line)
-        item = _Item(asked["path"])
-        try:
-            model = store.get(asked["path"], content=True, type="file", format="base64")
-            try:
-                spool = contents._content(model, item, asked["limit"], never)
-            except (OSError, ValueError, TypeError, MemoryError) as error:
-                raise contents.Unreadable(f"{item.rel}: {error!r}") from None
-            big = len(model.get("content") or "") > contents._TRIM_AFTER
-            model = None
-        except Changed as error:
-            out.write(json.dumps({"reason": error.reason, "message": str(error)}).encode() + b"\n")
-            out.flush()
-            continue
-        with spool:
-            size = spool.tell()
-            out.write(json.dumps({"size": size}).encode() + b"\n")
-            spool.seek(0)
-            while True:
-                block = spool.read(1024 * 1024)
-                if not block:
-                    break
-                out.write(block)
-            out.flush()
-        if big:
-            store.release()
-
-
-class _Item:
-    def __init__(self, rel):
-        self.rel, self.size = rel, -1
+    serve(store, requests, out)
 
 
 if __name__ == "__main__":

@@ -345,9 +345,9 @@ class Bundle:
             record(member.arcname, *archive.add_file(
                 f"{self.plan.top}/{member.arcname}", checked, member.mtime_ns / 1e9),
                 member.original, self.tree.storage_of(member.rel))
-        except Changed as error:
+        except Changed as error:  # moved while read, or came damaged (contents.py)
             log.info("nbext_pkg: %s", error)
-            return "changed"
+            return error.reason
         except (Cancelled, SinkFailed):
             raise
         except Exception as error:  # a read error, no room to spool it, anything: this file only

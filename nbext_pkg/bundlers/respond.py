@@ -13,8 +13,9 @@ from tornado import web
 from ..config import settings_of
 from . import options as options_mod
 from .archive import FORMATS
-from .contents import ContentsTree, Reader, Store, mixed_routes, on_loop
+from .contents import ContentsTree, Store, mixed_routes, on_loop
 from .pipeline import NotBundled, local_tree, notebook_path, prepare, too_large
+from .reader import Reader
 from .stream import in_thread, stream, watch_connection
 
 CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
@@ -130,7 +131,7 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
             return _prepare(reader)
         except BaseException:
             if reader is not None:
-                reader.close()
+                reader.done()
             raise
 
     def _prepare(reader):
