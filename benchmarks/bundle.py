@@ -408,6 +408,7 @@ def storage(args):
             jenv.install_nbext_pkg(symlink=False)
             server = st.start_pgcontents_server(jenv, cluster.url, work / "root-dir")
         else:
+            (work / "weed").mkdir()
             s3 = st.SeaweedS3(work / "weed").start()
             services.append(s3)
             jenv = JupyterEnv(work / "env")

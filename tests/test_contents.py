@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from tornado import web
 
-from nbext_pkg.bundlers import contents, pipeline
+from nbext_pkg.bundlers import contents, fetch, pipeline
 from nbext_pkg.bundlers import options as options_mod
 from nbext_pkg.bundlers import reader as reader_mod
 
@@ -257,7 +257,7 @@ def test_damaged_base64_is_unreadable(damage):
 
 
 def test_large_base64_is_decoded_in_slices_exactly(monkeypatch):
-    monkeypatch.setattr(contents, "_SLICE", 1000)  # many slices, odd boundaries
+    monkeypatch.setattr(fetch, "_SLICE", 1000)  # many slices, odd boundaries
     data = os.urandom(123_457)
     for line_breaks in (False, True):
         files = {"nb.ipynb": notebook_bytes("[c](c.bin)"), "c.bin": data}
@@ -423,7 +423,7 @@ def test_a_folder_that_lists_itself_ends_at_the_folder_limit():
 @pytest.mark.parametrize("odd, fmt", [("\ud800", "text"), ({"a": {1, 2}}, "json"),
                                       (12, "base64"), ("QQ==QUJD", "base64")])
 def test_a_model_that_cannot_be_written_costs_that_file_only(odd, fmt, monkeypatch):
-    monkeypatch.setattr(contents, "_SLICE", 4)  # padding in the middle, at a slice's end
+    monkeypatch.setattr(fetch, "_SLICE", 4)  # padding in the middle, at a slice's end
     files = {"nb.ipynb": notebook_bytes("[a](a.txt) [b](b.txt)"), "a.txt": b"a", "b.txt": b"bee"}
 
     class Odd(StoreManager):
@@ -446,7 +446,7 @@ def test_no_room_to_spool_a_file_costs_that_file_only(monkeypatch):
         def write(self, data):
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(contents, "tempfile", types.SimpleNamespace(SpooledTemporaryFile=Full))
+    monkeypatch.setattr(fetch, "tempfile", types.SimpleNamespace(SpooledTemporaryFile=Full))
     files = {"nb.ipynb": notebook_bytes("[a](a.txt)"), "a.txt": b"a"}
     _, manifest, _ = bundle(StoreManager(files), path="nb.ipynb")
     assert skipped(manifest) == {"a.txt": "unreadable"}
@@ -640,7 +640,7 @@ def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, m
     from memory_contents import FolderStore
     from traitlets.config import Config
 
-    monkeypatch.setattr(contents, "_SLICE", 4096)  # (the reading process has its own)
+    monkeypatch.setattr(fetch, "_SLICE", 4096)  # (the reading process has its own)
     (tmp_path / "a.bin").write_bytes(os.urandom(100_000))
     (tmp_path / "b.bin").write_bytes(b"bee")
     (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin)"))

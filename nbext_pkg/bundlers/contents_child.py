@@ -34,16 +34,16 @@ def _exact_size(text):
 def _stream(out, text, size, item):
     """Decode straight into the pipe; a damaged slice still sends ``size`` bytes (zeros),
     then says so, so that the other end stays in step."""
-    from . import contents
+    from . import fetch
 
     sent = 0
     try:
-        for at in range(0, len(text), contents._SLICE):
-            piece = text[at:at + contents._SLICE]
-            last = at + contents._SLICE >= len(text)
+        for at in range(0, len(text), fetch._SLICE):
+            piece = text[at:at + fetch._SLICE]
+            last = at + fetch._SLICE >= len(text)
             if "=" in (piece[:-2] if last else piece):
-                raise contents.Unreadable(f"{item.rel}: padding in the middle of its base64 content")
-            data = contents._strict_b64(piece)
+                raise fetch.Unreadable(f"{item.rel}: padding in the middle of its base64 content")
+            data = fetch._strict_b64(piece)
             out.write(data)
             sent += len(data)
     except Exception as error:  # binascii.Error, Unreadable
@@ -57,7 +57,7 @@ def _stream(out, text, size, item):
 
 
 def serve(store, requests, out):
-    from . import contents
+    from . import fetch
     from .sources import Changed
 
     never = threading.Event()
@@ -72,19 +72,19 @@ def serve(store, requests, out):
         try:
             model = store.get(asked["path"], content=True, type="file", format="base64")
             content = model.get("content")
-            big = isinstance(content, (str, bytes)) and len(content) > contents._TRIM_AFTER
+            big = isinstance(content, (str, bytes)) and len(content) > fetch._TRIM_AFTER
             size = _exact_size(content) if model.get("format") == "base64" and isinstance(content, str) \
                 else None
             if size is not None:
                 if size > asked["limit"]:
-                    raise contents.TooLarge(f"{item.rel}: {size} bytes, over the limit of {asked['limit']}")
+                    raise fetch.TooLarge(f"{item.rel}: {size} bytes, over the limit of {asked['limit']}")
                 _say(out, {"size": size})
                 _stream(out, content, size, item)
             else:
                 try:
-                    spool = contents._content(model, item, asked["limit"], never)
+                    spool = fetch._content(model, item, asked["limit"], never)
                 except (OSError, ValueError, TypeError, MemoryError) as error:
-                    raise contents.Unreadable(f"{item.rel}: {error!r}") from None
+                    raise fetch.Unreadable(f"{item.rel}: {error!r}") from None
                 with spool:
                     _say(out, {"size": spool.tell()})
                     spool.seek(0)

@@ -39,7 +39,7 @@ class ReaderFailed(Exception):
 
 
 def _reason(answer, path):
-    from .contents import OverBudget, TooLarge, Unreadable
+    from .fetch import OverBudget, TooLarge, Unreadable
 
     kind = {"missing": Missing, "too-large": TooLarge, "limit": OverBudget}.get(answer["reason"], Unreadable)
     return kind(answer.get("message") or path)
@@ -184,7 +184,7 @@ class PipedFile:
             block = self.reader._take(min(n, self.left), self.cancel, time.monotonic() + self.timeout)
         except ReaderFailed as error:
             self.reader.broken = True
-            from .contents import Unreadable
+            from .fetch import Unreadable
 
             raise Unreadable(f"{self.path}: {error}") from None
         self.left -= len(block)
@@ -204,7 +204,7 @@ class PipedFile:
             answer = self.reader._line(self.cancel, time.monotonic() + self.timeout)
         except (ReaderFailed, ValueError) as error:
             self.reader.broken = True
-            from .contents import Unreadable
+            from .fetch import Unreadable
 
             raise Unreadable(f"{self.path}: {error}") from None
         self.finished = True
