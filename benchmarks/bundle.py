@@ -110,6 +110,13 @@ open(out, "w").write(str(worst))
 """
 
 
+def start_poller(server):
+    """(the file its worst latency goes to, the process) of a poller of GET /api/contents."""
+    worst_file = Path(tempfile.mkstemp()[1])
+    return worst_file, subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
+                                         server.token, str(worst_file)])
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far (threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -125,9 +132,7 @@ def download(server, url, max_time=600):
     """One download by curl while another process polls the API every 20 ms;
     both are separate processes, so neither's work delays the other's clock.
     A download that takes longer than ``max_time`` is cut: its wall time is inf."""
-    worst_file = Path(tempfile.mkstemp()[1])
-    poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
-                               server.token, str(worst_file)])
+    worst_file, poller = start_poller(server)
     pid = server.proc.pid
     rss_reset(pid)
     before = status_kib(pid, "VmRSS")
@@ -158,9 +163,7 @@ def download(server, url, max_time=600):
 
 def concurrent(server, url, n):
     """n downloads at once (curl processes) while the API is polled: each one's wall time, worst latency."""
-    worst_file = Path(tempfile.mkstemp()[1])
-    poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
-                               server.token, str(worst_file)])
+    worst_file, poller = start_poller(server)
     curls = [subprocess.Popen(
         ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
          "-w", "%{time_total}", server.url + url], stdout=subprocess.PIPE, text=True) for _ in range(n)]
@@ -367,9 +370,7 @@ def stock_way(server, paths):
     would (the API polled meanwhile): wall time, peak memory growth, held after, worst API."""
     import requests
 
-    worst_file = Path(tempfile.mkstemp()[1])
-    poller = subprocess.Popen([sys.executable, "-c", POLLER, server.url + "api/contents",
-                               server.token, str(worst_file)])
+    worst_file, poller = start_poller(server)
     pid = server.proc.pid
     rss_reset(pid)
     before = status_kib(pid, "VmRSS")

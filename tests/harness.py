@@ -245,10 +245,7 @@ class NotebookServer:
         return self.api("GET", "api/kernels", expect=200).json()
 
     def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self):
         if self.proc is None:
@@ -263,6 +260,14 @@ class NotebookServer:
                 self.proc.wait(10)
         self._log.close()
         self.http.close()
+
+
+def read_log(path):
+    """A log file's text so far ("" before it exists)."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def chromium_options(download_dir=None, lang=None):

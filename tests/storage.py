@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import JupyterEnv, NotebookServer, free_port, url_path, wait_until
+from harness import JupyterEnv, NotebookServer, free_port, read_log, url_path, wait_until
 
 PGCONTENTS_PYTHON = os.environ.get("NBEXT_PKG_PGCONTENTS_PYTHON") or str(
     Path(sys.prefix, "pgcontents", "bin", "python"))
@@ -125,10 +125,7 @@ class PostgresCluster:
         return self._run(*args)
 
     def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self):
         if self.proc is not None:
@@ -264,10 +261,7 @@ class SeaweedS3:
                 "region_name": self.region}
 
     def log_text(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self):
         if self.proc is not None:

@@ -19,7 +19,7 @@ import tempfile
 from .archive import SPOOL_MEMORY
 from .options import Cancelled
 from .reader import ReaderFailed
-from .sources import READ_SIZE, Changed, LocalFiles, Missing
+from .sources import READ_SIZE, Blocks, Changed, LocalFiles, Missing
 
 log = logging.getLogger("nbext_pkg")
 # Base64 characters decoded at a time: a few milliseconds of work between two chances
@@ -44,7 +44,7 @@ class Unreadable(Changed):
     reason = "unreadable"
 
 
-class FetchedFile:
+class FetchedFile(Blocks):
     """A file read through the API into a spool, with the interface of
     sources.CheckedFile; ``item`` carries the size the content had."""
 
@@ -55,13 +55,6 @@ class FetchedFile:
 
     def read(self, n=READ_SIZE):
         return self.spool.read(n)
-
-    def blocks(self):
-        while True:
-            block = self.spool.read(READ_SIZE)
-            if not block:
-                return
-            yield block
 
     def finish(self):
         pass  # whole by construction

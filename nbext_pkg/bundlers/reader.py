@@ -25,7 +25,7 @@ import threading
 import time
 
 from .options import Cancelled
-from .sources import READ_SIZE, Changed, Missing
+from .sources import READ_SIZE, Blocks, Changed, Missing
 
 log = logging.getLogger("nbext_pkg")
 
@@ -167,7 +167,7 @@ class Reader:
 _NEVER = threading.Event()
 
 
-class PipedFile:
+class PipedFile(Blocks):
     """A file coming over a Reader's pipe, with the interface of sources.CheckedFile:
     ``finish`` takes the last word (Changed if the file did not come whole)."""
 
@@ -189,13 +189,6 @@ class PipedFile:
             raise Unreadable(f"{self.path}: {error}") from None
         self.left -= len(block)
         return block
-
-    def blocks(self):
-        while True:
-            block = self.read()
-            if not block:
-                return
-            yield block
 
     def finish(self):
         if self.left:

@@ -38,7 +38,19 @@ def _same(info, item):
             and info.st_size == item.size and info.st_mtime_ns == item.mtime_ns)
 
 
-class CheckedFile:
+class Blocks:
+    """``blocks()`` for a file-like object with ``read()``: its bytes, block by block
+    (then call ``finish``, where it has one)."""
+
+    def blocks(self):
+        while True:
+            block = self.read()
+            if not block:
+                return
+            yield block
+
+
+class CheckedFile(Blocks):
     """A planned file opened safely: ``read`` gives at most its planned size, ``finish``
     proves nothing moved while it was read."""
 
@@ -55,14 +67,6 @@ class CheckedFile:
             raise Changed(f"{self.item.rel} shrank while it was read")
         self.left -= len(data)
         return data
-
-    def blocks(self):
-        """The file's bytes, block by block (then call ``finish``)."""
-        while True:
-            block = self.read()
-            if not block:
-                return
-            yield block
 
     def finish(self):
         """Raise Changed unless the whole file was read and nothing moved meanwhile."""
