@@ -85,6 +85,17 @@ def environ_pythonpath():
     return here + os.pathsep + os.environ.get("PYTHONPATH", "")
 
 
+class HangingContentsManager(ServerMemoryContentsManager):
+    """Its folder listings never answer (a store whose connection hangs)."""
+
+    def get(self, path, content=True, type=None, format=None):
+        if type == "directory" and content:
+            import time
+
+            time.sleep(3600)
+        return super().get(path, content=content, type=type, format=format)
+
+
 class FolderStore(Configurable):
     """A contents manager over a folder, configured by traitlets alone and keeping no
     state of its own: what contents.Reader can rebuild in another process. Records

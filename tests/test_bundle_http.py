@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
@@ -330,3 +331,31 @@ def test_the_html_copy_and_requirements_can_be_left_out(server, project, tmp_pat
     bad = get(server, "ours", NB_PATH, "zip", params={"html": "maybe"})
     assert bad.status_code == 400
     assert bad.json()["message"] == "html='maybe' is neither yes nor no: ask for html=1 or html=0."
+
+
+def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env, tmp_path):
+    """A synchronous manager stuck in a listing cannot be interrupted: the request gives
+    up on it past the plan's deadline, and the server goes on serving and bundling."""
+    from memory_contents import environ_pythonpath
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[d](d/x.csv)")])
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"nb.ipynb": nbformat.writes(nb)}))
+    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
+    try:
+        srv = NotebookServer(jupyter_env, tmp_path, flavour="nbclassic", extra_args=[
+            "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
+            f"--HangingContentsManager.seed={seed}", "--NbextPkg.bundle_plan_timeout=1",
+            "--NbextPkg.max_concurrent_bundles=1"]).start()
+    finally:
+        del jupyter_env.env["PYTHONPATH"]
+    try:
+        for _ in range(2):  # the second would be 503 if the first still held the only slot
+            started = time.monotonic()
+            response = get(srv, "ours", "nb.ipynb")
+            assert response.status_code == 413, response.text
+            assert "did not answer within the plan's 1 s" in response.json()["message"]
+            assert time.monotonic() - started < 15
+        assert srv.api("GET", "api/contents/nb.ipynb", params={"content": "0"}).status_code == 200
+    finally:
+        srv.stop()

@@ -6,6 +6,7 @@ first byte)."""
 
 import asyncio
 import inspect
+import time
 from urllib.parse import quote
 
 from tornado import web
@@ -70,6 +71,35 @@ def _nbconfig_layers(handler):
             data = {}
         layers.append((data or {}).get("nbext_pkg") or {})
     return layers
+
+
+# How long past its deadline a plan is waited for before the request gives up on it.
+PLAN_GRACE = 5.0
+
+
+async def _planned(future, options):
+    """The plan's result. A plan stuck in a call that never returns (a synchronous
+    contents manager that hangs) cannot be interrupted: the request gives up on it when
+    the client leaves or past the plan's deadline, answering and freeing its slot, and
+    a bundle the thread still makes later is discarded."""
+    given_up = time.monotonic() + options.plan_timeout + PLAN_GRACE
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=0.25)
+        if done:
+            return future.result()
+        if options.cancel.is_set() or time.monotonic() > given_up:
+            break
+
+    def discard_late(late):
+        if not late.cancelled() and late.exception() is None:
+            in_thread(late.result().discard, "nbext_pkg-discard")
+
+    future.add_done_callback(discard_late)
+    if options.cancel.is_set():
+        raise options_mod.Cancelled()
+    raise options_mod.PlanTimeout(
+        f"The storage did not answer within the plan's {options.plan_timeout:g} s "
+        "(c.NbextPkg.bundle_plan_timeout): try again later.")
 
 
 class Busy(web.HTTPError):
@@ -161,7 +191,7 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
                        layers=layers, storage=store.name)
 
     try:
-        bundle = await in_thread(prepare_bundle)
+        bundle = await _planned(in_thread(prepare_bundle), options)
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error)) from None
     except options_mod.PlanTimeout as error:
