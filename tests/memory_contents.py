@@ -11,7 +11,7 @@ import nbformat
 from jupyter_server.services.contents.manager import ContentsManager as ServerContentsManager
 from notebook.services.contents.manager import ContentsManager
 from tornado import web
-from traitlets import List, Unicode
+from traitlets import Bool, Dict, List, Unicode
 from traitlets.config import Configurable
 
 
@@ -103,6 +103,8 @@ class FolderStore(Configurable):
 
     folder = Unicode(help="The folder whose files it serves.").tag(config=True)
     damaged = List(help="Paths whose base64 content it spoils half-way.").tag(config=True)
+    listed_sizes = Dict(help="Sizes its listings give (wrongly) for these paths.").tag(config=True)
+    noisy = Bool(False, help="Print on standard output at every call, as libraries do.").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -113,6 +115,8 @@ class FolderStore(Configurable):
 
     def get(self, path, content=True, type=None, format=None):
         self.calls.append((path, content, type))
+        if self.noisy:
+            print(f"FolderStore: {path}\n" + "x" * 5000, flush=True)
         full = os.path.join(self.folder, path)
         name = path.rsplit("/", 1)[-1]
         if os.path.isdir(full):
@@ -121,6 +125,9 @@ class FolderStore(Configurable):
                 model["content"] = [{"name": n, "path": f"{path}/{n}".strip("/"),
                                      "type": "directory" if os.path.isdir(os.path.join(full, n)) else "file"}
                                     for n in sorted(os.listdir(full))]
+                for entry in model["content"]:
+                    if entry["path"] in self.listed_sizes:
+                        entry["size"] = self.listed_sizes[entry["path"]]
             return model
         if os.path.isfile(full):
             model = {"name": name, "path": path, "type": "file", "content": None}

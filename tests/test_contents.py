@@ -607,11 +607,11 @@ def test_a_reading_process_reads_the_files_with_a_manager_of_its_own(tmp_path):
     assert not [c for c in manager.calls if c[2] == "file"], "the server's manager read the files"
     # Kept, ready, for the next bundle of the same manager; a different one gets its own.
     assert reader.proc.poll() is None
-    assert reader_mod.Reader.for_manager(manager, "process") is reader
+    assert reader_mod.Reader.for_manager(manager, "process").reader is reader.reader
     other = type(manager)()
     other.config.FolderStore.folder = str(tmp_path / "elsewhere")
     fresh = reader_mod.Reader.for_manager(other, "process")
-    assert fresh is not reader
+    assert fresh.reader is not reader.reader
     fresh.kill()
     reader.kill()
 
@@ -661,4 +661,68 @@ def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, m
     if reader is not None:
         assert not [c for c in manager.calls if c[2] == "file"]  # the process read both
         assert reader.proc.poll() is None  # and stayed in step: kept for the next bundle
+        reader.kill()
+
+
+def reader_bundle(tmp_path, **store):
+    """The bundle of a notebook naming a.bin, b.bin and c.bin through FolderStore with
+    ``store`` settings, read by a reading process; (manifest, zip, manager, reader)."""
+    from memory_contents import FolderStore
+    from traitlets.config import Config
+
+    data = {name: os.urandom(50_000) for name in ("a.bin", "b.bin", "c.bin")}
+    # a.bin looks like an answer and a file of its own: what a process out of step would
+    # take for the next file's.
+    data["a.bin"] = b'{"size": 10}\nFROM-A-FIL{"ok": true}\n' + data["a.bin"]
+    for name, payload in data.items():
+        (tmp_path / name).write_bytes(payload)
+    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin) [c](c.bin)"))
+    config = Config()
+    config.FolderStore.folder = str(tmp_path)
+    for name, value in store.items():
+        setattr(config.FolderStore, name, value)
+    manager = FolderStore(config=config)
+    reader = reader_mod.Reader.for_manager(manager, "process")
+    options = options_mod.Options()
+    tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
+    sink = io.BytesIO()
+    nb = json.loads((tmp_path / "nb.ipynb").read_bytes())
+    pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": nb},
+                     asked={"requirements": False, "html": False}).write(sink)
+    zf = zipfile.ZipFile(sink)
+    for name in zf.namelist():
+        if name.endswith(".bin"):
+            assert zf.read(name) == data[name[3:]], f"{name} holds another file's bytes"
+    return json.loads(zf.read("nb/MANIFEST.json")), zf, manager, reader
+
+
+def test_a_file_left_out_half_read_never_puts_its_bytes_in_the_next(tmp_path):
+    manifest, zf, manager, reader = reader_bundle(tmp_path, listed_sizes={"a.bin": 10})
+    assert skipped(manifest) == {"a.bin": "changed"}
+    assert sorted(zf.namelist()) == ["nb/MANIFEST.json", "nb/b.bin", "nb/c.bin", "nb/nb.ipynb"]
+    assert reader.proc.poll() is not None  # out of step, so not kept
+    # The server's own manager read what came after.
+    assert sorted(c[0] for c in manager.calls if c[2] == "file") == ["b.bin", "c.bin"]
+
+
+def test_what_a_manager_prints_does_not_reach_the_pipe(tmp_path):
+    manifest, _, manager, reader = reader_bundle(tmp_path, noisy=True)
+    assert manifest["skipped"] == []
+    assert not [c for c in manager.calls if c[2] == "file"]  # all read by the process
+    reader.kill()
+
+
+def test_a_reading_process_is_handed_back_once(tmp_path):
+    from memory_contents import FolderStore
+
+    manager = FolderStore()
+    manager.config.FolderStore.folder = str(tmp_path)
+    first = reader_mod.Reader.for_manager(manager, "process")
+    first.done()  # a plan that failed...
+    taken = reader_mod.Reader.for_manager(manager, "process")  # ...another bundle's now
+    assert taken.reader is first.reader
+    first.done()  # ...and the failed plan's request says so again: nothing happens
+    other = reader_mod.Reader.for_manager(manager, "process")
+    assert other.reader is not first.reader  # not handed to two bundles at once
+    for reader in (first, other):
         reader.kill()

@@ -111,7 +111,15 @@ def main(server_pid):
     from .render_child import _die_with
 
     _die_with(server_pid)
-    requests, out = sys.stdin.buffer, sys.stdout.buffer
+    # The pipes are the protocol's alone: whatever the manager or a library prints goes
+    # to the server's log, and nothing it reads takes a request.
+    requests = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdin, sys.stdout = open(os.devnull), sys.stderr
     spec = pickle.load(requests)
     sys.path[:] = spec["path"]
     from . import contents

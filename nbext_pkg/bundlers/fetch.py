@@ -18,7 +18,7 @@ import tempfile
 
 from .archive import SPOOL_MEMORY
 from .options import Cancelled
-from .reader import ReaderFailed
+from .reader import ReaderFailed, ReaderTimeout
 from .sources import READ_SIZE, Blocks, Changed, LocalFiles, Missing
 
 log = logging.getLogger("nbext_pkg")
@@ -123,6 +123,10 @@ class ContentsFiles:
         if self.reader is not None:
             try:
                 fetched = self.reader.open(item.real, limit, self.options.cancel, self.options.plan_timeout)
+            except ReaderTimeout as error:  # read here, the store would not answer either
+                self.reader.done()
+                self.reader = None
+                raise Unreadable(f"{item.rel}: {error}") from None
             except ReaderFailed as error:
                 log.warning("nbext_pkg: %s; the rest of this bundle is read in the server", error)
                 self.reader.done()

@@ -252,20 +252,22 @@ class Bundle:
     def write(self, sink):
         """Write the archive into ``sink`` (blocking: run it in a worker thread)."""
         options = self.options
-        images = self._embeddable()
-        if options.html or options.requirements:
-            self.session.render(html=options.html, requirements=options.requirements,
-                                images=images, timeout=options.html_timeout)
-        else:
-            self.session.finish()  # nothing more to ask of the child: another bundle may
-        # What is left of the byte limit for the files whose size the plan could not know.
-        budget = options.max_bytes - self.notebook.size - self.plan.total_bytes
-        files = self.tree.files(options, budget, images) if self.plan.files else None
-        archive = open_archive(options.format, _Guarded(sink))
+        files = archive = None
         try:
+            images = self._embeddable()
+            if options.html or options.requirements:
+                self.session.render(html=options.html, requirements=options.requirements,
+                                    images=images, timeout=options.html_timeout)
+            else:
+                self.session.finish()  # nothing more to ask of the child: another bundle may
+            # What is left of the byte limit for the files whose size the plan could not know.
+            budget = options.max_bytes - self.notebook.size - self.plan.total_bytes
+            files = self.tree.files(options, budget, images) if self.plan.files else None
+            archive = open_archive(options.format, _Guarded(sink))
             self._write(archive, files, images)
         except BaseException:
-            archive.abandon()
+            if archive is not None:
+                archive.abandon()
             raise
         finally:
             if files is not None:
