@@ -635,26 +635,36 @@ def test_which_managers_get_a_reading_process(tmp_path):
     assert reader_mod.Reader.for_manager(unsendable, "process") is None
 
 
-@pytest.mark.parametrize("mode", ["process", "thread"])
-def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, mode, monkeypatch):
+def bundle_of_folder(folder, mode, **store):
+    """(zip, manager, reader) of the bundle, without HTML copy or requirements, of
+    ``folder``/nb.ipynb through FolderStore with ``store`` settings, read by a reading
+    process where ``mode`` gives one."""
     from memory_contents import FolderStore
     from traitlets.config import Config
 
-    monkeypatch.setattr(fetch, "_SLICE", 4096)  # (the reading process has its own)
-    (tmp_path / "a.bin").write_bytes(os.urandom(100_000))
-    (tmp_path / "b.bin").write_bytes(b"bee")
-    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin)"))
     config = Config()
-    config.FolderStore.folder, config.FolderStore.damaged = str(tmp_path), ["a.bin"]
+    config.FolderStore.folder = str(folder)
+    for name, value in store.items():
+        setattr(config.FolderStore, name, value)
     manager = FolderStore(config=config)
     reader = reader_mod.Reader.for_manager(manager, mode)
     options = options_mod.Options()
     tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
     sink = io.BytesIO()
-    nb = json.loads((tmp_path / "nb.ipynb").read_bytes())
+    nb = json.loads((folder / "nb.ipynb").read_bytes())
     pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": nb},
                      asked={"requirements": False, "html": False}).write(sink)
-    zf = zipfile.ZipFile(sink)
+    return zipfile.ZipFile(sink), manager, reader
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, mode, monkeypatch):
+
+    monkeypatch.setattr(fetch, "_SLICE", 4096)  # (the reading process has its own)
+    (tmp_path / "a.bin").write_bytes(os.urandom(100_000))
+    (tmp_path / "b.bin").write_bytes(b"bee")
+    (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin)"))
+    zf, manager, reader = bundle_of_folder(tmp_path, mode, damaged=["a.bin"])
     assert zf.testzip() is None
     assert skipped(json.loads(zf.read("nb/MANIFEST.json"))) == {"a.bin": "unreadable"}
     assert zf.read("nb/b.bin") == b"bee"
@@ -667,8 +677,6 @@ def test_a_file_spoilt_half_way_is_left_out_and_the_rest_still_comes(tmp_path, m
 def reader_bundle(tmp_path, **store):
     """The bundle of a notebook naming a.bin, b.bin and c.bin through FolderStore with
     ``store`` settings, read by a reading process; (manifest, zip, manager, reader)."""
-    from memory_contents import FolderStore
-    from traitlets.config import Config
 
     data = {name: os.urandom(50_000) for name in ("a.bin", "b.bin", "c.bin")}
     # a.bin looks like an answer and a file of its own: what a process out of step would
@@ -677,19 +685,7 @@ def reader_bundle(tmp_path, **store):
     for name, payload in data.items():
         (tmp_path / name).write_bytes(payload)
     (tmp_path / "nb.ipynb").write_bytes(notebook_bytes("[a](a.bin) [b](b.bin) [c](c.bin)"))
-    config = Config()
-    config.FolderStore.folder = str(tmp_path)
-    for name, value in store.items():
-        setattr(config.FolderStore, name, value)
-    manager = FolderStore(config=config)
-    reader = reader_mod.Reader.for_manager(manager, "process")
-    options = options_mod.Options()
-    tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
-    sink = io.BytesIO()
-    nb = json.loads((tmp_path / "nb.ipynb").read_bytes())
-    pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": nb},
-                     asked={"requirements": False, "html": False}).write(sink)
-    zf = zipfile.ZipFile(sink)
+    zf, manager, reader = bundle_of_folder(tmp_path, "process", **store)
     for name in zf.namelist():
         if name.endswith(".bin"):
             assert zf.read(name) == data[name[3:]], f"{name} holds another file's bytes"
