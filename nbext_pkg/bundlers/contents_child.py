@@ -72,7 +72,7 @@ def serve(store, requests, out):
         try:
             model = store.get(asked["path"], content=True, type="file", format="base64")
             content = model.get("content")
-            big = isinstance(content, (str, bytes)) and len(content) > fetch._TRIM_AFTER
+            big = fetch.is_big(model)
             size = _exact_size(content) if model.get("format") == "base64" and isinstance(content, str) \
                 else None
             if size is not None:
@@ -81,11 +81,7 @@ def serve(store, requests, out):
                 _say(out, {"size": size})
                 _stream(out, content, size, item)
             else:
-                try:
-                    spool = fetch._content(model, item, asked["limit"], never)
-                except (OSError, ValueError, TypeError, MemoryError) as error:
-                    raise fetch.Unreadable(f"{item.rel}: {error!r}") from None
-                with spool:
+                with fetch.spool_of(model, item, asked["limit"], never) as spool:
                     _say(out, {"size": spool.tell()})
                     spool.seek(0)
                     block = spool.read(1024 * 1024)

@@ -150,16 +150,11 @@ class ContentsFiles:
 
     def _fetch_here(self, item, limit):
         model = self.tree.store.get(item.real, content=True, type="file", format="base64")
+        big = is_big(model)
         try:
-            return _content(model, item, limit, self.options.cancel)
-        except (OSError, ValueError, TypeError, MemoryError) as error:
-            # No room to spool it, text that cannot be encoded, JSON that cannot be written:
-            # this file only.
-            raise Unreadable(f"{item.rel}: {error!r}") from None
+            return spool_of(model, item, limit, self.options.cancel)
         finally:
-            content = model.get("content")
-            big = isinstance(content, (str, bytes)) and len(content) > _TRIM_AFTER
-            model = content = None
+            model = None
             if big:
                 self.tree.store.release()
 
@@ -170,6 +165,21 @@ class ContentsFiles:
         if self.reader is not None:
             self.reader.done()
             self.reader = None
+
+
+def is_big(model):
+    """Whether a model's content is large enough to trim the heap after (_TRIM_AFTER)."""
+    content = model.get("content")
+    return isinstance(content, (str, bytes)) and len(content) > _TRIM_AFTER
+
+
+def spool_of(model, item, limit, cancel):
+    """The model's content in a spool; whatever goes wrong (no room to spool it, text
+    that cannot be encoded, JSON that cannot be written) costs this file only."""
+    try:
+        return _content(model, item, limit, cancel)
+    except (OSError, ValueError, TypeError, MemoryError) as error:
+        raise Unreadable(f"{item.rel}: {error!r}") from None
 
 
 def _content(model, item, limit, cancel):
