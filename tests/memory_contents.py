@@ -90,9 +90,9 @@ class HangingContentsManager(ServerMemoryContentsManager):
 
     def get(self, path, content=True, type=None, format=None):
         if type == "directory" and content:
-            import time
+            import threading
 
-            time.sleep(3600)
+            threading.Event().wait()  # an answer that never comes
         return super().get(path, content=content, type=type, format=format)
 
 
@@ -105,6 +105,8 @@ class FolderStore(Configurable):
     damaged = List(help="Paths whose base64 content it spoils half-way.").tag(config=True)
     listed_sizes = Dict(help="Sizes its listings give (wrongly) for these paths.").tag(config=True)
     noisy = Bool(False, help="Print on standard output at every call, as libraries do.").tag(config=True)
+    wrapped = Bool(False, help="Base64 in lines of 76, as notebook 6's file manager gives it."
+                   ).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -134,6 +136,9 @@ class FolderStore(Configurable):
             if content:
                 with open(full, "rb") as f:
                     model["content"], model["format"] = base64.b64encode(f.read()).decode(), "base64"
+                if self.wrapped:
+                    text = model["content"]
+                    model["content"] = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
                 if path in self.damaged:
                     half = len(model["content"]) // 8 * 4
                     model["content"] = model["content"][:half] + "@@@@" + model["content"][half + 4:]

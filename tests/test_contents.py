@@ -11,9 +11,11 @@ import os
 import threading
 import time
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
+from harness import wait_until
 from tornado import web
 
 from nbext_pkg.bundlers import contents, fetch, pipeline
@@ -535,11 +537,8 @@ def test_a_slow_asynchronous_call_is_waited_for_and_a_hung_one_given_up():
         def running():
             return [t for t in asyncio.all_tasks(loop) if "awaited" in repr(t.get_coro())]
 
-        for _ in range(100):  # the cancellations reach the loop's thread in a moment
-            if not running():
-                break
-            time.sleep(0.01)
-        assert not running(), "a given-up call left its task running"
+        # The cancellations reach the loop's thread in a moment.
+        wait_until(lambda: not running(), 1, "a given-up call's task to end")
     finally:
         loop.call_soon_threadsafe(loop.stop)
 
@@ -708,6 +707,14 @@ def test_what_a_manager_prints_does_not_reach_the_pipe(tmp_path):
     reader.kill()
 
 
+def test_a_reading_process_spools_what_it_cannot_size_up_front(tmp_path):
+    """Base64 with line breaks has no size until decoded: the process spools it first."""
+    manifest, _, manager, reader = reader_bundle(tmp_path, wrapped=True)
+    assert manifest["skipped"] == []
+    assert not [c for c in manager.calls if c[2] == "file"]
+    reader.kill()
+
+
 def test_a_reading_process_is_handed_back_once(tmp_path):
     from memory_contents import FolderStore
 
@@ -722,3 +729,43 @@ def test_a_reading_process_is_handed_back_once(tmp_path):
     assert other.reader is not first.reader  # not handed to two bundles at once
     for reader in (first, other):
         reader.kill()
+
+
+def test_no_reading_process_outlives_the_server(tmp_path):
+    """A server killed with SIGKILL takes its reading process with it, even one kept
+    idle for the next bundle."""
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "a.txt").write_bytes(b"a")
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from memory_contents import FolderStore\n"
+        "from nbext_pkg.bundlers import reader\n"
+        "def work():\n"
+        "    m = FolderStore()\n"
+        f"    m.config.FolderStore.folder = {str(tmp_path)!r}\n"
+        "    r = reader.Reader.for_manager(m, 'process')\n"
+        "    piped = r.open('a.txt', 100, threading.Event(), 60)\n"
+        "    piped.read(); piped.finish(); r.done()  # kept idle, ready\n"
+        "    print(r.proc.pid, flush=True)\n"
+        "    sys.stdin.read()  # lives until the test kills it\n"
+        "threading.Thread(target=work).start()\n")
+    server = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    child = int(server.stdout.readline())
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+
+    def gone():
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{child}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+    wait_until(gone, 10, "the reading process to end with its server")

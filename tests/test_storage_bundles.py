@@ -190,11 +190,23 @@ class Poller(threading.Thread):
             response = session.get(self.server.url + "api/contents", params={"content": "0"}, timeout=30)
             assert response.status_code == 200
             self.latencies.append(time.monotonic() - started)
-            time.sleep(0.02)
+            self.stop.wait(0.02)  # the poll's own rhythm: every 20 ms until told to stop
 
 
 def rss(server):
     return psutil.Process(server.proc.pid).memory_info().rss
+
+
+def settled_rss(server):
+    """The server's resident memory once it has stopped moving (within 1 MiB over 0.25 s)."""
+    last = [rss(server)]
+
+    def steady():
+        now, before = rss(server), last[0]
+        last[0] = now
+        return now if abs(now - before) < 1024 * 1024 else None
+
+    return wait_until(steady, 20, "the server's memory to settle", interval=0.25)
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +226,7 @@ def test_ten_large_files_through_pgcontents_bound_memory_and_keep_the_server_ans
     largest = 50 * 1024 * 1024
     for _ in range(3):  # warm: the zygote, pgcontents' first connections
         assert server.api("GET", "api/contents", params={"content": "0"}).status_code == 200
-    time.sleep(1)
-    before = rss(server)
+    before = settled_rss(server)
     peak = before
     poller = Poller(server)
     poller.start()
@@ -230,7 +241,7 @@ def test_ten_large_files_through_pgcontents_bound_memory_and_keep_the_server_ans
             now = rss(server)
             peak = max(peak, now)
             timeline.append((round(time.monotonic() - started, 2), (now - before) >> 20))
-            time.sleep(0.005)
+            stop.wait(0.005)  # a sample every 5 ms until the download ends
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -247,8 +258,7 @@ def test_ten_large_files_through_pgcontents_bound_memory_and_keep_the_server_ans
     assert size > 10 * 49 * 1024 * 1024
     growth = peak - before
     assert growth < 8 * largest, f"peak growth {growth / 2**20:.0f} MiB; MiB over time: {timeline[::10]}"
-    time.sleep(1)
-    after = rss(server)
+    after = settled_rss(server)
     assert after - before < 64 * 1024 * 1024, f"{(after - before) / 2**20:.0f} MiB still held"
     # The loop was never held while the manager read: answers kept coming. (A 50 MiB
     # file read on the loop holds it about 0.6 s; the 50 ms target is measured by
@@ -283,14 +293,16 @@ def test_a_client_that_leaves_stops_the_reading(ten_files):
         return times.user + times.system
 
     # Once it has noticed, the server does nothing more for that bundle: its CPU use
-    # over a whole second falls near zero long before ten files would have been read.
-    deadline = time.monotonic() + 15
-    while True:
-        start = cpu()
-        time.sleep(1)
-        if cpu() - start < 0.1:
-            break
-        assert time.monotonic() < deadline, "the server kept reading after the client left"
+    # between two looks a second apart falls near zero long before ten files would
+    # have been read.
+    last = [cpu()]
+
+    def idle():
+        now, before = cpu(), last[0]
+        last[0] = now
+        return now - before < 0.1
+
+    wait_until(idle, 15, "the server to stop reading after the client left", interval=1)
     assert server.api("GET", "api/contents").status_code == 200
     wait_until(lambda: "the bundle's worker has stopped" in server.log_text(), 10,
                "the server to say the bundle's worker stopped")
