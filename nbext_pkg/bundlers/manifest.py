@@ -104,20 +104,21 @@ def requirements(notebook):
     return "\n".join(lines) + "\n"
 
 
-def manifest(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
-             storage=None):
-    """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
-    to the bundle's top folder; ``original`` where the name on disk differed, ``storage``
-    where a mixed contents manager kept it); ``skipped``: dicts with reference and
-    reason; ``generated``: where the HTML copy, requirements.txt and the manifest itself
-    went; ``storage``: where the files came from (the contents manager's class name, or
-    "disk" for the command line)."""
+def stamp(when=None):
+    """A manifest's time: ISO 8601 in UTC to the second (``when``: epoch seconds, else now)."""
+    moment = datetime.now(timezone.utc) if when is None else datetime.fromtimestamp(when, timezone.utc)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def document(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
+             storage=None, created=None):
+    """The manifest as a dict, its keys in the order they are written (see ``manifest``)."""
     meta = notebook.get("metadata", {})
     if not isinstance(meta, dict):
         meta = {}
     doc = {
         "generator": {"name": "nbext_pkg", "version": generator_version},
-        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": stamp(created),
         "notebook": notebook_arcname,
         "storage": storage,
         "kernelspec": meta.get("kernelspec"),
@@ -127,4 +128,23 @@ def manifest(generator_version, notebook_arcname, notebook, files, skipped, gene
     }
     if generated:
         doc["generated"] = generated
+    return doc
+
+
+def dumps(doc):
+    """The manifest's bytes. (A name or reference with undecodable bytes holds lone
+    surrogates: written as JSON escapes, never a reason to lose the manifest.)"""
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+
+
+def manifest(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
+             storage=None, created=None):
+    """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
+    to the bundle's top folder; ``original`` where the name on disk differed, ``storage``
+    where a mixed contents manager kept it); ``skipped``: dicts with reference and
+    reason; ``generated``: where the HTML copy, requirements.txt and the manifest itself
+    went; ``storage``: where the files came from (the contents manager's class name, or
+    "disk" for the command line); ``created``: epoch seconds (default: now)."""
+    doc = document(generator_version, notebook_arcname, notebook, files, skipped, generated,
+                   storage, created)
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
