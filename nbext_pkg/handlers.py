@@ -25,13 +25,16 @@ class StatusMixin:
 
 
 class BundleMixin:
-    """``GET <base_url>/nbext_pkg/bundle/<path>?format=zip|tar.gz``: the same
+    """``GET|HEAD <base_url>/nbext_pkg/bundle/<path>?format=zip|tar|tar.gz``: the same
     bundle as File > Download as, and the only one on servers without ``/bundle/``."""
 
     async def _get(self, path):
         from .bundlers.respond import respond
 
         await respond(self, path)
+
+    async def _head(self, path):
+        await self._get(path)
 
     def write_error(self, status_code, **kwargs):
         """Errors as JSON with the sentence in ``message``, like the REST API."""
@@ -160,7 +163,8 @@ def handler_classes(flavour):
     status = type("StatusHandler", (StatusMixin, APIHandler), {
         "auth_resource": "server", "get": guard(StatusMixin._get, "server")})
     bundle = type("BundleHandler", (BundleMixin, JupyterHandler), {
-        "auth_resource": "contents", "get": guard(BundleMixin._get, "contents")})
+        "auth_resource": "contents", "get": guard(BundleMixin._get, "contents"),
+        "head": guard(BundleMixin._head, "contents")})
     stock_bases = (StockBundleMixin, JupyterHandler)
     extra = {}
     if flavour != "jupyter_server":
@@ -169,6 +173,7 @@ def handler_classes(flavour):
         stock_bases = (StockBundleMixin, BundlerHandler)
         extra["_stock_get"] = BundlerHandler.get
     stock = type("StockBundleHandler", stock_bases, {
-        "auth_resource": "contents", "get": guard(StockBundleMixin._get, "contents"), **extra})
+        "auth_resource": "contents", "get": guard(StockBundleMixin._get, "contents"),
+        "head": guard(StockBundleMixin._head, "contents"), **extra})
     files = type("OwnFilesHandler", (OwnFilesMixin, FileFindHandler), {})
     return status, bundle, stock, files

@@ -131,7 +131,9 @@ class Case:
         self.blob = self.folder / "blob.bin"
         self.blob.write_bytes(os.urandom(32 * 1024 * 1024))
         self.victim = self.folder / "sub" / "victim.txt"
-        self.victim.write_bytes(b"inside " * 200)
+        # Bytes that do not deflate: a small file that does is read (and deflated) by the
+        # plan itself, so what happens to it later does not reach the bundle (sized.py).
+        self.victim.write_bytes(os.urandom(1400))
         (self.outside / "sub" / "victim.txt").write_bytes(SECRET * 20)
         write_nb(self.folder / "moving.ipynb", "[blob](blob.bin) [victim](sub/victim.txt)")
 

@@ -141,7 +141,8 @@ def test_bad_requests_say_what_is_wrong(server, project):
          if server.flavour == "notebook" else f"No such file or directory: {missing}"),
         (f"{PROJECT}/data/x.csv", "zip", 400, f"{PROJECT}/data/x.csv is not a notebook"),
         (f"{PROJECT}/notebooks/broken.ipynb", "zip", 400, "Unreadable Notebook"),
-        (NB_PATH, "rar", 400, "Unknown bundle format 'rar': ask for format=zip or format=tar.gz."),
+        (NB_PATH, "rar", 400,
+         "Unknown bundle format 'rar': ask for format=zip, format=tar or format=tar.gz."),
     ]
     for path, fmt, status, words in cases:
         response = get(server, "ours", path, fmt)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbext_pkg.bundlers import options as options_mod
-from nbext_pkg.bundlers import pipeline, sources
+from nbext_pkg.bundlers import pipeline, sized, sources
 
 SECRET = b"SECRET-" + bytes.fromhex("8c2f0a77e1b94d6a") * 8  # never to be found in a bundle
 PNG = bytes.fromhex(
@@ -149,11 +149,11 @@ def members(data, fmt):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             assert zf.testzip() is None
             return {n: zf.read(n) for n in zf.namelist()}, data
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tf:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
         found = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}
     import gzip
 
-    return found, gzip.decompress(data)
+    return found, gzip.decompress(data) if fmt == "tar.gz" else data
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -193,6 +193,11 @@ def test_a_tree_that_changes_during_the_download_never_leaks_and_never_breaks(fm
         sources.CheckedFile.read = read
         try:
             bundle.write(sink)
+        except sized.Unsendable:
+            # A tar of known length cannot take back a header: the download ends there.
+            assert fmt == "tar"
+            assert SECRET[:32] not in bytes(sink.data), "bytes from outside the root were sent"
+            return
         finally:
             sources.CheckedFile.read = real_read
         found, raw = members(bytes(sink.data), fmt)

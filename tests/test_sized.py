@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tarfile
 import zipfile
@@ -90,6 +91,36 @@ def test_the_length_is_the_bytes_and_extractors_agree(folder, tmp_path):
     assert doc["created"] == manifest.stamp(newest)
     if shutil.which("unzip"):
         subprocess.run(["unzip", "-tq", str(path)], check=True, capture_output=True)
+    assert_streamable(data)
+
+
+def assert_streamable(data):
+    """What a reader that never looks at the central directory sees: each local header,
+    the data, and a data descriptor with the CRC and sizes the central directory has."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        listed = {i.filename: i for i in zf.infolist()}
+    at, seen = 0, 0
+    while data[at:at + 4] == b"PK\x03\x04":
+        head = layout._LOCAL.unpack(data[at:at + 30])
+        flags, name_len, extra_len = head[2], head[9], head[10]
+        assert flags & 0x08
+        name = data[at + 30:at + 30 + name_len].decode("utf-8")
+        extra = data[at + 30 + name_len:at + 30 + name_len + extra_len]
+        csize, size = head[7], head[8]
+        if csize == 0xFFFFFFFF:
+            size, csize = (int.from_bytes(extra[4:12], "little"), int.from_bytes(extra[12:20], "little"))
+        at += 30 + name_len + extra_len + csize
+        wide = head[7] == 0xFFFFFFFF
+        shape = struct.Struct("<4sLQQ" if wide else "<4sLLL")
+        sig, crc, dcsize, dsize = shape.unpack(data[at:at + shape.size])
+        assert sig == b"PK\x07\x08"
+        if name in listed:
+            info = listed[name]
+            assert (crc, dcsize, dsize) == (info.CRC, info.compress_size, info.file_size), name
+            assert (csize, size) == (info.compress_size, info.file_size), name
+            seen += 1
+        at += shape.size
+    assert data[at:at + 4] == b"PK\x01\x02" and seen == len(listed)
 
 
 def test_every_range_is_those_bytes_of_the_whole(folder):
@@ -102,6 +133,7 @@ def test_every_range_is_those_bytes_of_the_whole(folder):
     tail = parts[-1]
     offsets = [0, 1, data_part.offset + 12345, deflated.offset + 7, tail.offset + 3,
                archive.length - 1, parts[-4].offset]
+    assert_streamable(whole)
     for start in offsets:
         # A new archive of the same plan, with a cold cache: nothing carried over.
         again = make(folder, NAMES)
@@ -145,6 +177,7 @@ def test_a_file_that_changes_is_left_out_and_the_zip_keeps_its_length(folder, tm
         f.write(b"changed")
     data = written(archive)
     assert len(data) == archive.length
+    assert_streamable(data)
     path = tmp_path / "b.zip"
     path.write_bytes(data)
     with zipfile.ZipFile(path) as zf:

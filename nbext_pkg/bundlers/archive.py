@@ -22,7 +22,7 @@ import time
 import zipfile
 import zlib
 
-FORMATS = ("zip", "tar.gz")
+FORMATS = ("zip", "tar", "tar.gz")
 SAMPLE_SIZE = 64 * 1024
 SPOOL_MEMORY = 8 * 1024 * 1024
 # Deflating saves less than this share of a sample: store the file instead.
@@ -126,8 +126,8 @@ class ZipWriter:
 
 
 class TarGzWriter:
-    def __init__(self, sink):
-        self.tf = tarfile.open(fileobj=sink, mode="w|gz", format=tarfile.PAX_FORMAT)
+    def __init__(self, sink, mode="w|gz"):
+        self.tf = tarfile.open(fileobj=sink, mode=mode, format=tarfile.PAX_FORMAT)
 
     def _info(self, arcname, size, mtime):
         info = tarfile.TarInfo(arcname)
@@ -172,4 +172,6 @@ def open_archive(fmt, sink):
         return ZipWriter(sink)
     if fmt == "tar.gz":
         return TarGzWriter(sink)
+    if fmt == "tar":  # where the bundle cannot be sized (sized.py): streamed, members spooled
+        return TarGzWriter(sink, "w|")
     raise ValueError(f"unknown archive format {fmt!r}")

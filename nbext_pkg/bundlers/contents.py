@@ -245,6 +245,10 @@ class ContentsTree(Tree):
     def on_disk(self, rel):
         return self.route(rel) is not None
 
+    def disk_root(self):
+        """None: sizes and identities are the store's, so the bundle is not sized ahead."""
+        return None
+
     def storage_of(self, rel):
         """The class name of the manager that keeps ``rel``, for a mixed manager (None
         otherwise: the manifest's ``storage`` says it once)."""
@@ -402,6 +406,9 @@ class Nowhere:
 
     REASON = "not-looked-for"
     real_root = None
+
+    def disk_root(self):
+        return None
 
     def __init__(self):
         from .paths import Skip

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-FORMATS = ("zip", "tar.gz")
+FORMATS = ("zip", "tar", "tar.gz")
 YES, NO = ("1", "true", "yes"), ("0", "false", "no")
 # query argument -> (metadata key, nbconfig key)
 CHOICES = {"format": ("format", "bundle_format"), "html": ("html", "bundle_html"),
@@ -51,7 +51,8 @@ def from_query(get_argument):
     fmt = get_argument("format", None)
     if fmt is not None:
         if fmt not in FORMATS:
-            raise BadOption(f"Unknown bundle format {fmt!r}: ask for format=zip or format=tar.gz.")
+            raise BadOption(f"Unknown bundle format {fmt!r}: ask for format=zip, format=tar or "
+                            "format=tar.gz.")
         asked["format"] = fmt
     for name in ("html", "requirements"):
         value = get_argument(name, None)

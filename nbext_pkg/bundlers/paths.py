@@ -181,6 +181,11 @@ class Tree:
         """Which store keeps ``rel``, for mixed stores (contents.ContentsTree); None here."""
         return None
 
+    def disk_root(self):
+        """The real root when every file is on this disk, with an identity that ``fstat``
+        can check (so the bundle can be sized in advance: sized.py); None for stores."""
+        return self.real_root
+
     def _readable(self, real: str) -> bool:
         return _readable(real)
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from .._version import __version__
-from . import manifest, render
+from . import manifest, render, sized
 from .archive import SPOOL_MEMORY, open_archive
 from .options import Cancelled, PlanTimeout, choose
 from .paths import Resolved, Tree, hidden, lexical
@@ -210,7 +210,14 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
         raise
     finally:
         tree.close()
-    return Bundle(plan, notebook, facts, tree, options, session, storage)
+    bundle = Bundle(plan, notebook, facts, tree, options, session, storage)
+    if model is None and options.format in sized.SIZED_FORMATS and tree.disk_root():
+        try:
+            bundle.size_up()
+        except BaseException:
+            bundle.discard()
+            raise
+    return bundle
 
 
 def _read_failed(error, path, options):
@@ -234,6 +241,16 @@ class Bundle:
         self.plan, self.notebook, self.facts = plan, notebook, facts
         self.tree, self.options, self.session = tree, options, session
         self.storage = storage
+        self.sized = None  # a sized.SizedArchive once size_up has made every member
+
+    @property
+    def length(self):
+        """The archive's length in bytes, where it is known before the first byte."""
+        return self.sized.length if self.sized is not None else None
+
+    @property
+    def etag(self):
+        return self.sized.etag if self.sized is not None else None
 
     @property
     def filename(self):
@@ -247,10 +264,78 @@ class Bundle:
         """For a bundle that will not be written (and at the end of one that was)."""
         self.session.finish()
         self.notebook.spool.close()
+        if self.sized is not None:
+            self.sized.close()
         self.tree.finished()
 
-    def write(self, sink):
-        """Write the archive into ``sink`` (blocking: run it in a worker thread)."""
+    def size_up(self):
+        """Make every member now, so that the archive's length, its ETag and any range of
+        it are known before the first byte (sized.py): the HTML copy and requirements.txt
+        are rendered, and small files deflated, while the request waits for its headers."""
+        options, plan = self.options, self.plan
+        images = self._embeddable()
+        files = self.tree.files(options, options.max_bytes, images)
+        try:
+            generated, skipped, names = self._generated(files, images)
+        finally:
+            files.close()
+        meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
+        names["manifest"] = plan.manifest_arcname
+        doc = manifest.document(__version__, plan.notebook_arcname, {"metadata": meta}, None,
+                                list(plan.skipped) + skipped, generated=names, storage=self.storage)
+        notebook = (plan.notebook_arcname, self.notebook.spool,
+                    self.notebook.mtime or time.time(), plan.notebook_original)
+        self.sized = sized.build(options.format, self.tree.disk_root(), plan.top, notebook,
+                                 plan.files, generated, plan.manifest_arcname, doc)
+
+    def _generated(self, files, images):
+        """([(arcname, bytes or spool)], skipped entries, {"html": ..., "requirements": ...})
+        for the HTML copy and requirements.txt, in the order they go in."""
+        options, plan, session = self.options, self.plan, self.session
+        made, skipped, names = [], [], {}
+        if not (options.html or options.requirements):
+            session.finish()
+            return made, skipped, names
+        session.render(html=options.html, requirements=options.requirements, images=images,
+                       timeout=options.html_timeout)
+        requirements = None
+        if options.requirements:
+            try:
+                requirements = session.requirements()
+            except render.RenderFailed as error:
+                log.warning("nbext_pkg: no requirements.txt for %s: %s", plan.notebook_arcname, error)
+                skipped.append({"reference": plan.requirements_arcname, "reason": "failed"})
+        if options.html:
+            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
+            try:
+                for piece in self._html(files, images):
+                    spool.write(piece)
+                made.append((plan.html_arcname, spool))
+                names["html"] = plan.html_arcname
+            except Cancelled:
+                spool.close()
+                raise
+            except Exception as error:  # whatever else it was, it costs the HTML copy only
+                spool.close()
+                known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
+                reason = f"html-{error.reason}" if known else "html-failed"
+                log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
+                skipped.append({"reference": plan.html_arcname, "reason": reason})
+        session.finish()
+        if requirements is not None:
+            made.append((plan.requirements_arcname, requirements.encode("utf-8")))
+            names["requirements"] = plan.requirements_arcname
+        return made, skipped, names
+
+    def write(self, sink, start=0, end=None):
+        """Write the archive into ``sink`` (blocking: run it in a worker thread): all of it,
+        or for a sized bundle the bytes ``start`` to ``end`` (exclusive)."""
+        if self.sized is not None:
+            try:
+                self.sized.write(_Guarded(sink), start, end)
+            finally:
+                self.discard()
+            return
         options = self.options
         files = archive = None
         try:

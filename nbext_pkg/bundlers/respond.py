@@ -6,6 +6,7 @@ first byte)."""
 
 import asyncio
 import inspect
+import re
 import time
 from urllib.parse import quote
 
@@ -16,10 +17,11 @@ from . import options as options_mod
 from .archive import FORMATS
 from .contents import ContentsTree, Store, mixed_routes, on_loop
 from .pipeline import NotBundled, local_tree, notebook_path, prepare, too_large
+from .ranges import Unsatisfiable, requested
 from .reader import Reader
 from .stream import in_thread, stream, watch_connection
 
-CONTENT_TYPES = {"zip": "application/zip", "tar.gz": "application/gzip"}
+CONTENT_TYPES = {"zip": "application/zip", "tar": "application/x-tar", "tar.gz": "application/gzip"}
 assert set(CONTENT_TYPES) == set(FORMATS)
 
 
@@ -127,8 +129,8 @@ class _Slot:
 
 
 async def respond(handler, path):
-    """Answer ``handler``'s GET with the bundle of the notebook at ``path`` (as the URL
-    names it, decoded once)."""
+    """Answer ``handler``'s GET (or HEAD: the same headers, no archive made) with the
+    bundle of the notebook at ``path`` (as the URL names it, decoded once)."""
     settings = settings_of(handler.settings)
     try:
         asked = options_mod.from_query(handler.get_query_argument)
@@ -202,9 +204,65 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
     if options.cancel.is_set():
         in_thread(bundle.discard, "nbext_pkg-discard")  # it may wait on the child: not here
         return
-    handler.set_header("Content-Type", CONTENT_TYPES[options.format])
+    try:
+        start, end = _headers(handler, bundle)
+    except BaseException:
+        in_thread(bundle.discard, "nbext_pkg-discard")
+        raise
+    if handler.request.method == "HEAD":
+        in_thread(bundle.discard, "nbext_pkg-discard")
+        handler.finish()
+        return
+    await stream(handler, lambda sink: bundle.write(sink, start, end), settings.bundle_chunk_bytes,
+                 options.cancel, idle=settings.bundle_idle_timeout)
+
+
+class _Unsatisfiable(web.HTTPError):
+    """416 with the Content-Range header the routes' ``write_error`` sends along."""
+
+    def __init__(self, length):
+        super().__init__(416, f"The bundle is {length} bytes long: ask for a range that starts "
+                              "inside it.")
+        self.headers = {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"}
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9]{8,64}")
+
+
+def _began(handler):
+    """The page's ``download_token``, sent back as a cookie with the bundle's headers: the
+    page (bundle_menu.js) learns from it that the browser's download has begun."""
+    token = handler.get_query_argument("download_token", None)
+    if token and _TOKEN.fullmatch(token):
+        handler.set_cookie("nbext_pkg_download", token, path=handler.base_url, max_age=120,
+                           samesite="Strict")
+
+
+def _headers(handler, bundle):
+    """Set the response's headers; (start, end) of the bytes to send (None, None: all of
+    an archive whose length is not known before it is made)."""
+    handler.set_header("Content-Type", CONTENT_TYPES[bundle.options.format])
     handler.set_header("Content-Disposition", content_disposition(bundle.filename))
     handler.set_header("Cache-Control", "no-store")
     handler.set_header("X-Content-Type-Options", "nosniff")
-    await stream(handler, bundle.write, settings.bundle_chunk_bytes, options.cancel,
-                 idle=settings.bundle_idle_timeout)
+    length = bundle.length
+    if length is None:  # tar.gz, or files from a store: made as they go out
+        handler.set_header("Accept-Ranges", "none")
+        _began(handler)
+        return None, None
+    handler.set_header("Accept-Ranges", "bytes")
+    handler.set_header("ETag", bundle.etag)
+    try:
+        wanted = requested(handler.request.headers.get("Range"),
+                           handler.request.headers.get("If-Range"), bundle.etag, length)
+    except Unsatisfiable:
+        raise _Unsatisfiable(length) from None
+    _began(handler)
+    if wanted is None:
+        handler.set_header("Content-Length", str(length))
+        return 0, length
+    start, end = wanted
+    handler.set_status(206)
+    handler.set_header("Content-Range", f"bytes {start}-{end - 1}/{length}")
+    handler.set_header("Content-Length", str(end - start))
+    return start, end

@@ -19,7 +19,7 @@ define([
         default_kernel: '',          // tree page: '' = the server's default kernelspec
         remember_kernel: true,       // tree page: start from the kernel picked last time
         open_in: '',                 // '' = the notebook's own choice; 'new-tab' or 'same-tab'
-        bundle_format: 'zip',        // 'zip' or 'tar.gz'
+        bundle_format: 'zip',        // 'zip', 'tar' or 'tar.gz'
         bundle_html: true,           // the bundle's HTML copy
         bundle_requirements: true    // the bundle's requirements.txt
     };
@@ -38,7 +38,7 @@ define([
         default_kernel: function (v) { return typeof v === 'string' ? v.trim() : undefined; },
         remember_kernel: as_bool,
         open_in: function (v) { return ['', 'new-tab', 'same-tab'].indexOf(v) !== -1 ? v : undefined; },
-        bundle_format: function (v) { return v === 'zip' || v === 'tar.gz' ? v : undefined; },
+        bundle_format: function (v) { return ['zip', 'tar', 'tar.gz'].indexOf(v) >= 0 ? v : undefined; },
         bundle_html: as_bool,
         bundle_requirements: as_bool
     };
