@@ -270,7 +270,7 @@ def read_log(path):
         return ""
 
 
-def chromium_options(download_dir=None, lang=None):
+def chromium_options(download_dir=None, lang=None, network_log=False):
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
@@ -293,18 +293,21 @@ def chromium_options(download_dir=None, lang=None):
             "download.prompt_for_download": False,
         })
     options.add_experimental_option("prefs", prefs)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    logs = {"browser": "ALL"}
+    if network_log:  # the DevTools events, read with driver.get_log("performance")
+        logs["performance"] = "ALL"
+    options.set_capability("goog:loggingPrefs", logs)
     return options
 
 
-def start_chromium(download_dir=None, lang=None):
+def start_chromium(download_dir=None, lang=None, network_log=False):
     """Headless Chromium through Debian's chromedriver; never downloads anything."""
     os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     service = Service(executable_path=os.environ.get("NBEXT_PKG_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=chromium_options(download_dir, lang))
+    driver = webdriver.Chrome(service=service, options=chromium_options(download_dir, lang, network_log))
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
     return driver

@@ -46,7 +46,10 @@ define(['base/js/i18n'], function (nb_i18n) {
         "server_missing_body": "This server was started before nbext_pkg was installed or enabled, so Download as > Notebook bundle cannot work yet; New notebook and Session info do. Restart the server (under JupyterHub: File > Hub Control Panel > Stop My Server, then start it again). If this notice stays, run",
         "server_missing_check": "in the server's Python environment: it says which part is off, and the command that fixes it.",
         "bundle_needs_server": "Needs nbext_pkg's server part, which is not running: restart the server.",
-        "bundle_menu": "Notebook bundle (.zip)"
+        "bundle_menu": "Notebook bundle (.zip)",
+        "bundle_preparing": "Preparing bundle\u2026",
+        "bundle_started": "Bundle download started",
+        "bundle_failed_title": "The bundle could not be made"
     };
 
     var zh_CN = {
@@ -85,7 +88,10 @@ define(['base/js/i18n'], function (nb_i18n) {
         "server_missing_body": "\u6b64\u670d\u52a1\u5668\u5728\u5b89\u88c5\u6216\u542f\u7528 nbext_pkg \u4e4b\u524d\u5c31\u5df2\u542f\u52a8\uff0c\u56e0\u6b64\u201c\u4e0b\u8f7d\u4e3a > \u7b14\u8bb0\u672c\u6253\u5305\u201d\u6682\u65f6\u65e0\u6cd5\u4f7f\u7528\uff1b\u201c\u65b0\u5efa\u7b14\u8bb0\u672c\u201d\u548c\u201c\u4f1a\u8bdd\u4fe1\u606f\u201d\u4e0d\u53d7\u5f71\u54cd\u3002\u8bf7\u91cd\u542f\u670d\u52a1\u5668\uff08\u5728 JupyterHub \u4e0a\uff1a\u6587\u4ef6 > Hub \u63a7\u5236\u9762\u677f > Stop My Server\uff0c\u7136\u540e\u91cd\u65b0\u542f\u52a8\uff09\u3002\u5982\u679c\u6b64\u63d0\u793a\u4ecd\u7136\u5b58\u5728\uff0c\u8bf7\u5728\u670d\u52a1\u5668\u7684 Python \u73af\u5883\u4e2d\u8fd0\u884c",
         "server_missing_check": "\uff1a\u5b83\u4f1a\u6307\u51fa\u54ea\u4e00\u90e8\u5206\u672a\u542f\u7528\uff0c\u4ee5\u53ca\u4fee\u590d\u6240\u9700\u7684\u547d\u4ee4\u3002",
         "bundle_needs_server": "\u9700\u8981 nbext_pkg \u7684\u670d\u52a1\u5668\u90e8\u5206\uff0c\u4f46\u5b83\u672a\u8fd0\u884c\uff1a\u8bf7\u91cd\u542f\u670d\u52a1\u5668\u3002",
-        "bundle_menu": "\u7b14\u8bb0\u672c\u6253\u5305 (.zip)"
+        "bundle_menu": "\u7b14\u8bb0\u672c\u6253\u5305 (.zip)",
+        "bundle_preparing": "\u6b63\u5728\u51c6\u5907\u6253\u5305\u2026",
+        "bundle_started": "\u6253\u5305\u4e0b\u8f7d\u5df2\u5f00\u59cb",
+        "bundle_failed_title": "\u65e0\u6cd5\u751f\u6210\u6253\u5305"
     };
 
     // "Upload" is in every notebook 6.5 / nbclassic Simplified Chinese catalogue.

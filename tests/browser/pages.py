@@ -126,6 +126,31 @@ class NotebookPage(Page):
         self.clickable(menu_link_css, "the menu").click()
         self.clickable(item_css, f"the menu item {item_css}").click()
 
+    def download_bundle(self):
+        """File > Download as > our entry, found by the mark bundle_menu.js gives it."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        self.clickable("#filelink").click()
+        submenu = self.find("#download_menu").find_element(By.XPATH, "..")
+        ActionChains(self.driver).move_to_element(submenu).perform()
+        self.visible("#download_menu", "the Download as submenu")
+        entry = self.visible('#download_menu a[data-nbext-pkg="bundle"]', "our Download as entry")
+        ActionChains(self.driver).move_to_element(entry).click().perform()
+
+    def record_notices(self):
+        """From now on, keep every text the notification area's nbext_pkg widget shows
+        (read with ``notices()``), however briefly it is shown."""
+        self.js(
+            "window.__nbext_notices = [];"
+            "var area = Jupyter.notification_area;"
+            "var w = area.widget('nbext_pkg') || area.new_notification_widget('nbext_pkg');"
+            "var set = w.set_message.bind(w);"
+            "w.set_message = function (msg) { window.__nbext_notices.push(String(msg));"
+            "  return set.apply(null, arguments); };")
+
+    def notices(self):
+        return self.js("return window.__nbext_notices || [];")
+
     def open_session_info(self):
         self.menu("#kernellink", "#nbext_pkg-session-info-menu a")
         return self.modal("#nbext_pkg-session-info-dialog", "the Session info dialog")
