@@ -51,7 +51,7 @@ c.Spawner.http_timeout = 90
 c.Spawner.environment = {k[len("NBEXT_USER_"):]: v for k, v in e.items() if k.startswith("NBEXT_USER_")}
 c.JupyterHub.services = [{"name": "nbext-tests", "api_token": e["NBEXT_HUB_API_TOKEN"]}]
 c.JupyterHub.load_roles = [{"name": "nbext-tests", "services": ["nbext-tests"],
-                            "scopes": ["read:users", "read:servers", "access:servers"]}]
+                            "scopes": ["read:users", "read:servers", "access:servers", "servers"]}]
 '''
 
 
@@ -134,6 +134,17 @@ class Hub:
     def user_server(self):
         """What page objects need of a server: its URL, for the user's server through the proxy."""
         return UserServer(self)
+
+    def spawned(self, timeout=120):
+        """The user's server, started through the hub's API unless it runs already."""
+        server = self.user_server()
+        if server.api("GET", "nbext_pkg/api/status", allow_redirects=False).status_code != 200:
+            started = self.api("POST", f"hub/api/users/{quote(self.user, safe='')}/server")
+            assert started.status_code in (201, 202, 400), started.text
+            wait_until(lambda: server.api("GET", "nbext_pkg/api/status",
+                                          allow_redirects=False).status_code == 200,
+                       timeout, "the user's server to answer through the proxy", interval=0.2)
+        return server
 
     def _processes(self):
         """The hub's descendants: the proxy, the single-user server, its kernels."""

@@ -112,3 +112,22 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
         assert zf.read("Données #1/carte ü.png") == PNG
     for session in server.sessions():
         server.api("DELETE", f"api/sessions/{session['id']}")
+
+
+def test_the_bundle_has_its_length_and_resumes_through_the_proxy(hub):
+    """configurable-http-proxy passes Content-Length, ETag and Range through: a download
+    cut half-way resumes with 206 and the same bytes."""
+    server = hub.spawned()
+    path = f"nbext_pkg/bundle/{url_path(FOLDER + '/' + NOTEBOOK)}?format=zip"
+    head = server.api("HEAD", path, expect=200)
+    full = server.api("GET", path, expect=200)
+    assert int(full.headers["Content-Length"]) == len(full.content) == int(head.headers["Content-Length"])
+    assert full.headers["ETag"] == head.headers["ETag"] and full.headers["Accept-Ranges"] == "bytes"
+    half = len(full.content) // 2
+    rest = server.api("GET", path, headers={"Range": f"bytes={half}-", "If-Range": full.headers["ETag"]},
+                      expect=206)
+    assert rest.headers["Content-Range"] == f"bytes {half}-{len(full.content) - 1}/{len(full.content)}"
+    assert full.content[:half] + rest.content == full.content
+    stale = server.api("GET", path, headers={"Range": f"bytes={half}-", "If-Range": '"nbx-stale"'},
+                       expect=200)
+    assert stale.content == full.content
