@@ -10,10 +10,11 @@ import shutil
 import subprocess
 import tarfile
 import zipfile
+import zlib
 
 import nbformat
 import pytest
-from harness import url_path
+from harness import NotebookServer, url_path
 
 FOLDER = "ranges ü"
 
@@ -212,3 +213,109 @@ def test_curl_resumes_a_cut_download(server, project, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "206"
     assert digest(target.read_bytes()) == digest(full)
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable view of the bundle at ``path``: each read is a Range request."""
+
+    def __init__(self, server, path, length, etag):
+        self.server, self.path, self.length, self.etag, self.at = server, path, length, etag, 0
+
+    def seekable(self):
+        return True
+
+    def readable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        self.at = {0: offset, 1: self.at + offset, 2: self.length + offset}[whence]
+        return self.at
+
+    def tell(self):
+        return self.at
+
+    def read(self, n=-1):
+        end = self.length if n is None or n < 0 else min(self.at + n, self.length)
+        if end <= self.at:
+            return b""
+        got = fetch(self.server, self.path, headers={"Range": f"bytes={self.at}-{end - 1}",
+                                                     "If-Range": self.etag}, expect=206).content
+        self.at += len(got)
+        return got
+
+
+def rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.fixture
+def big_server(jupyter_env, tmp_path):
+    """A server that allows bundles of 8 GiB (the default limit is 2 GiB). One flavour:
+    the bytes are made by the same code on both, and 5 GiB take half a minute."""
+    (tmp_path / "root").mkdir()
+    srv = NotebookServer(jupyter_env, tmp_path / "root", flavour="nbclassic", base_url="/big/",
+                         extra_args=["--NbextPkg.max_bundle_bytes=8589934592"]).start()
+    yield srv
+    srv.stop()
+
+
+def test_five_gib_download_resumes_from_the_middle_and_verifies(big_server):
+    server = big_server
+    base = server.root / FOLDER / "five gib"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    size = 5 * 1024**3 + 12345
+    with open(base / "huge.bin", "wb") as f:
+        f.truncate(size)  # sparse: zeros, no disk
+    write_nb(base / "nb.ipynb", "[huge](huge.bin)")
+    path = url(base)
+    try:
+        with open(f"/proc/{server.proc.pid}/clear_refs", "w") as f:
+            f.write("5")
+        before = rss_mib(server.proc.pid)
+        whole = hashlib.sha256()
+        with server.http.get(server.url + path, stream=True, timeout=600) as response:
+            assert response.status_code == 200
+            length, etag = int(response.headers["Content-Length"]), response.headers["ETag"]
+            assert length > size
+            got = 0
+            for block in response.iter_content(4 * 1024 * 1024):
+                whole.update(block)
+                got += len(block)
+        assert got == length
+        # Cut in the middle (inside the stored file), then resumed with If-Range.
+        half = length // 2
+        resumed = hashlib.sha256()
+        with server.http.get(server.url + path, stream=True, timeout=600) as first:
+            taken = 0
+            for block in first.iter_content(4 * 1024 * 1024):
+                block = block[:half - taken]
+                resumed.update(block)
+                taken += len(block)
+                if taken >= half:
+                    break
+        with server.http.get(server.url + path, stream=True, timeout=600,
+                             headers={"Range": f"bytes={half}-", "If-Range": etag}) as rest:
+            assert rest.status_code == 206
+            for block in rest.iter_content(4 * 1024 * 1024):
+                resumed.update(block)
+        assert resumed.hexdigest() == whole.hexdigest()
+        # The central directory, read through ranges: zip64 sizes and the CRC of 5 GiB of zeros.
+        with zipfile.ZipFile(RangeFile(server, path, length, etag)) as zf:
+            info = zf.getinfo("nb/huge.bin")
+            assert info.file_size == size and info.compress_type == zipfile.ZIP_STORED
+            zeros, crc, left = bytes(64 * 1024 * 1024), 0, size
+            while left:
+                crc = zlib.crc32(zeros[:min(left, len(zeros))], crc)
+                left -= min(left, len(zeros))
+            assert info.CRC == crc
+            manifest = json.loads(zf.read("nb/MANIFEST.json"))
+            listed = {f["path"]: f["size"] for f in manifest["files"]}
+            assert listed["huge.bin"] == size
+        # Nothing of the file was held in memory (a loose bound: the targets are in benchmarks/).
+        assert rss_mib(server.proc.pid) - before < 256
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
