@@ -310,3 +310,48 @@ def test_undecodable_names_in_references_never_cost_the_manifest(tmp_path):
     with zipfile.ZipFile(sink) as zf:
         manifest = json.loads(zf.read("nb/MANIFEST.json"))
     assert manifest["skipped"] == [{"reference": "caf\udce9.txt", "reason": "missing"}]
+
+
+def test_a_repeat_bundle_is_not_read_or_rendered_again_until_an_embedded_image_changes(
+        tmp_path, monkeypatch):
+    import base64
+    import uuid
+
+    from nbext_pkg.bundlers import render
+
+    (tmp_path / "pic.png").write_bytes(PNG)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        f"![p](pic.png) {uuid.uuid4()}")]), str(tmp_path / "nb.ipynb"))
+    calls = []
+    for name in ("read", "render"):
+        real = getattr(render.Session, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(render.Session, name, counted)
+
+    def bundle(fmt="zip"):
+        options = options_mod.Options()
+        sink = io.BytesIO()
+        pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options),
+                         asked={"format": fmt}).write(sink)
+        calls.append("done")
+        return sink.getvalue()
+
+    first = bundle()
+    assert calls == ["read", "render", "done"]
+    calls.clear()
+    assert bundle() == first and calls == ["done"]
+    # The image the HTML copy embeds is another file now: rendered again (the child reads
+    # the notebook first, as its facts were remembered).
+    (tmp_path / "pic.png").write_bytes(PNG + b"more")
+    calls.clear()
+    with zipfile.ZipFile(io.BytesIO(bundle())) as zf:
+        assert base64.b64encode(PNG + b"more").decode() in zf.read("nb/nb.html").decode()
+    assert calls == ["read", "render", "done"]
+    # A streamed bundle renders as it goes: the same rule.
+    calls.clear()
+    bundle("tar.gz")
+    assert calls == ["read", "render", "done"]

@@ -27,13 +27,15 @@ def members_of(root, names):
     return found
 
 
-def make(root, names, fmt="zip", cache=None, generated=(("a.html", b"<p>hi</p>" * 50),)):
+def make(root, names, fmt="zip", cache=None, generated=(("a.html", b"<p>hi</p>" * 50),),
+         compressed=None):
     doc = manifest.document("test", "nb.ipynb", {}, None, [{"reference": "x", "reason": "missing"}],
                             generated={"manifest": "MANIFEST.json"}, storage="disk")
     notebook = ("nb.ipynb", b'{"cells": []}' * 20, 1_700_000_000.0, None)
     return sized.build(fmt, os.path.realpath(root), "nb", notebook, members_of(root, names),
                        list(generated), "MANIFEST.json", doc,
-                       cache=digests.DigestCache() if cache is None else cache)
+                       cache=digests.DigestCache() if cache is None else cache,
+                       compressed=digests.Memo(1000, 1 << 24) if compressed is None else compressed)
 
 
 class Sink:
@@ -277,3 +279,24 @@ def _central(tail, offset):
         found[name] = (size, local)
         at += 46 + name_len + extra_len + comment_len
     return found
+
+
+def test_memos_are_bounded_by_entries_bytes_and_age(monkeypatch):
+    memo = digests.Memo(max_entries=3, max_bytes=100, ttl=60)
+    for i in range(4):
+        memo.put(i, f"v{i}", 10)
+    assert memo.get(0) is None and memo.get(3) == "v3"  # the oldest went first
+    memo.put("big", "x", 95)  # room is made by dropping the least recently used
+    assert memo.get("big") == "x" and memo.get(1) is None and memo.get(2) is None
+    memo.put("huge", "y", 101)  # more than all the room: never kept
+    assert memo.get("huge") is None and memo.get("big") == "x"
+    now = digests.time.monotonic()
+    monkeypatch.setattr(digests.time, "monotonic", lambda: now + 61)
+    assert memo.get("big") is None
+
+
+def test_the_digest_cache_drops_the_least_recently_used():
+    cache = digests.DigestCache(max_entries=2)
+    for key in "abc":
+        cache.put(key, digests.Digest(1, "s"))
+    assert cache.get("a") is None and cache.get("c") is not None and len(cache) == 2

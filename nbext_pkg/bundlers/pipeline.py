@@ -14,7 +14,9 @@ the HTTP status the routes answer with.
 """
 
 import base64
+import hashlib
 import io
+import json
 import logging
 import mimetypes
 import stat
@@ -23,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from .._version import __version__
-from . import manifest, render, sized
+from . import digests, manifest, render, sized
 from .archive import SPOOL_MEMORY, open_archive
 from .options import Cancelled, PlanTimeout, choose
 from .paths import Resolved, Tree, hidden, lexical
@@ -76,6 +78,7 @@ class Notebook:
     spool: object
     size: int
     mtime: float = None
+    sha256: str = None
 
     def blocks(self):
         self.spool.seek(0)
@@ -135,17 +138,19 @@ def local_notebook(tree, path, options):
         too_large(path, item.size, options)
         files = LocalFiles(tree.real_root)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
+        sha = hashlib.sha256()
         try:
             with files.open(item) as checked:
                 for block in checked.blocks():
                     spool.write(block)
+                    sha.update(block)
                 checked.finish()
         except Changed:
             spool.close()
             continue  # saved just now: look again
         finally:
             files.close()
-        return Notebook(rel, spool, item.size, item.mtime_ns / 1e9)
+        return Notebook(rel, spool, item.size, item.mtime_ns / 1e9, sha.hexdigest())
     raise NotBundled(409, f"{path} kept changing while it was read: try again in a moment.")
 
 
@@ -162,7 +167,7 @@ def from_model(model, path, options):
 
         data = nbformat.writes(nbformat.from_dict(content)).encode("utf-8")
     too_large(path, len(data), options)
-    return Notebook(path, io.BytesIO(data), len(data))
+    return Notebook(path, io.BytesIO(data), len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="disk"):
@@ -184,11 +189,12 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
                 # this disk obeys the disk's rules, as its files do.
                 locate_notebook(tree, path, options)
             notebook = from_model(model, path, options)
-        try:
-            facts = session.read(notebook.size, notebook.blocks, base_url=options.base_url,
-                                 max_references=MAX_REFERENCES, deadline=options.deadline)
-        except render.RenderFailed as error:
-            raise _read_failed(error, path, options) from None
+        facts_key = ("facts", notebook.sha256, options.base_url, MAX_REFERENCES)
+        facts = digests.FACTS.get(facts_key)
+        read = facts is None
+        if read:  # the same bytes read the same way have the same facts
+            facts = _read(session, notebook, options, path, options.deadline)
+            digests.FACTS.put(facts_key, facts, len(json.dumps(facts)))
         for name, value in choose(asked or {}, facts["bundle"], layers).items():
             setattr(options, name, value)
         references = [Reference(*ref) for ref in facts["references"]]
@@ -211,6 +217,7 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
     finally:
         tree.close()
     bundle = Bundle(plan, notebook, facts, tree, options, session, storage)
+    bundle.child_read = read
     if model is None and options.format in sized.SIZED_FORMATS and tree.disk_root():
         try:
             bundle.size_up()
@@ -218,6 +225,15 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
             bundle.discard()
             raise
     return bundle
+
+
+def _read(session, notebook, options, path, deadline):
+    """The notebook's facts, as the child reads them."""
+    try:
+        return session.read(notebook.size, notebook.blocks, base_url=options.base_url,
+                            max_references=MAX_REFERENCES, deadline=deadline)
+    except render.RenderFailed as error:
+        raise _read_failed(error, path, options) from None
 
 
 def _read_failed(error, path, options):
@@ -242,6 +258,7 @@ class Bundle:
         self.tree, self.options, self.session = tree, options, session
         self.storage = storage
         self.sized = None  # a sized.SizedArchive once size_up has made every member
+        self.child_read = True  # False: the facts were remembered, the child has not read it
 
     @property
     def length(self):
@@ -290,12 +307,54 @@ class Bundle:
 
     def _generated(self, files, images):
         """([(arcname, bytes or spool)], skipped entries, {"html": ..., "requirements": ...})
-        for the HTML copy and requirements.txt, in the order they go in."""
+        for the HTML copy and requirements.txt, in the order they go in: as made for the
+        same notebook, options and images a moment ago (digests.RENDERED), or now."""
+        options, plan = self.options, self.plan
+        if not (options.html or options.requirements):
+            self.session.finish()
+            return [], [], {}
+        key = ("rendered", self.notebook.sha256, options.html, options.requirements,
+               options.base_url, options.embed_max_bytes, options.embed_total_bytes,
+               tuple(sorted((k, m.dev, m.ino, m.size, m.mtime_ns) for k, m in images.items())))
+        known = digests.RENDERED.get(key)
+        if known is not None:
+            self.session.finish()
+            html, requirements = known
+        else:
+            made, skipped, names = self._render(files, images)
+            self.session.finish()
+            if skipped:  # a failure is not remembered: the next bundle tries again
+                return made, skipped, names
+            html = requirements = None
+            for arcname, data in made:
+                if arcname == plan.html_arcname:
+                    html = data
+                else:
+                    requirements = data
+            if html is not None and not isinstance(html, bytes):
+                html.seek(0, io.SEEK_END)
+                if html.tell() > SPOOL_MEMORY:
+                    return made, skipped, names
+                html.seek(0)
+                html = html.read()
+            digests.RENDERED.put(key, (html, requirements),
+                                 len(html or b"") + len(requirements or b"") + 200)
+        made, names = [], {}
+        if html is not None:
+            made.append((plan.html_arcname, html))
+            names["html"] = plan.html_arcname
+        if requirements is not None:
+            made.append((plan.requirements_arcname, requirements))
+            names["requirements"] = plan.requirements_arcname
+        return made, [], names
+
+    def _render(self, files, images):
         options, plan, session = self.options, self.plan, self.session
         made, skipped, names = [], [], {}
-        if not (options.html or options.requirements):
-            session.finish()
-            return made, skipped, names
+        if not self.child_read:  # the facts were remembered: the child reads it now
+            _read(session, self.notebook, options, plan.notebook_arcname,
+                  time.monotonic() + options.plan_timeout)
+            self.child_read = True
         session.render(html=options.html, requirements=options.requirements, images=images,
                        timeout=options.html_timeout)
         requirements = None
@@ -321,7 +380,6 @@ class Bundle:
                 reason = f"html-{error.reason}" if known else "html-failed"
                 log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
                 skipped.append({"reference": plan.html_arcname, "reason": reason})
-        session.finish()
         if requirements is not None:
             made.append((plan.requirements_arcname, requirements.encode("utf-8")))
             names["requirements"] = plan.requirements_arcname
@@ -341,6 +399,10 @@ class Bundle:
         try:
             images = self._embeddable()
             if options.html or options.requirements:
+                if not self.child_read:  # the facts were remembered: the child reads it now
+                    _read(self.session, self.notebook, options, self.plan.notebook_arcname,
+                          time.monotonic() + options.plan_timeout)
+                    self.child_read = True
                 self.session.render(html=options.html, requirements=options.requirements,
                                     images=images, timeout=options.html_timeout)
             else:

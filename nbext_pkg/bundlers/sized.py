@@ -114,6 +114,7 @@ class Source:
     compressed: bytes = None
     digest: digests.Digest = None
     entry: dict = None
+    key: tuple = None  # a deflated file's identity, as the plan saw it
 
 
 def _digest_of(data):
@@ -123,8 +124,8 @@ def _digest_of(data):
 class SizedArchive:
     """Build with :func:`build`; ``length``, ``etag``, ``write(sink, start, end)``."""
 
-    def __init__(self, fmt, real_root, members, sources, manifest_doc, cache):
-        self.format, self.real_root, self.cache = fmt, real_root, cache
+    def __init__(self, fmt, real_root, members, sources, manifest_doc, cache, compressed):
+        self.format, self.real_root, self.cache, self.compressed = fmt, real_root, cache, compressed
         self.members, self.sources = members, sources
         self.manifest_doc = manifest_doc  # the manifest with its files filled in at the end
         self.layout = (layout.ZipLayout if fmt == "zip" else layout.TarLayout)(members)
@@ -242,6 +243,9 @@ class _Run:
             raise Changed(f"{source.member.rel} is not the file the plan deflated")
         if digest is None:
             self.digests[index] = _digest_of(data)
+        source.compressed = compressed  # for the rest of this write
+        if source.key is not None:
+            self.archive.compressed.put(("file", source.key), compressed, len(compressed) + 100)
         return compressed
 
     def _stored(self, index, skip, take):
@@ -356,7 +360,7 @@ class _Run:
 
 
 def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, manifest_doc,
-          cache=None):
+          cache=None, compressed=None):
     """The SizedArchive of a planned bundle.
 
     ``notebook``: (arcname, bytes or a spool, mtime, original); ``files``: the plan's
@@ -364,9 +368,11 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
     requirements.txt, in order (the archive closes the spools: ``close``);
     ``manifest_doc``: manifest.document's dict (its ``files`` and ``created`` are filled
     in here, and the files again at the end, with every sha256). Deflates what the
-    module's docstring says, here and now.
+    module's docstring says, here and now (``cache``: a digests.DigestCache, ``compressed``:
+    a digests.Memo of deflated bytes; the server's own by default).
     """
     cache = digests.CACHE if cache is None else cache
+    compressed_memo = digests.COMPRESSED if compressed is None else compressed
     zip_ = fmt == "zip"
     budget = DEFLATE_TOTAL
     loader = LocalFiles(real_root)
@@ -380,9 +386,15 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
             source.entry["original"] = original
         deflated = False
         if zip_ and blob.size <= GENERATED_DEFLATE_MAX:
-            whole = blob.whole()
-            compressed = deflate(whole)
-            if worth(arcname, whole, compressed):
+            memo = ("sha256", source.digest.sha256)
+            compressed = compressed_memo.get(memo)
+            if compressed is None:
+                whole = blob.whole()
+                compressed = deflate(whole)
+                if not worth(arcname, whole, compressed):
+                    compressed = b""  # remembered as not worth it
+                compressed_memo.put(memo, compressed, len(compressed) + 100)
+            if compressed:
                 source.compressed, deflated = compressed, True
         csize = len(source.compressed) if deflated else blob.size
         members.append(layout.Member(f"{top}/{arcname}", blob.size, csize, deflated, mtime))
@@ -400,7 +412,7 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
                          and os.path.splitext(f.rel)[1].lower() not in COMPRESSED_SUFFIXES)
             if candidate:
                 budget -= f.size
-                deflated, csize = _plan_deflate(loader, f, source, cache)
+                deflated, csize = _plan_deflate(loader, f, source, cache, compressed_memo)
             members.append(layout.Member(f"{top}/{f.arcname}", f.size, csize, deflated,
                                          f.mtime_ns / 1e9))
             sources.append(source)
@@ -415,20 +427,24 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
     doc["files"] = None
     members.append(layout.Member(f"{top}/{manifest_arcname}", room, room, False, newest))
     sources.append(Source())
-    return SizedArchive(fmt, real_root, members, sources, doc, cache)
+    return SizedArchive(fmt, real_root, members, sources, doc, cache, compressed_memo)
 
 
-def _plan_deflate(loader, f, source, cache):
+def _plan_deflate(loader, f, source, cache, memo):
     """(deflated, csize) of a small file, from the cache or by deflating it now (its
-    deflated bytes then kept in ``source``). A file that changed since it was listed is
-    planned stored: the writer then leaves it out."""
+    deflated bytes then kept in ``source``, and in ``memo`` for the next bundle). A file
+    that changed since it was listed is planned stored: the writer then leaves it out."""
     try:
         with loader.open(f) as checked:
             key = digests.identity(checked.opened)
             known = cache.get(key)
             if known is not None and known.deflated is not None:
                 source.digest = known
-                return (known.deflated > 0, known.deflated if known.deflated > 0 else f.size)
+                if known.deflated > 0:
+                    source.compressed = memo.get(("file", key))
+                    source.key = key
+                    return True, known.deflated
+                return False, f.size
             data = b"".join(checked.blocks())
             checked.finish()
     except Changed:
@@ -440,6 +456,7 @@ def _plan_deflate(loader, f, source, cache):
     cache.put(key, digest)
     source.digest = digest
     if good:
-        source.compressed = compressed
+        source.compressed, source.key = compressed, key
+        memo.put(("file", key), compressed, len(compressed) + 100)
         return True, len(compressed)
     return False, f.size
