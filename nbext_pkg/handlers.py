@@ -48,6 +48,9 @@ class BundleMixin:
             except (TypeError, ValueError):
                 message = error.log_message
         self.clear_header("Content-Disposition")
+        # No bundle: the page must not take the error for the download's start (bundle_menu.js).
+        if "nbext_pkg_download" in getattr(self, "_new_cookie", {}):
+            self.clear_cookie("nbext_pkg_download", path=self.base_url)
         for name, value in getattr(error, "headers", {}).items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")

@@ -9,12 +9,14 @@ import os
 import shutil
 import subprocess
 import tarfile
+import threading
+import time
 import zipfile
 import zlib
 
 import nbformat
 import pytest
-from harness import NotebookServer, url_path
+from harness import NotebookServer, url_path, wait_until
 
 FOLDER = "ranges ü"
 
@@ -319,3 +321,48 @@ def test_five_gib_download_resumes_from_the_middle_and_verifies(big_server):
         assert rss_mib(server.proc.pid) - before < 256
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_range_syntax_is_read_as_the_rfc_writes_it(server, project):
+    full = fetch(server, url(project), expect=200).content
+    assert fetch(server, url(project), headers={"Range": "b y t e s=5-9"}, expect=200).content == full
+    assert fetch(server, url(project), headers={"Range": "BYTES=5-9"}, expect=206).content == full[5:10]
+
+
+def test_a_notebook_from_1970_keeps_its_etag(server, project):
+    os.utime(project / "nb.ipynb", (0, 0))
+    first = fetch(server, url(project), "HEAD", expect=200).headers["ETag"]
+    asked = time.time()
+    # Past the second that the manifest's "created" would show, were it "now".
+    wait_until(lambda: time.time() > asked + 1.1, 5, "a second to pass")
+    assert fetch(server, url(project), "HEAD", expect=200).headers["ETag"] == first
+
+
+def test_a_failure_before_the_first_byte_takes_back_the_download_cookie(server, project):
+    """The page takes the cookie for the download's start: an error must not carry it."""
+    blob = project / "data" / "noise.bin"
+    stop = threading.Event()
+
+    def keep_touching():  # the file changes between the plan and its turn
+        n = 0
+        while not stop.is_set():
+            n += 1
+            os.utime(blob, ns=(n, n))
+
+    toucher = threading.Thread(target=keep_touching, daemon=True)
+    toucher.start()
+    try:
+        for _ in range(20):
+            response = fetch(server, url(project, "tar") + "&download_token=abcdefgh1234")
+            if response.status_code == 500:
+                break
+    finally:
+        stop.set()
+        toucher.join()
+    assert response.status_code == 500, response.status_code
+    assert "changed after the tar's header announced it" in response.json()["message"]
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "nbext_pkg_download=abcdefgh1234" not in cookie
+    assert "nbext_pkg_download=" in cookie and ("Max-Age=0" in cookie or "expires=" in cookie)
+    ok = fetch(server, url(project, "tar") + "&download_token=abcdefgh1234", expect=200)
+    assert "nbext_pkg_download=abcdefgh1234" in ok.headers["Set-Cookie"]

@@ -23,7 +23,8 @@ def members_of(root, names):
         path = os.path.join(root, name)
         info = os.stat(path)
         found.append(Member(rel=name, real=os.path.realpath(path), size=info.st_size, dev=info.st_dev,
-                            ino=info.st_ino, mtime_ns=info.st_mtime_ns, arcname=name))
+                            ino=info.st_ino, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns,
+                            arcname=name))
     return found
 
 
@@ -300,3 +301,90 @@ def test_the_digest_cache_drops_the_least_recently_used():
     for key in "abc":
         cache.put(key, digests.Digest(1, "s"))
     assert cache.get("a") is None and cache.get("c") is not None and len(cache) == 2
+
+
+def test_zip64_records_point_where_they_are_when_members_are_left_out(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(layout, "ZIP64_LIMIT", 1000)  # zip64 fields for anything past 1000 bytes
+    archive = make(folder, NAMES)
+    assert archive.layout.zip64_end
+    os.unlink(folder / "data" / "picture.png")
+    data = written(archive)
+    assert len(data) == archive.length
+    path = tmp_path / "b.zip"
+    path.write_bytes(data)
+    done = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None and "nb/data/picture.png" not in zf.namelist()
+    assert_streamable(data)
+
+
+def test_more_left_out_than_a_comment_holds_keeps_the_length(tmp_path):
+    root = tmp_path / "root"
+    names = []
+    for i in range(1500):
+        name = f"many/a-rather-long-name-for-a-small-picture-number-{i:05d}.png"
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"\x89PNG" + os.urandom(50))
+        names.append(name)
+    archive = make(root, names)
+    shutil.rmtree(root / "many")
+    data = written(archive)
+    assert len(data) == archive.length
+    path = tmp_path / "b.zip"
+    path.write_bytes(data)
+    done = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        doc = json.loads(zf.read("nb/MANIFEST.json"))
+    assert sum(1 for s in doc["skipped"] if s["reference"].startswith("many/")) == 1500
+
+
+def test_a_file_written_to_with_its_mtime_put_back_is_left_out(folder, tmp_path):
+    path = folder / "data" / "noise.bin"
+    archive = make(folder, NAMES)
+    before = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(b"X" * 100)  # the same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert make(folder, NAMES).etag != archive.etag  # its ctime moved
+    out = tmp_path / "b.zip"
+    out.write_bytes(written(archive))
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None and "nb/data/noise.bin" not in zf.namelist()
+
+
+def test_what_one_download_left_out_every_download_of_that_etag_leaves_out(folder, monkeypatch):
+    archive = make(folder, NAMES)
+    real_open = sized.LocalFiles.open
+    failures = [1]
+
+    def flaky(self, item):  # a file that could not be opened once (EMFILE, EIO...)
+        if item.rel == "data/noise.bin" and failures:
+            failures.pop()
+            raise sized.Changed("could not be opened just now")
+        return real_open(self, item)
+
+    monkeypatch.setattr(sized.LocalFiles, "open", flaky)
+    first = written(archive)
+    again = make(folder, NAMES)
+    assert again.etag == archive.etag
+    half = len(first) // 2
+    assert first[:half] + written(again, half) == first
+    assert written(make(folder, NAMES)) == first
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        assert zf.testzip() is None and "nb/data/noise.bin" not in zf.namelist()
+
+
+def test_the_etag_names_the_time_zone_the_zip_times_are_written_in(folder, monkeypatch):
+    import time as time_mod
+
+    etags = []
+    for zone in ("UTC", "Asia/Tokyo"):
+        monkeypatch.setenv("TZ", zone)
+        time_mod.tzset()
+        etags.append(make(folder, NAMES).etag)
+    monkeypatch.delenv("TZ")
+    time_mod.tzset()
+    assert etags[0] != etags[1]

@@ -113,3 +113,8 @@ FACTS = Memo(max_entries=256, max_bytes=4 * 1024 * 1024)
 # identities of the images embedded; requirements.txt reflects the server's installed
 # packages, which may change: kept five minutes.
 RENDERED = Memo(max_entries=64, max_bytes=16 * 1024 * 1024, ttl=300)
+# The members a download of an ETag had to leave out (their place filled with zeros):
+# every later download of that ETag leaves them out too, so that the bytes a resumed
+# download joins to what the client has are the same bytes (for an hour, or until the
+# server stops).
+LEFT_OUT = Memo(max_entries=4096, max_bytes=4 * 1024 * 1024, ttl=3600)

@@ -15,7 +15,8 @@ or not the CRCs were known when it started, and a download can resume at any off
 A zip member the writer has to leave out after the layout was fixed (its file changed)
 keeps its place, filled with zeros, and is left out of the central directory, which is
 all an extractor reads; the central directory is then shorter by that member's entry,
-and the end record's comment makes up the difference (at most 65,535 bytes of it).
+and the end record's comment makes up the difference (65,535 bytes of it at most; then
+padding extra fields in the entries that stay).
 
 Pure: the standard library only, no I/O.
 """
@@ -109,7 +110,12 @@ def descriptor(member, crc):
     return struct.pack("<4sLLL", b"PK\x07\x08", crc, member.csize, member.size)
 
 
-def central_entry(member, crc):
+PADDING_ID = 0x4E58  # an extra field no reader knows, which every reader skips
+
+
+def central_entry(member, crc, padding=0):
+    """The member's central directory entry, ``padding`` bytes longer (0, or at least 4:
+    an extra field of its own) where it stands in for entries left out."""
     name, utf8 = _name(member)
     fields, size, csize, offset = [], member.size, member.csize, member.offset
     if member.zip64:
@@ -119,6 +125,8 @@ def central_entry(member, crc):
         fields.append(offset)
         offset = 0xFFFFFFFF
     extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+    if padding:
+        extra += struct.pack("<HH", PADDING_ID, padding - 4) + bytes(padding - 4)
     version = 45 if fields else 20
     when, date = dos_time(member.mtime)
     return _CENTRAL.pack(b"PK\x01\x02", version, _UNIX, version, 0x08 | utf8,
@@ -153,22 +161,36 @@ class ZipLayout:
 
     def tail(self, crcs, left_out=()):
         """The central directory and end records: ``crcs`` by member index, ``left_out``
-        the indexes not to list (their entries' length becomes the end record's comment).
-        ValueError when that comment would be longer than a zip allows."""
-        entries = [central_entry(m, crcs[i]) for i, m in enumerate(self.members) if i not in left_out]
-        central = b"".join(entries)
-        comment_length = self.central_length - len(central)
-        if comment_length > MAX_COMMENT:
-            raise ValueError(f"{len(left_out)} members left out need more room than a zip comment has")
+        the indexes not to list. The entries left out leave room that the end record's
+        comment fills, then (past 65,535 bytes) padding extra fields in the entries kept,
+        so the tail keeps its planned length; ValueError when even that is not enough."""
+        keep = [i for i in range(len(self.members)) if i not in left_out]
+        entries = {i: central_entry(self.members[i], crcs[i]) for i in keep}
+        missing = self.central_length - sum(len(e) for e in entries.values())
+        comment_length = missing if missing <= MAX_COMMENT else MAX_COMMENT - 4
+        rest = missing - comment_length
+        for i in reversed(keep):
+            if rest <= 0:
+                break
+            extra_len = struct.unpack("<H", entries[i][30:32])[0]
+            chunk = min(rest, 0xFFFF - extra_len)
+            if 0 < rest - chunk < 4:
+                chunk -= 4
+            if chunk >= 4:
+                entries[i] = central_entry(self.members[i], crcs[i], chunk)
+                rest -= chunk
+        if rest:
+            raise ValueError(f"{len(left_out)} members left out need more room than the zip's "
+                             "central directory can give back")
+        central = b"".join(entries[i] for i in keep)
         comment = (b"nbext_pkg: members left out, see MANIFEST.json"[:comment_length]
                    .ljust(comment_length, b" "))
-        count, offset, length = len(entries), self.central_offset, len(central)
+        count, offset, length = len(keep), self.central_offset, len(central)
         out = [central]
         if self.zip64_end:
-            end64_at = offset + self.central_length
             out.append(_END64.pack(b"PK\x06\x06", _END64.size - 12, (_UNIX << 8) | 45, 45, 0, 0,
                                    count, count, length, offset))
-            out.append(_LOCATOR.pack(b"PK\x06\x07", 0, end64_at, 1))
+            out.append(_LOCATOR.pack(b"PK\x06\x07", 0, offset + length, 1))
             out.append(_END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF,
                                  comment_length))
         else:

@@ -57,6 +57,7 @@ class Resolved:
     dev: int = field(default=0, compare=False)
     ino: int = field(default=0, compare=False)
     mtime_ns: int = field(default=0, compare=False)
+    ctime_ns: int = field(default=0, compare=False)  # 0: not known (a store's file)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ class Skip:
 
 
 def _resolved(real: str, rel: str, info: os.stat_result) -> Resolved:
-    return Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns)
+    # (contents.py's listings make stat-like entries without a ctime: 0, not known)
+    return Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns,
+                    getattr(info, "st_ctime_ns", 0))
 
 
 class Tree:

@@ -40,6 +40,7 @@ class Member:
     dev: int = 0
     ino: int = 0
     mtime_ns: int = 0
+    ctime_ns: int = 0  # 0: not known (a store's file)
     arcname: str = ""  # path inside the bundle's top folder
     original: str = None  # the name as on disk, where the member's name had to differ
 
@@ -251,7 +252,8 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
                 break
             seen.add(resolved.rel)
             member = Member(rel=resolved.rel, real=resolved.real, size=resolved.size,
-                            dev=resolved.dev, ino=resolved.ino, mtime_ns=resolved.mtime_ns)
+                            dev=resolved.dev, ino=resolved.ino, mtime_ns=resolved.mtime_ns,
+                            ctime_ns=getattr(resolved, "ctime_ns", 0))
             plan.add(member)
             if ref.source in ("markdown", "html") and not folder and \
                     posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:

@@ -8,7 +8,7 @@ bad syntax) is ignored, as the RFC allows: the whole bundle is sent with 200.
 
 import re
 
-_SPEC = re.compile(r"bytes=(\d*)-(\d*)")
+_SPEC = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)  # the unit is case-insensitive
 
 
 class Unsatisfiable(Exception):
@@ -22,7 +22,7 @@ def requested(range_header, if_range, etag, length):
         return None
     if if_range is not None and if_range.strip() != etag:
         return None  # the client's copy is of other bytes (or dated): all of the new ones
-    found = _SPEC.fullmatch(range_header.strip().replace(" ", ""))
+    found = _SPEC.fullmatch(range_header.strip())
     if found is None:
         return None
     first, last = found.groups()

@@ -5,7 +5,7 @@ paths may have been swapped for a symlink, a folder, a FIFO or another file. So 
 never opened by its path as a whole: each folder on the way is opened with
 ``O_NOFOLLOW`` relative to the one before it, starting from the root, and the file itself
 with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO cannot hang the open). Only a regular file whose
-device and inode, size and mtime are the ones the plan recorded is read; anything else
+device and inode, size, mtime and ctime are the ones the plan recorded is read; anything else
 raises :class:`Changed`. A file that changes while it is read (its size, mtime or ctime
 move, or more bytes than planned are there) raises :class:`Changed` at the end, so the
 caller can leave out what it wrote of it.
@@ -34,8 +34,12 @@ class Missing(Changed):
 
 
 def _same(info, item):
+    # ctime as well, where the plan knows it: a file written to with its mtime put back is
+    # not the one the plan saw (no call sets a ctime back).
+    ctime = getattr(item, "ctime_ns", 0)
     return (stat.S_ISREG(info.st_mode) and info.st_dev == item.dev and info.st_ino == item.ino
-            and info.st_size == item.size and info.st_mtime_ns == item.mtime_ns)
+            and info.st_size == item.size and info.st_mtime_ns == item.mtime_ns
+            and (not ctime or info.st_ctime_ns == ctime))
 
 
 class Blocks:
