@@ -127,7 +127,8 @@ def locate_notebook(tree, path, options):
     real, info = found
     if not stat.S_ISREG(info.st_mode):
         raise NotBundled(400, f"{path} is not a notebook: only .ipynb notebooks can be bundled.")
-    return rel, Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns)
+    return rel, Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns,
+                         info.st_ctime_ns)
 
 
 def local_notebook(tree, path, options):
@@ -291,34 +292,54 @@ class Bundle:
         are rendered, and small files deflated, while the request waits for its headers."""
         options, plan = self.options, self.plan
         images = self._embeddable()
+        # The child renders while small files are deflated here (sized.build).
+        started = self._start_generated(images)
         files = self.tree.files(options, options.max_bytes, images)
+
+        def generated():
+            made, skipped, names = self._generated(started, files, images)
+            meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
+            names["manifest"] = plan.manifest_arcname
+            doc = manifest.document(__version__, plan.notebook_arcname, {"metadata": meta}, None,
+                                    list(plan.skipped) + skipped, generated=names, storage=self.storage)
+            return made, doc
+
+        # (An mtime of 0 is a time: 1970, written as 1980 in a zip; never "now", which
+        # would make every plan of the same notebook another bundle.)
+        mtime = self.notebook.mtime if self.notebook.mtime is not None else time.time()
+        notebook = (plan.notebook_arcname, self.notebook.spool, mtime, plan.notebook_original)
         try:
-            generated, skipped, names = self._generated(files, images)
+            self.sized = sized.build(options.format, self.tree.disk_root(), plan.top, notebook,
+                                     plan.files, generated, plan.manifest_arcname)
         finally:
             files.close()
-        meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
-        names["manifest"] = plan.manifest_arcname
-        doc = manifest.document(__version__, plan.notebook_arcname, {"metadata": meta}, None,
-                                list(plan.skipped) + skipped, generated=names, storage=self.storage)
-        notebook = (plan.notebook_arcname, self.notebook.spool,
-                    self.notebook.mtime or time.time(), plan.notebook_original)
-        self.sized = sized.build(options.format, self.tree.disk_root(), plan.top, notebook,
-                                 plan.files, generated, plan.manifest_arcname, doc)
 
-    def _generated(self, files, images):
-        """([(arcname, bytes or spool)], skipped entries, {"html": ..., "requirements": ...})
-        for the HTML copy and requirements.txt, in the order they go in: as made for the
-        same notebook, options and images a moment ago (digests.RENDERED), or now."""
-        options, plan = self.options, self.plan
+    def _start_generated(self, images):
+        """(memo key, what the memo knows or None); starts the child's render when the memo
+        does not know the HTML copy and requirements.txt of this notebook and images."""
+        options = self.options
         if not (options.html or options.requirements):
             self.session.finish()
-            return [], [], {}
+            return None, None
         key = ("rendered", self.notebook.sha256, options.html, options.requirements,
                options.base_url, options.embed_max_bytes, options.embed_total_bytes,
                tuple(sorted((k, m.dev, m.ino, m.size, m.mtime_ns) for k, m in images.items())))
         known = digests.RENDERED.get(key)
         if known is not None:
             self.session.finish()
+        else:
+            self._start_render(images)
+        return key, known
+
+    def _generated(self, started, files, images):
+        """([(arcname, bytes or spool)], skipped entries, {"html": ..., "requirements": ...})
+        for the HTML copy and requirements.txt, in the order they go in: as made for the
+        same notebook, options and images a moment ago (digests.RENDERED), or now."""
+        plan = self.plan
+        key, known = started
+        if key is None:
+            return [], [], {}
+        if known is not None:
             html, requirements = known
         else:
             made, skipped, names = self._render(files, images)
@@ -348,15 +369,19 @@ class Bundle:
             names["requirements"] = plan.requirements_arcname
         return made, [], names
 
-    def _render(self, files, images):
-        options, plan, session = self.options, self.plan, self.session
-        made, skipped, names = [], [], {}
+    def _start_render(self, images):
+        options, session = self.options, self.session
         if not self.child_read:  # the facts were remembered: the child reads it now
-            _read(session, self.notebook, options, plan.notebook_arcname,
+            _read(session, self.notebook, options, self.plan.notebook_arcname,
                   time.monotonic() + options.plan_timeout)
             self.child_read = True
         session.render(html=options.html, requirements=options.requirements, images=images,
                        timeout=options.html_timeout)
+
+    def _render(self, files, images):
+        """What the child's render (started by _start_render) made, as _generated says."""
+        options, plan, session = self.options, self.plan, self.session
+        made, skipped, names = [], [], {}
         requirements = None
         if options.requirements:
             try:
