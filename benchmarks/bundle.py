@@ -161,17 +161,55 @@ def download(server, url, max_time=600, poll="api/contents"):
             "api": worst, "cpu": cpu, "client": client}
 
 
-def concurrent(server, url, n):
-    """n downloads at once (curl processes) while the API is polled: each one's wall time, worst latency."""
+def concurrent(server, url, n, before_each=None, curl_args=()):
+    """n downloads at once (curl processes) while the API is polled: each one's wall time,
+    the worst latency, the server's peak memory growth in MiB."""
+    if before_each is not None:
+        before_each()
     worst_file, poller = start_poller(server)
+    pid = server.proc.pid
+    rss_reset(pid)
+    before = status_kib(pid, "VmRSS")
     curls = [subprocess.Popen(
-        ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
+        ["curl", "-sS", "-o", "/dev/null", "-H", f"Authorization: token {server.token}", *curl_args,
          "-w", "%{time_total}", server.url + url], stdout=subprocess.PIPE, text=True) for _ in range(n)]
     walls = [float(c.communicate(timeout=600)[0]) for c in curls]
     Path(str(worst_file) + ".stop").touch()
     poller.wait(120)
     worst = float(worst_file.read_text() or 0)
-    return walls, worst
+    return walls, worst, (status_kib(pid, "VmHWM") - before) / 1024
+
+
+def idle_latency(server, seconds=3):
+    """The worst GET /api/contents latency of an idle server, polled as during a download."""
+    worst_file, poller = start_poller(server)
+    time.sleep(seconds)
+    Path(str(worst_file) + ".stop").touch()
+    poller.wait(120)
+    return float(worst_file.read_text() or 0)
+
+
+def forget_digests(folder):
+    """Make every file new to the server's digest cache: setting a file's times to what
+    they are moves its ctime (the cache's key), not its mtime (the ETag's)."""
+    for path in Path(folder).rglob("*"):
+        if path.is_file():
+            info = path.stat()
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def ranged(server, url, start):
+    """A Range request from byte ``start`` on: first byte, wall, bytes, server CPU."""
+    pid = server.proc.pid
+    cpu_before = cpu_seconds(pid)
+    done = subprocess.run(
+        ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
+         "-H", f"Range: bytes={start}-", "-w", "%{time_starttransfer} %{time_total} %{size_download} "
+         "%{http_code}", server.url + url], capture_output=True, text=True, timeout=600, check=True)
+    ttfb, wall, size, code = done.stdout.split()
+    assert code == "206", code
+    return {"ttfb": float(ttfb), "wall": float(wall), "bytes": int(size),
+            "cpu": cpu_seconds(pid) - cpu_before}
 
 
 def build_hostile(folder, image_mib):
@@ -233,12 +271,13 @@ def hostile_rows(servers, cases, runs):
             if nb is None:
                 continue  # the stock bundler has no metadata globs
             target = url.format(path=f"hostile/{url_path(nb)}")
-            first = download(server, target, max_time=120)  # also the warm-up of the render child
+            # The first download renders the HTML copy; a repeated one finds it remembered.
+            first = download(server, target, max_time=120)
+            rows[case, who, "first"] = first
             if first["wall"] == float("inf"):
-                rows[case, who] = first  # too slow to repeat
-                continue
+                continue  # too slow to repeat
             runs_ = [download(server, target) for _ in range(runs)]
-            rows[case, who] = {k: statistics.median(r[k] for r in runs_) for k in runs_[0]}
+            rows[case, who, "repeated"] = {k: statistics.median(r[k] for r in runs_) for k in runs_[0]}
     return rows
 
 
@@ -274,28 +313,58 @@ def main():
     jenv.install_nbext_pkg(symlink=False)
     jenv.jupyter("bundlerextension", "enable", "--py", "notebook.bundler.zip_bundler", "--user")
     server = NotebookServer(jenv, work / "root").start()
-    rows = {}
+    folder = work / "root" / "data set"
+    rows, extra = {}, []
+    ours_url = "nbext_pkg/bundle/data%20set/analysis.ipynb?format=zip"
+    stock_url = "bundle/data%20set/analysis-stock.ipynb?bundler=notebook_zip_download"
+    cold = lambda: forget_digests(folder)  # noqa: E731
     try:
         urls = {
-            "nbext_pkg (zip)": "nbext_pkg/bundle/data%20set/analysis.ipynb?format=zip",
-            "stock zip_bundler": "bundle/data%20set/analysis-stock.ipynb?bundler=notebook_zip_download",
+            "nbext_pkg zip, files new to it": (ours_url, cold),
+            "nbext_pkg zip, files seen before": (ours_url, None),
+            "nbext_pkg tar, files seen before": (ours_url.replace("=zip", "=tar"), None),
+            "nbext_pkg tar.gz (streamed)": (ours_url.replace("=zip", "=tar.gz"), None),
+            "stock zip_bundler": (stock_url, None),
         }
-        for name, url in urls.items():
-            download(server, url)  # warm-up
-            rows[name] = [download(server, url) for _ in range(args.runs)]
+        targets = {name: (server, url, prepare) for name, (url, prepare) in urls.items()}
+        if args.before:
+            old, tree = before_server(work, args.before, work / "root")
+            extra.append((old, tree))
+            targets[f"nbext_pkg at {args.before} (zip)"] = (old, ours_url, None)
+        for name, (srv, url, prepare) in targets.items():
+            download(srv, url)  # warm-up
+            runs = []
+            for _ in range(args.runs):
+                if prepare is not None:
+                    prepare()
+                runs.append(download(srv, url))
+            rows[name] = runs
+        idle = idle_latency(server)
         text_ours = download(server, "nbext_pkg/bundle/text%20only/analysis.ipynb?format=zip")["bytes"]
-        load = concurrent(server, urls["nbext_pkg (zip)"], 4)
+        load = {"files new to it": concurrent(server, ours_url, 4, cold),
+                "files seen before": concurrent(server, ours_url, 4)}
+        slow_one = concurrent(server, ours_url, 1, curl_args=("--limit-rate", "1M", "--max-time", "20"))
+        slow_four = concurrent(server, ours_url, 4, curl_args=("--limit-rate", "1M", "--max-time", "20"))
+        length = download(server, ours_url)["bytes"]
+        full_cpu = statistics.median(r["cpu"] for r in rows["nbext_pkg zip, files seen before"])
+        resume = {"files seen before": ranged(server, ours_url, int(length * 0.9))}
+        cold()
+        resume["files new to it"] = ranged(server, ours_url, int(length * 0.9))
     finally:
         server.stop()
+        for old, tree in extra:
+            old.stop()
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)])
     zip_rows = {
-        "`zip -r`": zip_cli(work / "root" / "data set", names, store=False),
-        "`zip -r -0`": zip_cli(work / "root" / "data set", names, store=True),
+        "`zip -r`": zip_cli(folder, names, store=False),
+        "`zip -r -0`": zip_cli(folder, names, store=True),
     }
     _, text_zip = zip_cli(work / "root" / "text only", text_names, store=False)
 
-    total = sum((work / "root" / "data set" / n).stat().st_size for n in names) / 2**20
+    total = sum((folder / n).stat().st_size for n in names) / 2**20
     print(f"Bundle of a {total:.1f} MiB folder ({len(names)} files referenced from markdown), "
-          f"medians of {args.runs}\n")
+          f"medians of {args.runs}; worst GET /api/contents latency of the idle server "
+          f"{idle * 1000:.0f} ms\n")
     print("| bundler | wall time | first byte | archive | server memory growth | worst API latency "
           "| server CPU |")
     print("|---|---|---|---|---|---|---|")
@@ -306,16 +375,25 @@ def main():
               f"{med['cpu']:.2f} s |")
     for name, (wall, size) in zip_rows.items():
         print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | | |")
-    walls, worst = load
-    ours = rows["nbext_pkg (zip)"]
-    alone = statistics.median(r["wall"] for r in ours)
+    print("\n| four nbext_pkg zip downloads at once | each | slowest / one alone | worst API latency "
+          "| server memory growth |")
+    print("|---|---|---|---|---|")
+    for name, (walls, worst, mem) in load.items():
+        alone = statistics.median(r["wall"] for r in rows[f"nbext_pkg zip, {name}"])
+        print(f"| {name} | {', '.join(f'{w:.2f} s' for w in walls)} | {max(walls) / alone:.2f} | "
+              f"{worst * 1000:.0f} ms | {mem:.0f} MiB |")
+    for label, (_, worst, mem) in (("one client", slow_one), ("four clients", slow_four)):
+        print(f"\nReading at 1 MiB/s for 20 s, {label}: server memory growth {mem:.0f} MiB, "
+              f"worst API latency {worst * 1000:.0f} ms.")
+    print("\n| resume: Range for the last 10% | first byte | wall | server CPU | share of a full "
+          "download's CPU |")
+    print("|---|---|---|---|---|")
+    for name, r in resume.items():
+        print(f"| {name} | {r['ttfb'] * 1000:.0f} ms | {r['wall']:.2f} s | {r['cpu']:.2f} s | "
+              f"{r['cpu'] / full_cpu * 100:.0f}% |")
+    ours = rows["nbext_pkg zip, files seen before"]
     busy = statistics.median((r["cpu"] + r["client"]) / r["wall"] for r in ours)
-    cores = os.cpu_count()
-    print(f"\nFour nbext_pkg downloads at once: {', '.join(f'{w:.2f} s' for w in walls)} "
-          f"(slowest {max(walls) / alone:.2f}x one alone); "
-          f"worst API latency meanwhile {worst * 1000:.0f} ms.")
-    print(f"One download alone keeps {busy:.2f} cores busy (server and curl CPU over wall time), "
-          f"so on {cores} cores four at once need at least {4 * busy / cores:.2f}x its time.")
+    print(f"\nOne download alone keeps {busy:.2f} cores busy (server and curl CPU over wall time).")
     print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
           f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
 
@@ -342,11 +420,13 @@ def hostile(work, args):
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                            check=False)
     print(f"Hostile notebooks, each bundled with its HTML copy, medians of {args.runs}\n")
-    print("| notebook | bundler | wall time | server memory growth | worst API latency |")
-    print("|---|---|---|---|---|")
-    for (case, who), med in rows.items():
+    print("| notebook | bundler | download | wall time | first byte | server memory growth "
+          "| worst API latency |")
+    print("|---|---|---|---|---|---|---|")
+    for (case, who, which), med in rows.items():
         wall = "over 120 s (cut)" if med["wall"] == float("inf") else f"{med['wall']:.2f} s"
-        print(f"| {case} | {who} | {wall} | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms |")
+        print(f"| {case} | {who} | {which} | {wall} | {med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB "
+              f"| {med['api'] * 1000:.0f} ms |")
     print()
 
 

@@ -134,30 +134,41 @@ def central_entry(member, crc, padding=0):
                          len(name), len(extra), 0, 0, 0, _FILE_MODE << 16, offset) + name + extra
 
 
+def _lay_out(members, header_of, length_of, trailer_of):
+    """Each member's header, data and trailer (a Part or None) in a row, offsets set:
+    (the parts, where the next byte goes)."""
+    parts, at = [], 0
+    for index, member in enumerate(members):
+        member.offset = at
+        header = header_of(member)
+        parts.append(Part("fixed", at, len(header), index, header))
+        at += len(header)
+        parts.append(Part("data", at, length_of(member), index))
+        at += length_of(member)
+        trailer = trailer_of(index, member, at)
+        if trailer is not None:
+            parts.append(trailer)
+            at += trailer.length
+    return parts, at
+
+
 class ZipLayout:
     """The parts of a zip of ``members`` (in this order), and its length."""
 
     def __init__(self, members):
         self.members = members
-        self.parts = []
-        at = 0
-        for index, member in enumerate(members):
-            member.offset = at
-            header = local_header(member)
-            self.parts.append(Part("fixed", at, len(header), index, header))
-            at += len(header)
-            self.parts.append(Part("data", at, member.csize, index))
-            at += member.csize
-            self.parts.append(Part("descriptor", at, descriptor_length(member), index))
-            at += descriptor_length(member)
+        self.parts, at = _lay_out(members, local_header, lambda m: m.csize, self._descriptor)
         self.central_offset = at
         self.central_length = sum(len(central_entry(m, 0)) for m in members)
-        count, end_at = len(members), at + self.central_length
-        self.zip64_end = (count >= 0xFFFF or self.central_length > ZIP64_LIMIT
+        self.zip64_end = (len(members) >= 0xFFFF or self.central_length > ZIP64_LIMIT
                           or self.central_offset > ZIP64_LIMIT)
         tail = self.central_length + (_END64.size + _LOCATOR.size if self.zip64_end else 0) + _END.size
         self.parts.append(Part("tail", at, tail))
-        self.length = end_at - self.central_length + tail
+        self.length = at + tail
+
+    @staticmethod
+    def _descriptor(index, member, at):
+        return Part("descriptor", at, descriptor_length(member), index)
 
     def tail(self, crcs, left_out=()):
         """The central directory and end records: ``crcs`` by member index, ``left_out``
@@ -211,23 +222,16 @@ class TarLayout:
 
     def __init__(self, members):
         self.members = members
-        self.parts = []
-        at = 0
-        for index, member in enumerate(members):
-            member.offset = at
-            header = tar_header(member)
-            self.parts.append(Part("fixed", at, len(header), index, header))
-            at += len(header)
-            self.parts.append(Part("data", at, member.size, index))
-            at += member.size
-            padding = -member.size % tarfile.BLOCKSIZE
-            if padding:
-                self.parts.append(Part("fixed", at, padding, index, bytes(padding)))
-                at += padding
+        self.parts, at = _lay_out(members, tar_header, lambda m: m.size, self._padding)
         end = 2 * tarfile.BLOCKSIZE
         end += -(at + end) % TAR_RECORD
         self.parts.append(Part("fixed", at, end, -1, bytes(end)))
         self.length = at + end
+
+    @staticmethod
+    def _padding(index, member, at):
+        padding = -member.size % tarfile.BLOCKSIZE
+        return Part("fixed", at, padding, index, bytes(padding)) if padding else None
 
 
 def parts_from(parts, start):

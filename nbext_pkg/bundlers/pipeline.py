@@ -380,15 +380,9 @@ class Bundle:
 
     def _render(self, files, images):
         """What the child's render (started by _start_render) made, as _generated says."""
-        options, plan, session = self.options, self.plan, self.session
+        options, plan = self.options, self.plan
         made, skipped, names = [], [], {}
-        requirements = None
-        if options.requirements:
-            try:
-                requirements = session.requirements()
-            except render.RenderFailed as error:
-                log.warning("nbext_pkg: no requirements.txt for %s: %s", plan.notebook_arcname, error)
-                skipped.append({"reference": plan.requirements_arcname, "reason": "failed"})
+        requirements = self._requirements(skipped)
         if options.html:
             spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
             try:
@@ -401,10 +395,7 @@ class Bundle:
                 raise
             except Exception as error:  # whatever else it was, it costs the HTML copy only
                 spool.close()
-                known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
-                reason = f"html-{error.reason}" if known else "html-failed"
-                log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
-                skipped.append({"reference": plan.html_arcname, "reason": reason})
+                self._no_html(error, skipped)
         if requirements is not None:
             made.append((plan.requirements_arcname, requirements.encode("utf-8")))
             names["requirements"] = plan.requirements_arcname
@@ -447,7 +438,7 @@ class Bundle:
             self.discard()
 
     def _write(self, archive, files, images):
-        plan, options, session = self.plan, self.options, self.session
+        plan, options = self.plan, self.options
         top = plan.top
         listed, skipped = [], list(plan.skipped)
 
@@ -470,13 +461,7 @@ class Bundle:
                 # Named as it would have been in the bundle, like the manifest's files.
                 skipped.append({"reference": member.arcname, "reason": reason})
         generated = {}
-        requirements = None
-        if options.requirements:
-            try:
-                requirements = session.requirements()
-            except render.RenderFailed as error:
-                log.warning("nbext_pkg: no requirements.txt for %s: %s", plan.notebook_arcname, error)
-                skipped.append({"reference": plan.requirements_arcname, "reason": "failed"})
+        requirements = self._requirements(skipped)
         if options.html:
             try:
                 record(plan.html_arcname, *archive.add_stream(
@@ -485,10 +470,7 @@ class Bundle:
             except (Cancelled, SinkFailed):
                 raise
             except Exception as error:  # whatever else it was, it costs the HTML copy only
-                known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
-                reason = f"html-{error.reason}" if known else "html-failed"
-                log.warning("nbext_pkg: no HTML copy of %s: %s", plan.notebook_arcname, error)
-                skipped.append({"reference": plan.html_arcname, "reason": reason})
+                self._no_html(error, skipped)
         if requirements is not None:
             data = requirements.encode("utf-8")
             record(plan.requirements_arcname,
@@ -502,6 +484,24 @@ class Bundle:
         # JSON escapes, never a reason to lose the manifest.)
         archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8", "backslashreplace"))
         archive.close()
+
+    def _requirements(self, skipped):
+        """requirements.txt's text from the child, or None (and a ``skipped`` entry)."""
+        if not self.options.requirements:
+            return None
+        try:
+            return self.session.requirements()
+        except render.RenderFailed as error:
+            log.warning("nbext_pkg: no requirements.txt for %s: %s", self.plan.notebook_arcname, error)
+            skipped.append({"reference": self.plan.requirements_arcname, "reason": "failed"})
+            return None
+
+    def _no_html(self, error, skipped):
+        """The manifest's word for an HTML copy that ``error`` cost."""
+        known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
+        log.warning("nbext_pkg: no HTML copy of %s: %s", self.plan.notebook_arcname, error)
+        skipped.append({"reference": self.plan.html_arcname,
+                        "reason": f"html-{error.reason}" if known else "html-failed"})
 
     def _add_member(self, archive, files, member, record):
         """Add one planned file; the reason it was left out, or None."""

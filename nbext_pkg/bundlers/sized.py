@@ -39,6 +39,7 @@ from . import digests, layout, manifest
 from .archive import COMPRESSED_SUFFIXES, MIN_SAVING
 from .sources import Changed, LocalFiles
 
+DEFLATE_MIN = 128  # smaller files are stored: deflating them saves a few bytes for an open
 DEFLATE_MAX = 1024 * 1024  # a file larger than this is stored
 DEFLATE_TOTAL = 16 * 1024 * 1024  # files deflated during one plan, in all
 GENERATED_DEFLATE_MAX = 8 * 1024 * 1024  # the notebook, the HTML copy, requirements.txt
@@ -422,7 +423,7 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
             if f.original is not None:
                 source.entry["original"] = f.original
             deflated, csize = False, f.size
-            candidate = (zip_ and 0 < f.size <= DEFLATE_MAX and f.size <= budget
+            candidate = (zip_ and DEFLATE_MIN <= f.size <= DEFLATE_MAX and f.size <= budget
                          and os.path.splitext(f.rel)[1].lower() not in COMPRESSED_SUFFIXES)
             if candidate:
                 budget -= f.size
@@ -450,6 +451,15 @@ def _plan_deflate(loader, f, source, cache, memo):
     """(deflated, csize) of a small file, from the cache or by deflating it now (its
     deflated bytes then kept in ``source``, and in ``memo`` for the next bundle). A file
     that changed since it was listed is planned stored: the writer then leaves it out."""
+    if f.ctime_ns:  # the plan's own stat is the identity: a file known is not even opened
+        known = cache.get((f.dev, f.ino, f.size, f.mtime_ns, f.ctime_ns))
+        if known is not None and known.deflated is not None:
+            source.digest = known
+            if known.deflated > 0:
+                source.key = (f.dev, f.ino, f.size, f.mtime_ns, f.ctime_ns)
+                source.compressed = memo.get(("file", source.key))
+                return True, known.deflated
+            return False, f.size
     try:
         with loader.open(f) as checked:
             key = digests.identity(checked.opened)
