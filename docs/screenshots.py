@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
+import nbformat  # noqa: E402
 from harness import JupyterEnv, NotebookServer, start_chromium  # noqa: E402
 from pages import NotebookPage, TreePage  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
@@ -56,6 +57,21 @@ def main():
         ActionChains(driver).move_to_element(submenu).perform()
         page.visible("#download_menu")
         driver.save_screenshot(str(OUT / "download-as-bundle.png"))
+
+        # A notebook moved away behind the page's back: the bundle's dialog.
+        draft = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Draft")])
+        draft.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}
+        nbformat.write(draft, str(root / "demo" / "draft.ipynb"))
+        driver.set_window_size(1100, 900)  # room for the Download as submenu
+        page = NotebookPage(driver, server).open("draft.ipynb").wait_kernel()
+        page.js(HIDE_BANNER + "Jupyter.notebook.set_dirty(false);")  # nothing to save first
+        (root / "demo" / "draft.ipynb").rename(root / "demo" / "draft (moved).ipynb")
+        page.download_bundle()
+        page.modal("#nbext_pkg-bundle-failed", "the dialog")
+        driver.set_window_size(1100, 420)
+        page.js(HIDE_BANNER)
+        driver.save_screenshot(str(OUT / "bundle-failed.png"))
     finally:
         driver.quit()
         server.stop()

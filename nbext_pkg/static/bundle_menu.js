@@ -212,6 +212,8 @@ define([
             }
             event.preventDefault();
             event.stopPropagation();
+            // The menu's own handler does not see the click: close the menu as it would.
+            $(link).closest('.dropdown.open').removeClass('open');
             if (missing) {
                 self_check.explain(notebook.keyboard_manager);
             } else {

@@ -88,6 +88,7 @@ def test_a_failure_before_the_first_byte_is_a_dialog_with_the_servers_sentence(d
     assert "The bundle could not be made" in dialog.text
     assert "Unreadable Notebook: length ü/breaks.ipynb" in dialog.text
     assert "Preparing bundle\u2026" in page.notices()
+    assert not page.find("#file_menu").is_displayed(), "the File menu stays open behind the dialog"
     assert not list(driver.downloads.glob("breaks*"))
     page.wait(lambda d: not page.find("#notification_nbext_pkg").is_displayed(),
               "the notice to go away")
