@@ -5,11 +5,12 @@ What the plan fixes:
 - the members and their order: the notebook, its files (sorted), the HTML copy,
   requirements.txt, MANIFEST.json;
 - every member's size in the archive. Files are stored as they are, except small ones
-  that deflate well (at most ``DEFLATE_MAX`` each, ``DEFLATE_TOTAL`` in all, in plan
-  order), which are deflated while the plan is made: their deflated size is then known,
-  and kept (with their CRC and sha256) in the digest cache, so the next plan of the same
-  files need not deflate them again. The generated members are made during the plan too,
-  so their sizes are known, and deflated on the same terms;
+  that deflate well (``DEFLATE_MIN`` to ``DEFLATE_MAX`` bytes each, ``DEFLATE_TOTAL`` in
+  all, in plan order), which are deflated while the plan is made: their deflated size is
+  then known, and kept (with their CRC and sha256) in the digest cache, and their bytes
+  in a memo, so the next plan of the same files need not deflate them again (such a file
+  goes out as the plan read it). The generated members are made during the plan too, so
+  their sizes are known, and deflated on the same terms;
 - every time stamp: the files' own mtimes, and for the generated members and the
   manifest's ``created`` the newest of them (so the same inputs give the same bytes);
 - the manifest's length: listed as if every file arrives, padded with spaces when one
@@ -23,9 +24,10 @@ hashed without being sent.
 
 A file that is not the one the plan saw when its turn comes (or that changes while it is
 read) is left out, as in a streamed bundle: in a zip its place is filled with zeros and
-it is left out of the central directory (``layout``); in a tar, whose header has already
-announced it, the download is ended instead (``SinkFailed``), and a new request gets a
-new bundle.
+it is left out of the central directory (``layout``), and every later download of the
+same ETag leaves it out too (``digests.LEFT_OUT``), so that a resumed download joins the
+same bytes; in a tar, whose header has already announced it, the download is ended
+instead (``Unsendable``), and a new request gets a new bundle.
 """
 
 import hashlib
