@@ -49,7 +49,7 @@ class BundleMixin:
                 message = error.log_message
         self.clear_header("Content-Disposition")
         # No bundle: the page must not take the error for the download's start (bundle_menu.js).
-        if "nbext_pkg_download" in getattr(self, "_new_cookie", {}):
+        if getattr(self, "nbext_pkg_cookie_set", False):
             self.clear_cookie("nbext_pkg_download", path=self.base_url)
         for name, value in getattr(error, "headers", {}).items():
             self.set_header(name, value)

@@ -22,6 +22,8 @@ import time
 import zipfile
 import zlib
 
+from .layout import tar_info, zip_date_time
+
 FORMATS = ("zip", "tar", "tar.gz")
 SAMPLE_SIZE = 64 * 1024
 SPOOL_MEMORY = 8 * 1024 * 1024
@@ -65,13 +67,7 @@ class ZipWriter:
         self.zf = zipfile.ZipFile(sink, mode="w", allowZip64=True)
 
     def _info(self, arcname, mtime, deflate):
-        # A zip date holds 1980 to 2107 only: a file from 1970 or 2200 gets the nearest.
-        first, last = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)
-        try:
-            stamp = min(max(time.localtime(mtime)[:6], first), last)
-        except (OverflowError, OSError, ValueError):
-            stamp = last if mtime > 0 else first
-        info = zipfile.ZipInfo(arcname, date_time=stamp)
+        info = zipfile.ZipInfo(arcname, date_time=zip_date_time(mtime))
         info.external_attr = 0o644 << 16
         info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
         return info
@@ -130,9 +126,7 @@ class TarGzWriter:
         self.tf = tarfile.open(fileobj=sink, mode=mode, format=tarfile.PAX_FORMAT)
 
     def _info(self, arcname, size, mtime):
-        info = tarfile.TarInfo(arcname)
-        info.size, info.mtime, info.mode = size, int(mtime), 0o644
-        return info
+        return tar_info(arcname, size, mtime)
 
     def _spooled(self, arcname, mtime, blocks, finish=None):
         """Spool the member whole, then write it: nothing goes out if ``blocks`` or

@@ -29,38 +29,6 @@ def identity(info):
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
-class DigestCache:
-    def __init__(self, max_entries=MAX_ENTRIES):
-        self.max_entries = max_entries
-        self._entries = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found
-
-    def put(self, key, digest):
-        with self._lock:
-            self._entries[key] = digest
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self):
-        return len(self._entries)
-
-
 class Memo:
     """A bounded map of what is costly to make again: at most ``max_entries`` entries and
     ``max_bytes`` of them in all (each put says what it costs), none older than ``ttl``
@@ -102,6 +70,19 @@ class Memo:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+
+class DigestCache(Memo):
+    """Digests by file identity (``identity``): a Memo bounded by its count alone."""
+
+    def __init__(self, max_entries=MAX_ENTRIES):
+        super().__init__(max_entries, max_bytes=max_entries)
+
+    def put(self, key, digest):
+        super().put(key, digest, 1)
+
+    def __len__(self):
+        return len(self._entries)
 
 
 CACHE = DigestCache()

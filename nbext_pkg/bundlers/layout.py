@@ -69,15 +69,19 @@ class Part:
     data: bytes = b""
 
 
-def dos_time(mtime):
-    """(time, date) as a zip stores them: local time, 1980 to 2107 only (the nearest end
-    for a file from before or after)."""
+def zip_date_time(mtime):
+    """(year, month, day, hour, minute, second) in local time, as a zip can hold it: 1980
+    to 2107 only, the nearest end for a file from before or after."""
     first, last = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)
     try:
-        stamp = min(max(time.localtime(mtime)[:6], first), last)
+        return min(max(time.localtime(mtime)[:6], first), last)
     except (OverflowError, OSError, ValueError):
-        stamp = last if mtime > 0 else first
-    year, month, day, hour, minute, second = stamp
+        return last if mtime > 0 else first
+
+
+def dos_time(mtime):
+    """(time, date) as a zip stores them (see zip_date_time)."""
+    year, month, day, hour, minute, second = zip_date_time(mtime)
     return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
 
 
@@ -209,11 +213,17 @@ class ZipLayout:
         return b"".join(out) + comment
 
 
-def tar_header(member):
-    info = tarfile.TarInfo(member.name)
-    info.size, info.mtime, info.mode = member.size, int(member.mtime), 0o644
+def tar_info(name, size, mtime):
+    """A regular file's tar header fields, as every bundle writes them."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(mtime), 0o644
     info.uname = info.gname = ""
-    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    return info
+
+
+def tar_header(member):
+    return tar_info(member.name, member.size, member.mtime).tobuf(
+        tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
 class TarLayout:

@@ -236,6 +236,7 @@ def _began(handler):
     if token and _TOKEN.fullmatch(token):
         handler.set_cookie("nbext_pkg_download", token, path=handler.base_url, max_age=120,
                            samesite="Strict")
+        handler.nbext_pkg_cookie_set = True  # handlers.py takes it back with an error
 
 
 def _headers(handler, bundle):

@@ -96,11 +96,7 @@ class Blob:
         return self.data if self.data is not None else b"".join(self.pieces())
 
     def digest(self):
-        crc, sha = 0, hashlib.sha256()
-        for block in self.pieces():
-            crc = zlib.crc32(block, crc)
-            sha.update(block)
-        return digests.Digest(crc, sha.hexdigest())
+        return _digest_of_blocks(self.pieces())
 
     def close(self):
         if self.file is not None:
@@ -124,6 +120,14 @@ class Source:
 
 def _digest_of(data):
     return digests.Digest(zlib.crc32(data), hashlib.sha256(data).hexdigest())
+
+
+def _digest_of_blocks(blocks):
+    crc, sha = 0, hashlib.sha256()
+    for block in blocks:
+        crc = zlib.crc32(block, crc)
+        sha.update(block)
+    return digests.Digest(crc, sha.hexdigest())
 
 
 class SizedArchive:
@@ -311,12 +315,8 @@ class _Run:
                 key = digests.identity(checked.opened)
                 known = self.archive.cache.get(key)
                 if known is None:
-                    crc, sha = 0, hashlib.sha256()
-                    for block in checked.blocks():
-                        crc = zlib.crc32(block, crc)
-                        sha.update(block)
+                    known = _digest_of_blocks(checked.blocks())
                     checked.finish()
-                    known = digests.Digest(crc, sha.hexdigest())
                     self.archive.cache.put(key, known)
         except Changed as error:
             self._leave_out(index, error.reason)
@@ -365,9 +365,7 @@ class _Run:
 
     def tail(self):
         archive = self.archive
-        for index in range(len(archive.members)):
-            self.crc(index)  # learns what is left out, too
-        crcs = [self.crc(i) for i in range(len(archive.members))]
+        crcs = [self.crc(i) for i in range(len(archive.members))]  # left_out is final after
         try:
             return archive.layout.tail(crcs, set(self.left_out))
         except ValueError as error:

@@ -61,8 +61,15 @@ define([
         });
     };
 
+    /** Take the cookie back: same name and path as the server gave it (its base URL,
+     * already URL-encoded as the page has it; one that could end the attribute is left
+     * to expire by itself, two minutes on). */
     var forget_cookie = function (notebook) {
-        document.cookie = COOKIE + '=; Max-Age=0; Path=' + notebook.base_url + '; SameSite=Strict';
+        var path = utils.url_path_join(notebook.base_url, '/');
+        if (/[;,\s]/.test(path)) {
+            return;
+        }
+        document.cookie = COOKIE + '=; Max-Age=0; Path=' + path + '; SameSite=Strict';
     };
 
     /** What the server said in the frame's document (its JSON error), or null. */
