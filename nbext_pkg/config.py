@@ -93,6 +93,25 @@ class NbextPkg(Configurable):
         help="Most bundles made at once; a request beyond them gets 503 with Retry-After.",
     ).tag(config=True)
 
+    open_max_files = Integer(
+        10_000,
+        help="Most members an archive opened by nbext_pkg (a bundle, or any zip, tar or tar.gz) "
+        "may hold; one with more is refused before anything is written.",
+    ).tag(config=True)
+
+    open_max_bytes = Integer(
+        4 * 1024**3,
+        help="Most bytes an archive opened by nbext_pkg may hold once uncompressed, counted as "
+        "they are written (not as the archive says); past them it is refused and nothing is left.",
+    ).tag(config=True)
+
+    open_max_ratio = Float(
+        200.0,
+        help="Most bytes an opened archive may yield per byte of its own size (a compression "
+        "bomb yields thousands), judged once more than 16 MiB came out, so that a small, very "
+        "compressible archive still opens.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.active_bundles = 0
