@@ -88,6 +88,14 @@ class NbextPkg(Configurable):
         "reading, say) before it is ended and its worker freed.",
     ).tag(config=True)
 
+    bundle_requirements_timeout = Float(
+        10.0,
+        help="Seconds the kernel's own interpreter may take to say which installed "
+        "distributions provide the notebook's imports (for requirements.txt and "
+        "runtime.txt); past them the server's environment is asked instead, and the "
+        "manifest's requirements_from says so.",
+    ).tag(config=True)
+
     max_concurrent_bundles = Integer(
         8,
         help="Most bundles made at once; a request beyond them gets 503 with Retry-After.",

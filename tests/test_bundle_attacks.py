@@ -323,9 +323,10 @@ def test_odd_notebooks_and_names_still_bundle(server, tmp_path, route):
     with open(os.path.join(os.fsencode(folder / "linked"), b"caf\xe9.txt"), "wb") as f:
         f.write(b"latin-1")
     (folder / "linked" / "a\\..\\..\\evil.txt").write_text("backslashes")
-    for name in ("requirements.txt", "MANIFEST.json", "odd.html"):
+    for name in ("requirements.txt", "runtime.txt", "MANIFEST.json", "odd.html"):
         (folder / name).write_text(f"the user's own {name}")
     cells = [nbformat.v4.new_markdown_cell("[l](linked) [r](requirements.txt) [m](MANIFEST.json) "
+                                           "[t](runtime.txt) "
                                            "[h](odd.html)"),
              nbformat.v4.new_code_cell("import nbformat")]
     write_nb(folder / "odd.ipynb", cells=cells)
@@ -337,11 +338,12 @@ def test_odd_notebooks_and_names_still_bundle(server, tmp_path, route):
     response = server.api("GET", ours("odd names/odd.ipynb") if route == "ours"
                           else stock("odd names/odd.ipynb"), expect=200)
     found, _ = open_archive(response.content, "zip", tmp_path)
-    for name in ("requirements.txt", "MANIFEST.json", "odd.html"):
+    for name in ("requirements.txt", "runtime.txt", "MANIFEST.json", "odd.html"):
         assert found[f"odd/{name}"] == f"the user's own {name}".encode()
     manifest = json.loads(found["odd/MANIFEST.nbext_pkg.json"])
     assert manifest["generated"] == {"html": "odd.nbext_pkg.html",
                                      "requirements": "requirements.nbext_pkg.txt",
+                                     "runtime": "runtime.nbext_pkg.txt",
                                      "manifest": "MANIFEST.nbext_pkg.json"}
     assert b"nbformat==" in found["odd/requirements.nbext_pkg.txt"]
     originals = {f["path"]: f.get("original") for f in manifest["files"]}

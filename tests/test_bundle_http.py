@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import platform
+import sys
 import tarfile
 import time
 import zipfile
@@ -106,7 +108,7 @@ def test_bundle_layout_manifest_and_safety(server, project, tmp_path, route, fmt
     assert manifest["generator"]["name"] == "nbext_pkg"
     paths = sorted(f["path"] for f in manifest["files"])
     assert paths == sorted([
-        f"notebooks/{NB_NAME}", f"notebooks/{stem}.html", "requirements.txt",
+        f"notebooks/{NB_NAME}", f"notebooks/{stem}.html", "requirements.txt", "runtime.txt",
         "images/plot 1.png", "images/small.png", "data/x.csv", "data/y.json",
         "notebooks/inside-link.csv", "folder/one.txt", "folder/sub/two.txt",
     ])
@@ -127,6 +129,12 @@ def test_bundle_layout_manifest_and_safety(server, project, tmp_path, route, fmt
     assert f"nbformat=={nbformat.__version__}" in requirements
     assert "tornado==" in requirements and "\nos" not in requirements
     assert "# not_a_real_module_xyz: imported, but no installed distribution provides it" in requirements
+    # The notebook's kernelspec, python3, starts the server's own interpreter (as the kernel
+    # manager decides): that one is asked, and says which Python it is.
+    assert manifest["requirements_from"] == "kernel" and manifest["requirements_kernelspec"] == "python3"
+    assert (top / "runtime.txt").read_text() == "python-{}.{}\n".format(*sys.version_info[:2])
+    assert manifest["python"]["version"] == platform.python_version()
+    assert manifest["generated"]["runtime"] == "runtime.txt"
     html = (nb_dir / f"{stem}.html").read_text()
     # Both images the plan accepted are embedded (the template has data URIs of its own).
     assert html.count("data:image/png;base64," + base64.b64encode(PNG).decode()) == 2
@@ -294,7 +302,7 @@ def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(ju
             top = extract(response.content, "zip", tmp_path / route)
             manifest = json.loads((top / "MANIFEST.json").read_text())
             assert sorted(f["path"] for f in manifest["files"]) == [
-                "analysis.html", "analysis.ipynb", "requirements.txt"]
+                "analysis.html", "analysis.ipynb", "requirements.txt", "runtime.txt"]
             assert manifest["storage"] == cm
             assert manifest["skipped"] == [{"reference": "plot.png", "reason": "missing"},
                                            {"reference": "data/x.csv", "reason": "missing"}]
@@ -325,7 +333,7 @@ def test_the_html_copy_and_requirements_can_be_left_out(server, project, tmp_pat
     top = extract(response.content, "zip", tmp_path / "out")
     stem = NB_NAME[: -len(".ipynb")]
     assert not (top / "notebooks" / f"{stem}.html").exists()
-    assert not (top / "requirements.txt").exists()
+    assert not (top / "requirements.txt").exists() and not (top / "runtime.txt").exists()
     paths = {f["path"] for f in json.loads((top / "MANIFEST.json").read_text())["files"]}
     assert f"notebooks/{stem}.html" not in paths and "requirements.txt" not in paths
     assert "images/plot 1.png" in paths

@@ -5,8 +5,10 @@ half-written; and the exporter as the servers' nbconvert routes see it."""
 import io
 import json
 import os
+import platform
 import shutil
 import subprocess
+import sys
 import zipfile
 
 import nbformat
@@ -61,7 +63,7 @@ def test_writes_the_zip_next_to_the_notebook_rooted_at_its_folder(jenv, project)
     names, manifest, _ = members(project / "notebooks" / "Résumé 1.zip")
     # The notebook's folder is the root: what lies above it stays out, and says why.
     assert names == {"Résumé 1/Résumé 1.ipynb", "Résumé 1/Résumé 1.html",
-                     "Résumé 1/requirements.txt", "Résumé 1/MANIFEST.json"}
+                     "Résumé 1/requirements.txt", "Résumé 1/runtime.txt", "Résumé 1/MANIFEST.json"}
     assert {s["reference"]: s["reason"] for s in manifest["skipped"]} == {
         "../images/plot%201.png": "outside-root", "../data/x.csv": "outside-root",
         "../../../../etc/passwd": "outside-root"}
@@ -74,13 +76,17 @@ def test_root_dir_on_the_command_line_takes_the_files_in(jenv, project):
     names, manifest, data = members(project / "notebooks" / "Résumé 1.zip")
     assert names == {"Résumé 1/notebooks/Résumé 1.ipynb", "Résumé 1/notebooks/Résumé 1.html",
                      "Résumé 1/images/plot 1.png", "Résumé 1/data/x.csv",
-                     "Résumé 1/requirements.txt", "Résumé 1/MANIFEST.json"}
+                     "Résumé 1/requirements.txt", "Résumé 1/runtime.txt", "Résumé 1/MANIFEST.json"}
     assert data["Résumé 1/images/plot 1.png"] == PNG
     assert manifest["skipped"] == [{"reference": "../../../../etc/passwd", "reason": "outside-root"}]
     assert manifest["notebook"] == "notebooks/Résumé 1.ipynb"
     html = data["Résumé 1/notebooks/Résumé 1.html"].decode()
     assert "data:image/png;base64," in html
     assert f"nbformat=={nbformat.__version__}" in data["Résumé 1/requirements.txt"].decode()
+    # The notebook names no kernelspec: the server's own Python is the kernel's.
+    assert data["Résumé 1/runtime.txt"].decode() == "python-{}.{}\n".format(*sys.version_info[:2])
+    assert manifest["requirements_from"] == "server"
+    assert manifest["python"]["version"] == platform.python_version()
 
 
 def test_the_same_bundle_as_the_download(jenv, project, server):
@@ -272,7 +278,8 @@ def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
         assert b"SECRET-OUTSIDE" not in b"".join(zf.read(n) for n in names)
         assert b"posted" in zf.read("nb/nb.ipynb")
         manifest = json.loads(zf.read("nb/MANIFEST.json"))
-    assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/MANIFEST.json"}
+    assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/runtime.txt",
+                     "nb/MANIFEST.json"}
     assert manifest["skipped"] == [{"reference": "secret.txt", "reason": "not-looked-for"}]
     assert "files_note" not in manifest
     from urllib.parse import quote

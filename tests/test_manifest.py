@@ -1,11 +1,11 @@
-"""bundlers/manifest.py: requirements.txt from the notebook's imports, read as IPython
-reads the cells, and the manifest's own fields."""
+"""bundlers/manifest.py: the notebook's imports, read as IPython reads the cells, and the
+manifest's own fields."""
 
 import json
 
 import pytest
 
-from nbext_pkg.bundlers import manifest
+from nbext_pkg.bundlers import environment, manifest
 
 
 def notebook(*code):
@@ -14,20 +14,35 @@ def notebook(*code):
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
+def test_the_imports_are_read_as_ipython_runs_the_cells():
+    found = manifest.top_level_imports(notebook(*[
+        "import os, json\nimport nbformat.v4\n%time import tornado\n!pip list",
+        "%%bash\nimport nothing_here",
+        "from . import local\nimport surely_missing_module_abc\nimport os",
+    ]))
+    # (A line magic's argument is not code: `%time import tornado` imports nothing here.)
+    assert found == ["os", "json", "nbformat", "surely_missing_module_abc"]
+
+
 def test_requirements_pin_third_party_imports_only():
     import nbformat
 
-    text = manifest.requirements(notebook(*[
-        "import os, json\nimport nbformat.v4\n%time import tornado\n!pip list",
-        "%%bash\nimport nothing_here",
-        "from . import local\nimport surely_missing_module_abc",
-    ]))
-    lines = text.splitlines()
+    imports = ["os", "json", "nbformat", "tornado", "surely_missing_module_abc", "_private"]
+    env = environment.of_notebook(imports, None, None, None)
+    lines = env.requirements(imports).splitlines()
     assert f"nbformat=={nbformat.__version__}" in lines
-    assert not any(line.startswith(("os", "json", "tornado")) for line in lines)
+    assert not any(line.startswith(("os", "json", "_private")) for line in lines)
     assert "# surely_missing_module_abc: imported, but no installed distribution provides it" in lines
-    assert "nothing_here" not in text
 
+
+def test_the_manifest_says_which_environment_pinned_the_requirements():
+    env = environment.Environment({}, {"version": "3.11.7", "implementation": "CPython",
+                                       "platform": "linux", "machine": "x86_64"}, "kernel", "tabenv")
+    doc = json.loads(manifest.manifest("1", "nb.ipynb", {}, [], [], environment=env))
+    assert doc["requirements_from"] == "kernel" and doc["requirements_kernelspec"] == "tabenv"
+    assert doc["python"]["version"] == "3.11.7" and doc["python"]["platform"] == "linux"
+    bare = json.loads(manifest.manifest("1", "nb.ipynb", {}, [], []))
+    assert "requirements_from" not in bare and "python" not in bare
 
 
 @pytest.mark.parametrize("cell, module", [

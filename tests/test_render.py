@@ -1,5 +1,5 @@
-"""bundlers/render.py and render_child.py: the notebook's facts, requirements.txt and the
-HTML copy from a child process that cannot hold the server's interpreter, overrun its time
+"""bundlers/render.py and render_child.py: the notebook's facts (its references and
+imports) and the HTML copy from a child process that cannot hold the server's interpreter, overrun its time
 or its memory, or outlive a cancelled bundle (or the server)."""
 
 import json
@@ -25,12 +25,12 @@ def notebook_bytes(*markdown, code=()):
     return nbformat.writes(nb).encode("utf-8")
 
 
-def job(data, *, timeout=60, memory=1024**3, images=(), html=True, requirements=True, cancel=None):
+def job(data, *, timeout=60, memory=1024**3, images=(), cancel=None):
     """A session that has read ``data`` and started rendering it."""
     session = render.Session(memory, cancel or threading.Event())
     session.facts = session.read(len(data), lambda: [data], base_url="/", max_references=100,
                                  deadline=time.monotonic() + 60)
-    session.render(html=html, requirements=requirements, images=set(images), timeout=timeout)
+    session.render(images=set(images), timeout=timeout)
     return session
 
 
@@ -85,20 +85,20 @@ def test_the_scan_is_one_pass_over_hostile_pages(page):
     assert "".join(p if isinstance(p, str) else p[1] for p in out) == page
 
 
-def test_requirements_and_the_page_come_back_and_the_child_is_kept_for_the_next():
-    first = job(notebook_bytes("# Title", code=["import nbformat"]))
-    assert "nbformat==" in first.requirements()
+def test_the_imports_and_the_page_come_back_and_the_child_is_kept_for_the_next():
+    first = job(notebook_bytes("# Title", code=["import nbformat, os", "from tornado import web"]))
+    assert first.facts["imports"] == ["nbformat", "os", "tornado"]
     assert "<h1" in whole_page(first)
     first.finish()
-    second = job(notebook_bytes("# Again"), requirements=False)
+    second = job(notebook_bytes("# Again"))
     assert second.pid == first.pid, "the warm child was not reused"
     assert "Again" in whole_page(second)
     second.finish()
 
 
-def test_a_render_past_its_time_limit_is_ended_and_requirements_survive():
+def test_a_render_past_its_time_limit_is_ended_and_the_facts_survive():
     slow = job(notebook_bytes(SLOW_MARKDOWN, code=["import tornado"]), timeout=0.5)
-    assert "tornado==" in slow.requirements()
+    assert slow.facts["imports"] == ["tornado"]
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(slow)
     assert failed.value.reason == "timeout"
@@ -118,7 +118,7 @@ def big_output(mib):
 
 def test_a_render_past_its_memory_limit_is_dropped():
     # 30 MB of text in one output reads in 300 MiB of address space; rendering it needs more.
-    big = job(big_output(30), memory=300 * 1024**2, requirements=False)
+    big = job(big_output(30), memory=300 * 1024**2)
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(big)
     assert failed.value.reason == "too-large"
@@ -141,7 +141,7 @@ def test_nbconvert_failing_costs_the_page_only():
         {"cell_type": "code", "source": "x", "metadata": {}, "execution_count": None, "outputs": [
             {"output_type": "display_data", "data": {"text/markdown": 5}, "metadata": {}}]}]}
     failing = job(json.dumps(broken).encode())
-    assert failing.requirements().startswith("# Imported by the notebook")
+    assert failing.facts["imports"] == []
     with pytest.raises(render.RenderFailed) as failed:
         whole_page(failing)
     assert failed.value.reason == "failed"
@@ -150,7 +150,7 @@ def test_nbconvert_failing_costs_the_page_only():
 
 def test_a_cancelled_bundle_ends_its_childs_work_within_a_second():
     cancel = threading.Event()
-    slow = job(notebook_bytes(SLOW_MARKDOWN), cancel=cancel, requirements=False)
+    slow = job(notebook_bytes(SLOW_MARKDOWN), cancel=cancel)
     threading.Timer(0.3, cancel.set).start()
     started = time.perf_counter()
     with pytest.raises(Cancelled):
@@ -216,7 +216,7 @@ def test_no_child_outlives_the_server(tmp_path):
         "    s = render.Session(1 << 30, threading.Event())\n"
         "    s.read(len(data), lambda: [data], base_url='/', max_references=10,\n"
         "           deadline=time.monotonic() + 60)\n"
-        "    s.render(html=True, requirements=False, images=set(), timeout=60)\n"
+        "    s.render(images=set(), timeout=60)\n"
         "    print(s.pid, flush=True)\n"
         "    sys.stdin.read()  # lives until the test kills it\n"
         "threading.Thread(target=work).start()\n")
@@ -250,18 +250,18 @@ def test_a_dead_idle_child_or_zygote_is_replaced_for_the_next_bundle():
     import signal
 
     data = notebook_bytes("# x")
-    first = job(data, requirements=False)
+    first = job(data)
     whole_page(first)
     first.finish()
     os.kill(first.pid, signal.SIGKILL)  # the pooled child dies while idle
-    second = job(data, requirements=False)
+    second = job(data)
     assert second.pid != first.pid and "x" in whole_page(second)
     second.finish()
     os.kill(render._ZYGOTE["zygote"].proc.pid, signal.SIGKILL)  # and now the zygote
     from harness import wait_until
 
     wait_until(lambda: not pid_alive(second.pid), 5, "the zygote's children to end with it")
-    third = job(data, requirements=False)
+    third = job(data)
     assert "x" in whole_page(third)
     third.finish()
 
@@ -276,7 +276,7 @@ def test_children_read_and_render_past_descriptor_1024():
     try:
         while not held or held[-1] < 1100:
             held.append(os.open("/dev/null", os.O_RDONLY))
-        session = job(notebook_bytes("# many fds"), requirements=False)
+        session = job(notebook_bytes("# many fds"))
         assert session.pid and "many fds" in whole_page(session)
         session.finish()
     finally:

@@ -93,7 +93,8 @@ def test_every_reference_comes_through_the_store_by_the_disk_rules(store, tmp_pa
         for name, data in EXPECTED_FILES.items():
             assert members[name] == data, name
         assert set(members) == set(EXPECTED_FILES) | {
-            "an alysis.ipynb", "an alysis.html", "requirements.txt", "MANIFEST.json"}
+            "an alysis.ipynb", "an alysis.html", "requirements.txt", "runtime.txt",
+            "MANIFEST.json"}
         reasons, manifest = skipped(members)
         assert reasons == EXPECTED_SKIPS
         assert manifest["storage"] == {"pgcontents": "PostgresContentsManager",
@@ -172,7 +173,8 @@ def test_an_s3_path_that_does_not_exist_is_missing_not_an_empty_file(session_sto
     reasons, _ = skipped(members)
     assert reasons == {"no/such/file.csv": "missing", "nofile.txt": "missing", "nodir/": "missing"}, \
         (reasons, invented.status_code)
-    assert set(members) == {"lonely.ipynb", "lonely.html", "requirements.txt", "MANIFEST.json"}
+    assert set(members) == {"lonely.ipynb", "lonely.html", "requirements.txt", "runtime.txt",
+                            "MANIFEST.json"}
 
 
 class Poller(threading.Thread):

@@ -1,11 +1,8 @@
-"""MANIFEST.json and requirements.txt for a notebook bundle."""
+"""MANIFEST.json, and the imports requirements.txt pins (environment.py pins them)."""
 
 import ast
-import functools
 import json
-import sys
 from datetime import datetime, timezone
-from importlib import metadata
 
 
 def _code_cells(notebook):
@@ -75,35 +72,6 @@ def top_level_imports(notebook):
     return found
 
 
-@functools.lru_cache(maxsize=1)
-def distributions():
-    """Top-level module -> distributions that provide it, read once per process."""
-    return metadata.packages_distributions()
-
-
-def requirements(notebook):
-    """requirements.txt: third-party imports pinned to the server's installed versions."""
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
-    by_module = distributions()
-    pinned, unknown = {}, []
-    for module in top_level_imports(notebook):
-        if module in stdlib or module.startswith("_"):
-            continue
-        dists = by_module.get(module)
-        if not dists:
-            unknown.append(module)
-            continue
-        for dist in dists:
-            try:
-                pinned[dist.lower()] = f"{dist}=={metadata.version(dist)}"
-            except metadata.PackageNotFoundError:
-                unknown.append(module)
-    lines = ["# Imported by the notebook; versions as installed where it was bundled."]
-    lines += [pinned[key] for key in sorted(pinned)]
-    lines += [f"# {module}: imported, but no installed distribution provides it" for module in unknown]
-    return "\n".join(lines) + "\n"
-
-
 def stamp(when=None):
     """A manifest's time: ISO 8601 in UTC to the second (``when``: epoch seconds, else now)."""
     moment = datetime.now(timezone.utc) if when is None else datetime.fromtimestamp(when, timezone.utc)
@@ -111,7 +79,7 @@ def stamp(when=None):
 
 
 def document(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
-             storage=None, created=None):
+             storage=None, created=None, environment=None):
     """The manifest as a dict, its keys in the order they are written (see ``manifest``)."""
     meta = notebook.get("metadata", {})
     if not isinstance(meta, dict):
@@ -128,6 +96,13 @@ def document(generator_version, notebook_arcname, notebook, files, skipped, gene
     }
     if generated:
         doc["generated"] = generated
+    if environment is not None:
+        # Where requirements.txt's versions come from ("kernel": the kernelspec's own
+        # interpreter; "server": the notebook server's), and which Python that is.
+        doc["requirements_from"] = environment.source
+        if environment.kernelspec:
+            doc["requirements_kernelspec"] = environment.kernelspec
+        doc["python"] = dict(environment.python)
     return doc
 
 
@@ -138,13 +113,14 @@ def dumps(doc):
 
 
 def manifest(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
-             storage=None, created=None):
+             storage=None, created=None, environment=None):
     """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
     to the bundle's top folder; ``original`` where the name on disk differed, ``storage``
     where a mixed contents manager kept it); ``skipped``: dicts with reference and
     reason; ``generated``: where the HTML copy, requirements.txt and the manifest itself
     went; ``storage``: where the files came from (the contents manager's class name, or
-    "disk" for the command line); ``created``: epoch seconds (default: now)."""
+    "disk" for the command line); ``created``: epoch seconds (default: now);
+    ``environment``: the environment.Environment requirements.txt was pinned from."""
     doc = document(generator_version, notebook_arcname, notebook, files, skipped, generated,
-                   storage, created)
+                   storage, created, environment)
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -100,6 +100,10 @@ class Options:
     plan_timeout: float = 30.0
     base_url: str = "/"
     allow_hidden: bool = False
+    # kernelspec name -> spec (argv, env, language): whose interpreter pins requirements.txt
+    # (environment.py); None: this environment's jupyter_client finds it.
+    kernel_specs: object = None
+    requirements_timeout: float = 10.0
     cancel: threading.Event = field(default_factory=threading.Event)
     deadline: float = None
 
@@ -113,7 +117,8 @@ class Options:
                    embed_total_bytes=settings.bundle_embed_total_bytes,
                    html_timeout=settings.bundle_html_timeout,
                    html_max_memory=settings.bundle_html_max_memory,
-                   plan_timeout=settings.bundle_plan_timeout, **choices)
+                   plan_timeout=settings.bundle_plan_timeout,
+                   requirements_timeout=settings.bundle_requirements_timeout, **choices)
 
     def start_plan(self):
         self.deadline = time.monotonic() + self.plan_timeout

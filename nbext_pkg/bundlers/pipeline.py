@@ -21,11 +21,12 @@ import logging
 import mimetypes
 import stat
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
 from .._version import __version__
-from . import digests, manifest, render, sized
+from . import digests, environment, manifest, render, sized
 from .archive import SPOOL_MEMORY, open_archive
 from .options import Cancelled, PlanTimeout, choose
 from .paths import Resolved, Tree, hidden, lexical
@@ -296,12 +297,16 @@ class Bundle:
         started = self._start_generated(images)
         files = self.tree.files(options, options.max_bytes, images)
 
+        pinned = self._start_requirements()
+
         def generated():
             made, skipped, names = self._generated(started, files, images)
+            about = self._add_requirements(pinned(), made, names, skipped)
             meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
             names["manifest"] = plan.manifest_arcname
             doc = manifest.document(__version__, plan.notebook_arcname, {"metadata": meta}, None,
-                                    list(plan.skipped) + skipped, generated=names, storage=self.storage)
+                                    list(plan.skipped) + skipped, generated=names, storage=self.storage,
+                                    environment=about)
             return made, doc
 
         # (An mtime of 0 is a time: 1970, written as 1980 in a zip; never "now", which
@@ -314,15 +319,59 @@ class Bundle:
         finally:
             files.close()
 
+    def _start_requirements(self):
+        """A callable that gives what requirements_for says of this notebook, asked now on
+        a thread of its own (the kernel's interpreter answers while files are deflated)."""
+        if not self.options.requirements:
+            return lambda: None
+        found, skipped = [], []
+
+        def ask():
+            try:
+                found.append(requirements_for([self.facts], self.options, skipped,
+                                              self.plan.requirements_arcname))
+            except BaseException as error:
+                found.append(error)
+
+        thread = threading.Thread(target=ask, name="nbext_pkg-requirements", daemon=True)
+        thread.start()
+
+        def result():
+            while thread.is_alive():
+                thread.join(0.25)
+                if self.options.cancel.is_set():
+                    raise Cancelled()
+            if isinstance(found[0], BaseException):
+                raise found[0]
+            return found[0], skipped
+        return result
+
+    def _add_requirements(self, pinned, made, names, skipped):
+        """Put requirements.txt and runtime.txt (as ``pinned`` says) into ``made`` and
+        ``names``; the Environment they come from, or None."""
+        if pinned is None:
+            return None
+        result, failed = pinned
+        skipped.extend(failed)
+        if result is None:
+            return None
+        text, runtime, about = result
+        made.append((self.plan.requirements_arcname, text.encode("utf-8")))
+        names["requirements"] = self.plan.requirements_arcname
+        if runtime is not None:
+            made.append((self.plan.runtime_arcname, runtime.encode("utf-8")))
+            names["runtime"] = self.plan.runtime_arcname
+        return about
+
     def _start_generated(self, images):
         """(memo key, what the memo knows or None); starts the child's render when the memo
-        does not know the HTML copy and requirements.txt of this notebook and images."""
+        does not know the HTML copy of this notebook and images."""
         options = self.options
-        if not (options.html or options.requirements):
+        if not options.html:
             self.session.finish()
             return None, None
-        key = ("rendered", self.notebook.sha256, options.html, options.requirements,
-               options.base_url, options.embed_max_bytes, options.embed_total_bytes,
+        key = ("rendered", self.notebook.sha256, options.base_url, options.embed_max_bytes,
+               options.embed_total_bytes,
                tuple(sorted((k, m.dev, m.ino, m.size, m.mtime_ns) for k, m in images.items())))
         known = digests.RENDERED.get(key)
         if known is not None:
@@ -332,42 +381,28 @@ class Bundle:
         return key, known
 
     def _generated(self, started, files, images):
-        """([(arcname, bytes or spool)], skipped entries, {"html": ..., "requirements": ...})
-        for the HTML copy and requirements.txt, in the order they go in: as made for the
-        same notebook, options and images a moment ago (digests.RENDERED), or now."""
+        """([(arcname, bytes or spool)], skipped entries, {"html": ...}) for the HTML copy:
+        as made for the same notebook, options and images a moment ago
+        (digests.RENDERED), or now."""
         plan = self.plan
         key, known = started
         if key is None:
             return [], [], {}
-        if known is not None:
-            html, requirements = known
-        else:
+        if known is None:
             made, skipped, names = self._render(files, images)
             self.session.finish()
-            if skipped:  # a failure is not remembered: the next bundle tries again
+            if skipped or not made:  # a failure is not remembered: the next bundle tries again
                 return made, skipped, names
-            html = requirements = None
-            for arcname, data in made:
-                if arcname == plan.html_arcname:
-                    html = data
-                else:
-                    requirements = data
-            if html is not None and not isinstance(html, bytes):
+            html = made[0][1]
+            if not isinstance(html, bytes):
                 html.seek(0, io.SEEK_END)
                 if html.tell() > SPOOL_MEMORY:
                     return made, skipped, names
                 html.seek(0)
                 html = html.read()
-            digests.RENDERED.put(key, (html, requirements),
-                                 len(html or b"") + len(requirements or b"") + 200)
-        made, names = [], {}
-        if html is not None:
-            made.append((plan.html_arcname, html))
-            names["html"] = plan.html_arcname
-        if requirements is not None:
-            made.append((plan.requirements_arcname, requirements))
-            names["requirements"] = plan.requirements_arcname
-        return made, [], names
+            digests.RENDERED.put(key, html, len(html) + 200)
+            known = html
+        return [(plan.html_arcname, known)], [], {"html": plan.html_arcname}
 
     def _start_render(self, images):
         options, session = self.options, self.session
@@ -375,30 +410,24 @@ class Bundle:
             _read(session, self.notebook, options, self.plan.notebook_arcname,
                   time.monotonic() + options.plan_timeout)
             self.child_read = True
-        session.render(html=options.html, requirements=options.requirements, images=images,
-                       timeout=options.html_timeout)
+        session.render(images=images, timeout=options.html_timeout)
 
     def _render(self, files, images):
         """What the child's render (started by _start_render) made, as _generated says."""
-        options, plan = self.options, self.plan
+        plan = self.plan
         made, skipped, names = [], [], {}
-        requirements = self._requirements(skipped)
-        if options.html:
-            spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
-            try:
-                for piece in self._html(files, images):
-                    spool.write(piece)
-                made.append((plan.html_arcname, spool))
-                names["html"] = plan.html_arcname
-            except Cancelled:
-                spool.close()
-                raise
-            except Exception as error:  # whatever else it was, it costs the HTML copy only
-                spool.close()
-                self._no_html(error, skipped)
-        if requirements is not None:
-            made.append((plan.requirements_arcname, requirements.encode("utf-8")))
-            names["requirements"] = plan.requirements_arcname
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
+        try:
+            for piece in html_pieces(self.session, files, images, self.options):
+                spool.write(piece)
+            made.append((plan.html_arcname, spool))
+            names["html"] = plan.html_arcname
+        except Cancelled:
+            spool.close()
+            raise
+        except Exception as error:  # whatever else it was, it costs the HTML copy only
+            spool.close()
+            skipped.append(no_html(error, plan.html_arcname))
         return made, skipped, names
 
     def write(self, sink, start=0, end=None):
@@ -414,13 +443,8 @@ class Bundle:
         files = archive = None
         try:
             images = self._embeddable()
-            if options.html or options.requirements:
-                if not self.child_read:  # the facts were remembered: the child reads it now
-                    _read(self.session, self.notebook, options, self.plan.notebook_arcname,
-                          time.monotonic() + options.plan_timeout)
-                    self.child_read = True
-                self.session.render(html=options.html, requirements=options.requirements,
-                                    images=images, timeout=options.html_timeout)
+            if options.html:
+                self._start_render(images)
             else:
                 self.session.finish()  # nothing more to ask of the child: another bundle may
             # What is left of the byte limit for the files whose size the plan could not know.
@@ -461,102 +485,124 @@ class Bundle:
                 # Named as it would have been in the bundle, like the manifest's files.
                 skipped.append({"reference": member.arcname, "reason": reason})
         generated = {}
-        requirements = self._requirements(skipped)
+        pinned = self._start_requirements()
         if options.html:
             try:
                 record(plan.html_arcname, *archive.add_stream(
-                    f"{top}/{plan.html_arcname}", self._html(files, images), time.time(), None))
+                    f"{top}/{plan.html_arcname}", html_pieces(self.session, files, images, options),
+                    time.time(), None))
                 generated["html"] = plan.html_arcname
             except (Cancelled, SinkFailed):
                 raise
             except Exception as error:  # whatever else it was, it costs the HTML copy only
-                self._no_html(error, skipped)
-        if requirements is not None:
-            data = requirements.encode("utf-8")
-            record(plan.requirements_arcname,
-                   *archive.add_bytes(f"{top}/{plan.requirements_arcname}", data))
-            generated["requirements"] = plan.requirements_arcname
+                skipped.append(no_html(error, plan.html_arcname))
+        made = []
+        about = self._add_requirements(pinned(), made, generated, skipped)
+        for arcname, data in made:
+            record(arcname, *archive.add_bytes(f"{top}/{arcname}", data))
         generated["manifest"] = plan.manifest_arcname
         meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
         text = manifest.manifest(__version__, plan.notebook_arcname, {"metadata": meta}, listed,
-                                 skipped, generated=generated, storage=self.storage)
+                                 skipped, generated=generated, storage=self.storage,
+                                 environment=about)
         # (A name or reference with undecodable bytes holds lone surrogates: written as
         # JSON escapes, never a reason to lose the manifest.)
         archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8", "backslashreplace"))
         archive.close()
 
-    def _requirements(self, skipped):
-        """requirements.txt's text from the child, or None (and a ``skipped`` entry)."""
-        if not self.options.requirements:
-            return None
-        try:
-            return self.session.requirements()
-        except render.RenderFailed as error:
-            log.warning("nbext_pkg: no requirements.txt for %s: %s", self.plan.notebook_arcname, error)
-            skipped.append({"reference": self.plan.requirements_arcname, "reason": "failed"})
-            return None
-
-    def _no_html(self, error, skipped):
-        """The manifest's word for an HTML copy that ``error`` cost."""
-        known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
-        log.warning("nbext_pkg: no HTML copy of %s: %s", self.plan.notebook_arcname, error)
-        skipped.append({"reference": self.plan.html_arcname,
-                        "reason": f"html-{error.reason}" if known else "html-failed"})
-
     def _add_member(self, archive, files, member, record):
-        """Add one planned file; the reason it was left out, or None."""
-        try:
-            checked = files.open(member)
-        except Changed as error:
-            log.info("nbext_pkg: %s", error)
-            return error.reason
-        except (Cancelled, SinkFailed):
-            raise
-        except Exception as error:  # a store that failed in a way of its own: this file only
-            log.warning("nbext_pkg: %s left out of the bundle: %r", member.rel, error)
-            return "unreadable"
-        try:
-            record(member.arcname, *archive.add_file(
-                f"{self.plan.top}/{member.arcname}", checked, member.mtime_ns / 1e9),
-                member.original, self.tree.storage_of(member.rel))
-        except Changed as error:  # moved while read, or came damaged (contents.py)
-            log.info("nbext_pkg: %s", error)
-            return error.reason
-        except (Cancelled, SinkFailed):
-            raise
-        except Exception as error:  # a read error, no room to spool it, anything: this file only
-            log.warning("nbext_pkg: %s left out of the bundle: %s", member.rel, error)
-            return "unreadable"
-        finally:
-            checked.close()
-        return None
+        return add_member(archive, files, member, self.plan.top, record, self.tree)
 
-    def _html(self, files, images):
-        """The HTML copy's bytes, images the plan accepted filled in as data URIs, up to
-        the embedding budget (an image shown twice costs twice)."""
-        budget = self.options.embed_total_bytes
-        for kind, piece in self.session.pieces():
-            if kind == "text":
-                yield piece
-                continue
-            key, original = piece
-            member = images.get(key)
-            data = None
-            if member is not None and member.size <= budget:
-                try:
-                    data = files.read_all(member, min(budget, self.options.embed_max_bytes))
-                except (Changed, OSError):
-                    data = None
-            if data is not None and len(data) > min(budget, self.options.embed_max_bytes):
-                data = None  # a size learnt only now (contents.py)
-            if data is None:
-                yield original.encode("utf-8")
-                continue
-            budget -= len(data)
-            mime = mimetypes.guess_type(member.rel)[0] or "application/octet-stream"
-            yield f"data:{mime};base64,".encode("ascii")
-            for at in range(0, len(data), _B64_BLOCK):
-                yield base64.b64encode(data[at:at + _B64_BLOCK])
+
+def requirements_for(facts, options, skipped, arcname):
+    """(requirements.txt, runtime.txt or None, environment.Environment) for notebooks of
+    ``facts`` (their imports, in order, once each), pinned in the environment of the
+    kernel the most of them name (environment.py); None, and a ``skipped`` entry, when
+    no interpreter could say."""
+    imports, kernels = [], {}
+    for one in facts:
+        for module in one.get("imports") or ():
+            if module not in imports:
+                imports.append(module)
+        spec = one.get("kernelspec")
+        key = json.dumps(spec, sort_keys=True, default=str)
+        kernels.setdefault(key, [0, spec, one.get("language_info")])[0] += 1
+    _, kernelspec, language_info = max(kernels.values(), key=lambda k: k[0]) if kernels \
+        else (0, None, None)
+    specs = options.kernel_specs if options.kernel_specs is not None else environment.default_specs()
+    try:
+        env = environment.of_notebook(imports, kernelspec, language_info, specs,
+                                      timeout=options.requirements_timeout, log=log)
+    except environment.ProbeFailed as error:
+        log.warning("nbext_pkg: no requirements.txt: %s", error)
+        skipped.append({"reference": arcname, "reason": "failed"})
+        return None
+    python = environment.is_python(kernelspec, language_info)
+    return env.requirements(imports), env.runtime() if python else None, env
+
+
+def no_html(error, arcname):
+    """The manifest's entry for an HTML copy that ``error`` cost."""
+    known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
+    log.warning("nbext_pkg: no HTML copy %s: %s", arcname, error)
+    return {"reference": arcname, "reason": f"html-{error.reason}" if known else "html-failed"}
+
+
+def add_member(archive, files, member, top, record, tree):
+    """Add one planned file below ``top``; the reason it was left out, or None."""
+    try:
+        checked = files.open(member)
+    except Changed as error:
+        log.info("nbext_pkg: %s", error)
+        return error.reason
+    except (Cancelled, SinkFailed):
+        raise
+    except Exception as error:  # a store that failed in a way of its own: this file only
+        log.warning("nbext_pkg: %s left out of the bundle: %r", member.rel, error)
+        return "unreadable"
+    try:
+        record(member.arcname, *archive.add_file(
+            f"{top}/{member.arcname}", checked, member.mtime_ns / 1e9),
+            member.original, tree.storage_of(member.rel))
+    except Changed as error:  # moved while read, or came damaged (contents.py)
+        log.info("nbext_pkg: %s", error)
+        return error.reason
+    except (Cancelled, SinkFailed):
+        raise
+    except Exception as error:  # a read error, no room to spool it, anything: this file only
+        log.warning("nbext_pkg: %s left out of the bundle: %s", member.rel, error)
+        return "unreadable"
+    finally:
+        checked.close()
+    return None
+
+
+def html_pieces(session, files, images, options):
+    """The HTML copy's bytes as ``session``'s child rendered it, images the plan accepted
+    filled in as data URIs, up to the embedding budget (an image shown twice costs twice)."""
+    budget = options.embed_total_bytes
+    for kind, piece in session.pieces():
+        if kind == "text":
+            yield piece
+            continue
+        key, original = piece
+        member = images.get(key)
+        data = None
+        if member is not None and member.size <= budget:
+            try:
+                data = files.read_all(member, min(budget, options.embed_max_bytes))
+            except (Changed, OSError):
+                data = None
+        if data is not None and len(data) > min(budget, options.embed_max_bytes):
+            data = None  # a size learnt only now (contents.py)
+        if data is None:
+            yield original.encode("utf-8")
+            continue
+        budget -= len(data)
+        mime = mimetypes.guess_type(member.rel)[0] or "application/octet-stream"
+        yield f"data:{mime};base64,".encode("ascii")
+        for at in range(0, len(data), _B64_BLOCK):
+            yield base64.b64encode(data[at:at + _B64_BLOCK])
 
 
 def local_tree(root, options):

@@ -51,6 +51,7 @@ class Plan:
     notebook_arcname: str
     html_arcname: str = ""
     requirements_arcname: str = "requirements.txt"
+    runtime_arcname: str = "runtime.txt"
     manifest_arcname: str = "MANIFEST.json"
     files: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
@@ -197,6 +198,7 @@ def _name_members(plan, notebook_path, stem):
     folder = posixpath.dirname(plan.notebook_arcname)
     plan.html_arcname = claim(posixpath.join(folder, safe_part(stem) + ".html"), aside)
     plan.requirements_arcname = claim("requirements.txt", aside)
+    plan.runtime_arcname = claim("runtime.txt", aside)
     plan.manifest_arcname = claim("MANIFEST.json", aside)
 
 

@@ -1,5 +1,5 @@
 """Everything a bundle does with the notebook's text happens in a child process: parsing
-the notebook, finding its references (for the plan), requirements.txt and the HTML copy.
+the notebook, finding its references and imports (for the plan), and the HTML copy.
 
 All of these run regular expressions and parsers over user text (ours, nbformat's,
 nbconvert's, mistune's, IPython's), and a quadratic case in any of them, or a very
@@ -39,7 +39,7 @@ import time
 
 from .options import Cancelled
 
-READY, FACTS, REQUIREMENTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RFQTIEXM")
+READY, FACTS, TEXT, IMAGE, END, FAILED, NO_MEMORY = (bytes([c]) for c in b"RFTIEXM")
 _FRAME = struct.Struct(">cI")
 _START_SECONDS = 60  # a new zygote imports nbformat before it forks the first child
 _FORK_SECONDS = 30
@@ -344,7 +344,6 @@ class Session:
     def __init__(self, memory, cancel):
         self.cancel = cancel
         self.failure = None
-        self._requirements = None
         self._drained = None
         self._spool = None
         self._over = False
@@ -402,14 +401,14 @@ class Session:
         except OSError as error:
             self.failure = RenderFailed("unavailable", f"no child process could start: {error}")
 
-    def render(self, *, html, requirements, images, timeout):
-        """Start the render of the notebook read: requirements.txt and/or the HTML copy."""
+    def render(self, *, images, timeout):
+        """Start the render of the notebook read: its HTML copy."""
         self._drained = threading.Event()
         if self.failure is not None:
             self._drained.set()
             return
         self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, prefix="nbext_pkg-")
-        self.child.send({"kind": "render", "html": html, "requirements": requirements,
+        self.child.send({"kind": "render", "html": True,
                          "images": sorted(images), "timeout": timeout},
                         deadline=time.monotonic() + timeout + 1)
         threading.Thread(target=self._drain, name="nbext_pkg-render", daemon=True).start()
@@ -418,9 +417,7 @@ class Session:
         try:
             while True:
                 kind, payload = self.child.frame(self.cancel, "the render overran its time limit")
-                if kind == REQUIREMENTS:
-                    self._requirements = payload.decode("utf-8")
-                elif kind in (TEXT, IMAGE):
+                if kind in (TEXT, IMAGE):
                     self._spool.write(_FRAME.pack(kind, len(payload)) + payload)
                 elif kind == END:
                     break
@@ -441,15 +438,6 @@ class Session:
         while not self._drained.wait(0.25):
             if self.cancel.is_set():
                 raise Cancelled()
-
-    def requirements(self):
-        """requirements.txt's text; RenderFailed if the child could not say."""
-        self._wait()
-        if self._requirements is not None:
-            return self._requirements
-        if isinstance(self.failure, Cancelled):
-            raise Cancelled()
-        raise self.failure or RenderFailed("failed", "the child sent no requirements")
 
     def pieces(self):
         """The page as ("text", bytes) and ("image", (key, original)) pieces."""

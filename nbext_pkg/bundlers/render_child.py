@@ -6,8 +6,8 @@ socket for the child and an address-space limit), forks a child. A child reads j
 its socket (a JSON line, a length, that many bytes) and answers in frames:
 
 - ``read``: the notebook's bytes in; its facts out (references, excludes, the metadata the
-  bundle reads); the parsed notebook is kept for the next job;
-- ``render``: requirements.txt and/or the HTML copy of the notebook read;
+  bundle reads, the modules its code imports); the parsed notebook is kept for the next job;
+- ``render``: the HTML copy of the notebook read;
 - ``forget``: drop the notebook (the child goes back to the pool).
 """
 
@@ -21,8 +21,11 @@ import socket
 import struct
 import sys
 
+from .manifest import top_level_imports
 from .references import ascii_lower, excludes, find_references, src_key
-from .render import END, FACTS, FAILED, IMAGE, NO_MEMORY, READY, REQUIREMENTS, TEXT, write_frame
+from .render import END, FACTS, FAILED, IMAGE, NO_MEMORY, READY, TEXT, write_frame
+
+MAX_IMPORTS = 1000
 
 _PIECE = 1024 * 1024
 _SPACE = " \t\n\r\f"
@@ -129,6 +132,8 @@ def _facts(notebook, header):
         "bundle": {k: v for k, v in bundle.items() if isinstance(v, (str, bool, int))},
         "kernelspec": meta.get("kernelspec"),
         "language_info": meta.get("language_info"),
+        # The top-level modules the code imports, for requirements.txt (environment.py).
+        "imports": top_level_imports(notebook)[:MAX_IMPORTS],
     }
 
 
@@ -178,15 +183,10 @@ def _read(out, state, header, body):
 
 
 def _render(out, state, header):
-    from . import manifest
-
     notebook = state.get("notebook")
     if notebook is None:
         write_frame(out, FAILED, b"no notebook was read")
         return
-    if header["requirements"]:
-        write_frame(out, REQUIREMENTS, manifest.requirements(notebook).encode("utf-8"))
-        out.flush()
     body = None
     if header["html"]:
         if "exporter" not in state:

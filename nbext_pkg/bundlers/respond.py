@@ -146,9 +146,34 @@ async def respond(handler, path):
         await _respond(handler, settings, asked, cm, rel, allow_hidden)
 
 
-async def _respond(handler, settings, asked, cm, rel, allow_hidden):
+def kernel_specs(handler):
+    """The server's kernelspec lookup, for the plan's thread (environment.py): the kernel
+    spec manager's own, whose kernelspecs are the ones the server starts. A manager that
+    answers only on the event loop (a gateway's) gives nothing: the server's environment
+    is asked instead."""
+    manager = handler.settings.get("kernel_spec_manager")
+    if manager is None:
+        return None
+
+    def lookup(name):
+        found = manager.get_kernel_spec(name)
+        if inspect.isawaitable(found):
+            getattr(found, "close", lambda: None)()
+            return None
+        return found
+    return lookup
+
+
+def options_for(handler, settings, allow_hidden):
+    """The Options of one request: the server's limits, its base URL and kernelspecs."""
     options = options_mod.Options.from_settings(
         settings, base_url=handler.base_url, allow_hidden=allow_hidden)
+    options.kernel_specs = kernel_specs(handler)
+    return options
+
+
+async def _respond(handler, settings, asked, cm, rel, allow_hidden):
+    options = options_for(handler, settings, allow_hidden)
     watch_connection(handler, options.cancel)
     root = local_root(cm)
     # The manager is called from the plan's thread: a synchronous one (pgcontents,

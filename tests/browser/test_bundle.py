@@ -51,7 +51,8 @@ def test_download_as_notebook_bundle(browser, server, notebook_root, downloads):
     with zipfile.ZipFile(target) as zf:
         names = set(zf.namelist())
         assert {"Résumé #2/Résumé #2.ipynb", "Résumé #2/pic ü.png", "Résumé #2/Résumé #2.html",
-                "Résumé #2/MANIFEST.json", "Résumé #2/requirements.txt"} <= names
+                "Résumé #2/MANIFEST.json", "Résumé #2/requirements.txt",
+                "Résumé #2/runtime.txt"} <= names
         assert zf.read("Résumé #2/pic ü.png") == PNG
         saved = nbformat.reads(zf.read("Résumé #2/Résumé #2.ipynb").decode(), as_version=4)
         assert saved.cells[1].source == "edited = True"

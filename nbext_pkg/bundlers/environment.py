@@ -1,0 +1,253 @@
+"""The environment a bundle's notebook runs in, asked of that environment itself:
+which installed distributions provide the modules it imports (requirements.txt), and
+which Python it is (runtime.txt, the manifest's ``python``).
+
+The server's own environment is often not the notebook's: under JupyterHub and conda
+a kernelspec names an interpreter of its own. So the kernelspec's interpreter is asked,
+by running ``PROBE`` with it (a short process, with a time limit, in an empty folder so
+that nothing of the user's shadows the standard library). The notebook's running kernel
+is not asked: code run there would show in its history and execution count, wait behind
+a busy cell, and there is none for a notebook that is not open. Only when the
+kernelspec is not a Python one that can be found, or its interpreter fails, is the
+server's own interpreter asked; the manifest says which (``requirements_from``).
+
+Imports neither tornado nor notebook.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from .digests import Memo
+
+# Runs in the kernel's interpreter (Python 3.6 and later): the modules asked on stdin,
+# each as standard library, provided by installed distributions (name, version), or
+# neither; and what Python this is. Printed after a marker, so that whatever a
+# sitecustomize prints first is not taken for the answer.
+PROBE = r"""
+import json, os, platform, sys
+asked = json.loads(sys.stdin.read())
+try:
+    from importlib import metadata
+except ImportError:
+    metadata = None
+
+def provided():
+    if metadata is None:
+        return {}
+    if hasattr(metadata, "packages_distributions"):
+        return metadata.packages_distributions()
+    found = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        tops = (dist.read_text("top_level.txt") or "").split()
+        if not tops:
+            for f in dist.files or ():
+                parts = f.parts
+                if len(parts) > 1 and not parts[0].endswith((".dist-info", ".egg-info")):
+                    tops.append(parts[0])
+                elif len(parts) == 1 and f.suffix == ".py":
+                    tops.append(parts[0][:-3])
+        for top in set(tops):
+            found.setdefault(top, []).append(name)
+    return found
+
+def stdlib(name):
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return name in names or name in sys.builtin_module_names
+    if name in sys.builtin_module_names:
+        return True
+    import importlib.util, sysconfig
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(spec, "origin", None) or ""
+    base = sysconfig.get_paths()["stdlib"]
+    return origin.startswith(base) and "-packages" not in origin
+
+by_module = provided()
+answer = {}
+for module in asked:
+    if stdlib(module):
+        answer[module] = "stdlib"
+        continue
+    pins = []
+    for dist in by_module.get(module) or ():
+        try:
+            pins.append([dist, metadata.version(dist)])
+        except Exception:
+            pass
+    answer[module] = pins
+out = {
+    "modules": answer,
+    "python": {"version": platform.python_version(),
+               "implementation": platform.python_implementation(),
+               "platform": sys.platform, "machine": platform.machine()},
+    "paths": [p for p in sys.path if p and os.path.isdir(p)],
+}
+sys.stdout.write("\nNBEXT_PKG_PROBE " + json.dumps(out) + "\n")
+"""
+_MARK = "NBEXT_PKG_PROBE "
+MAX_IMPORTS = 1000
+# What the probe of one interpreter said, until a folder on its sys.path changes
+# (installing or removing a distribution changes its site-packages folder).
+PROBES = Memo(max_entries=64, max_bytes=4 * 1024**2, ttl=3600)
+
+
+class ProbeFailed(Exception):
+    """The interpreter could not say (missing, too slow, no answer)."""
+
+
+@dataclass
+class Environment:
+    """What one interpreter said: ``modules`` (module -> "stdlib" or [[dist, version]]),
+    ``python`` (version, implementation, platform, machine) and ``source`` ("kernel" or
+    "server")."""
+
+    modules: dict
+    python: dict
+    source: str
+    kernelspec: str = None
+
+    def requirements(self, imports):
+        """requirements.txt's text: third-party imports pinned to the versions installed
+        in this environment; the imports nothing installed provides stay comments."""
+        pinned, unknown = {}, []
+        for module in imports:
+            found = self.modules.get(module)
+            if found == "stdlib" or module.startswith("_"):
+                continue
+            if not found:
+                unknown.append(module)
+                continue
+            for dist, version in found:
+                pinned[dist.lower()] = f"{dist}=={version}"
+        where = (f"the kernel's environment ({self.kernelspec})" if self.source == "kernel"
+                 else "the notebook server's environment")
+        lines = [f"# Imported by the notebook; versions as installed in {where} where it was bundled."]
+        lines += [pinned[key] for key in sorted(pinned)]
+        lines += [f"# {module}: imported, but no installed distribution provides it" for module in unknown]
+        return "\n".join(lines) + "\n"
+
+    def runtime(self):
+        """runtime.txt's text (``python-3.11``, as repo2docker and Binder read it), or None
+        for a Python that is not CPython."""
+        version = self.python.get("version") or ""
+        if self.python.get("implementation") != "CPython" or not re.match(r"\d+\.\d+", version):
+            return None
+        return "python-" + ".".join(version.split(".")[:2]) + "\n"
+
+
+def is_python(kernelspec, language_info):
+    """Whether the notebook says it runs Python (its kernelspec's language, else the
+    language its kernel reported)."""
+    for meta in (kernelspec, language_info):
+        if isinstance(meta, dict):
+            language = meta.get("language") if meta is kernelspec else meta.get("name")
+            if isinstance(language, str) and language:
+                return language.lower() == "python"
+    return True  # no word at all: the server's own default kernel is Python
+
+
+def interpreter(spec):
+    """The interpreter a kernelspec starts (the path of its ``argv[0]``, found as the
+    kernel manager would: ``python``, ``python3`` and ``python3.X`` mean the server's own,
+    as jupyter_client decides), or None."""
+    argv = list(getattr(spec, "argv", None) or ())
+    if not argv or not isinstance(argv[0], str):
+        return None
+    first = argv[0].replace("{prefix}", sys.prefix)
+    first = first.replace("{resource_dir}", getattr(spec, "resource_dir", "") or "")
+    if first in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
+        return sys.executable
+    env = dict(os.environ, **(getattr(spec, "env", None) or {}))
+    found = first if os.path.isabs(first) else shutil.which(first, path=env.get("PATH"))
+    return found if found and os.access(found, os.X_OK) else None
+
+
+def _identity(paths):
+    found = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            found.append((path, None))
+            continue
+        found.append((path, info.st_mtime_ns, info.st_ino))
+    return tuple(found)
+
+
+def probe(python, modules, env=None, timeout=10.0):
+    """What ``python`` says about ``modules`` (remembered until its sys.path changes)."""
+    modules = sorted(set(modules))[:MAX_IMPORTS]
+    key = ("probe", python, tuple(sorted((env or {}).items())), tuple(modules))
+    known = PROBES.get(key)
+    if known is not None and _identity(known[1]) == known[2] and _identity([python]) == known[3]:
+        return known[0]
+    before = _identity([python])
+    with tempfile.TemporaryDirectory(prefix="nbext_pkg-probe-") as empty:
+        try:
+            done = subprocess.run([python, "-c", PROBE], input=json.dumps(modules), cwd=empty,
+                                  env=dict(os.environ, **(env or {})), capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProbeFailed(f"{python} did not answer within {timeout:g} s") from None
+        except OSError as error:
+            raise ProbeFailed(f"{python} could not run: {error}") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
+    if done.returncode != 0 or not lines:
+        said = (done.stderr.strip().splitlines() or ["no answer"])[-1][:300]
+        raise ProbeFailed(f"{python} exited with {done.returncode}: {said}")
+    try:
+        answer = json.loads(lines[-1][len(_MARK):])
+        found = (answer["modules"], answer["python"])
+        paths = [p for p in answer["paths"] if isinstance(p, str)]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ProbeFailed(f"{python} answered something else: {error}") from None
+    PROBES.put(key, (found, paths, _identity(paths), before), len(lines[-1]) + 200)
+    return found
+
+
+def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=None):
+    """The Environment to pin ``imports`` from: the notebook's kernelspec's (``specs``:
+    a callable, kernelspec name -> spec with argv/env/language, or None), else the
+    server's; ProbeFailed when neither could say."""
+    name = kernelspec.get("name") if isinstance(kernelspec, dict) else None
+    name = name if isinstance(name, str) and name else None
+    if is_python(kernelspec, language_info) and name and specs is not None:
+        try:
+            spec = specs(name)
+        except Exception as error:  # no such kernelspec here, an unreadable kernel.json
+            spec = None
+            if log is not None:
+                log.info("nbext_pkg: kernelspec %s not found (%s): the server's environment "
+                         "is asked instead", name, error)
+        python = interpreter(spec) if spec is not None else None
+        language = (getattr(spec, "language", "") or "").lower()
+        if python is not None and language in ("python", ""):
+            try:
+                modules, about = probe(python, imports, getattr(spec, "env", None) or {}, timeout)
+                return Environment(modules, about, "kernel", name)
+            except ProbeFailed as error:
+                if log is not None:
+                    log.warning("nbext_pkg: the kernel's interpreter for %s could not list its "
+                                "packages (%s): the server's environment is asked instead", name, error)
+    modules, about = probe(sys.executable, imports, None, timeout)
+    return Environment(modules, about, "server")
+
+
+def default_specs():
+    """The kernelspec lookup of this environment's jupyter_client (the exporter's and the
+    command line's; the server hands over its own kernel spec manager's)."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+    except ImportError:  # pragma: no cover - every notebook server has jupyter_client
+        return None
+    return KernelSpecManager().get_kernel_spec
