@@ -57,6 +57,39 @@ class BundleMixin:
         self.finish(json.dumps({"message": message, "reason": self._reason}))
 
 
+class SelectionMixin(BundleMixin):
+    """``POST <base_url>/nbext_pkg/selection``: the bundle of what is ticked in the tree page's
+    list (``folder``, ``names`` as a JSON list, and the bundle's ``format``, ``html``,
+    ``requirements``, in the form's body), downloaded; with ``save=1`` written into that
+    folder instead (201, JSON: where it went). The server's xsrf rules apply, as to any POST."""
+
+    async def _post(self):
+        from .bundlers.respond import respond_selection
+
+        save = self.get_argument("save", "0") in ("1", "true", "yes")
+        await respond_selection(self, save=save)
+
+
+class SaveMixin(BundleMixin):
+    """``POST <base_url>/nbext_pkg/save/<path>``: the notebook's bundle, written beside it under
+    a free name (201, JSON: where it went)."""
+
+    async def _post(self, path):
+        from .bundlers.respond import respond_save
+
+        await respond_save(self, path)
+
+
+class OpenMixin(BundleMixin):
+    """``POST <base_url>/nbext_pkg/open/<path>``: the archive at ``path`` opened into a new
+    folder beside it (bundlers/opening.py)."""
+
+    async def _post(self, path):
+        from .bundlers.opening import respond_open
+
+        await respond_open(self, path)
+
+
 class StockBundleMixin(BundleMixin):
     """``GET <base_url>/bundle/<path>?bundler=<id>``, the stock Download as entries' URL.
 
@@ -147,20 +180,21 @@ class OwnFilesMixin:
 
 
 def handler_classes(flavour):
-    """(StatusHandler, BundleHandler, StockBundleHandler, OwnFilesHandler) for ``"notebook"`` (notebook 6)
-    or ``"jupyter_server"`` (nbclassic, JupyterHub's single-user server)."""
+    """{name: handler class} (status, bundle, selection, save, open, stock, files) for
+    ``"notebook"`` (notebook 6) or ``"jupyter_server"`` (nbclassic, JupyterHub's single-user
+    server)."""
     if flavour == "jupyter_server":
         from jupyter_server.auth.decorator import authorized
         from jupyter_server.base.handlers import APIHandler, FileFindHandler, JupyterHandler
 
-        def guard(method, resource):
+        def guard(method, resource, action="read"):
             # jupyter_server 2 also asks its authorizer (JupyterHub's scopes, for one).
-            return web.authenticated(authorized(action="read", resource=resource)(method))
+            return web.authenticated(authorized(action=action, resource=resource)(method))
     else:
         from notebook.base.handlers import APIHandler, FileFindHandler
         from notebook.base.handlers import IPythonHandler as JupyterHandler
 
-        def guard(method, resource):
+        def guard(method, resource, action="read"):
             return web.authenticated(method)
 
     status = type("StatusHandler", (StatusMixin, APIHandler), {
@@ -179,4 +213,11 @@ def handler_classes(flavour):
         "auth_resource": "contents", "get": guard(StockBundleMixin._get, "contents"),
         "head": guard(StockBundleMixin._head, "contents"), **extra})
     files = type("OwnFilesHandler", (OwnFilesMixin, FileFindHandler), {})
-    return status, bundle, stock, files
+    selection = type("SelectionHandler", (SelectionMixin, JupyterHandler), {
+        "auth_resource": "contents", "post": guard(SelectionMixin._post, "contents")})
+    save = type("SaveHandler", (SaveMixin, JupyterHandler), {
+        "auth_resource": "contents", "post": guard(SaveMixin._post, "contents", "write")})
+    opener = type("OpenHandler", (OpenMixin, JupyterHandler), {
+        "auth_resource": "contents", "post": guard(OpenMixin._post, "contents", "write")})
+    return {"status": status, "bundle": bundle, "selection": selection, "save": save,
+            "open": opener, "stock": stock, "files": files}

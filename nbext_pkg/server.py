@@ -35,7 +35,7 @@ def load(app):
     web_app = app.web_app
     base_url = web_app.settings["base_url"]
     web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
-    status, bundle, stock, files = handler_classes(flavour)
+    handlers = handler_classes(flavour)
     if flavour == "jupyter_server":
         from jupyter_server.utils import url_path_join
     else:
@@ -43,13 +43,16 @@ def load(app):
     own_files = nbextension_folders(web_app.settings)
     linked = any(os.path.islink(p) for p in own_files)
     routes = [
-        (url_path_join(base_url, "nbext_pkg", "api", "status"), status),
-        (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), bundle),
+        (url_path_join(base_url, "nbext_pkg", "api", "status"), handlers["status"]),
+        (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), handlers["bundle"]),
+        (url_path_join(base_url, "nbext_pkg", "selection"), handlers["selection"]),
+        (url_path_join(base_url, "nbext_pkg", "save", "(.+)"), handlers["save"]),
+        (url_path_join(base_url, "nbext_pkg", "open", "(.+)"), handlers["open"]),
         # Ahead of notebook 6's own /bundle/ handler (and where nbclassic has none).
-        (url_path_join(base_url, "bundle", "(.*)"), stock),
+        (url_path_join(base_url, "bundle", "(.*)"), handlers["stock"]),
         (
             url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
-            files,
+            handlers["files"],
             {"path": own_files, "no_cache_paths": ["/"] if linked else []},
         ),
     ]

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .paths import Skip, Tree
-from .references import excludes, find_references, markdown_src, src_key
+from .references import Reference, excludes, find_references, markdown_src, src_key
 
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .gif .svg .webp .bmp".split())
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -150,15 +150,90 @@ def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
     return plan
 
 
+@dataclass
+class TickedNotebook:
+    """A notebook ticked in a selection: its member, what the child read of it, and where
+    its HTML copy goes."""
+
+    member: Member
+    facts: dict
+    html_arcname: str = ""
+    images: dict = field(default_factory=dict)
+
+
+def _kind(found):
+    import stat as stat_mod
+
+    if isinstance(found, str):
+        return None
+    if stat_mod.S_ISDIR(found[1].st_mode):
+        return "folder"
+    return "file"
+
+
+def plan_selection(folder, ticks, tree, *, max_bytes, max_files, notebooks, top):
+    """Plan the bundle of ``ticks`` (References, one per ticked name of ``folder``, which
+    is root-relative): each as a notebook's reference from that folder would be, a folder
+    with all below it within the limits; every ticked notebook's own references followed
+    from the same folder (``notebooks(member)`` gives its facts, as the child read them).
+    ``top(kinds)`` names the bundle from {name: "file" | "folder"}. (Plan, kinds);
+    OverLimit past the limits. The plan's ``notebooks`` are TickedNotebooks."""
+    plan = Plan(top="", notebook_arcname="")
+    plan.folder, plan.notebooks = folder, []
+    seen = set()
+    kinds = {ref.path: _kind(tree.locate(posixpath.join(folder, ref.path) if folder else ref.path))
+             for ref in ticks}
+    _collect(plan, ticks, [], posixpath.join(folder, ""), tree, max_bytes, max_files, seen)
+    ticked = {posixpath.join(folder, ref.path) if folder else ref.path for ref in ticks
+              if kinds.get(ref.path) == "file" and ref.path.lower().endswith(".ipynb")}
+    for member in [m for m in plan.files if m.rel in ticked]:
+        facts = notebooks(member)
+        if facts is None:  # not readable as a notebook: it stays a file of the selection
+            continue
+        plan.notebooks.append(TickedNotebook(member, facts))
+        references = [Reference(*ref) for ref in facts["references"]]
+        _collect(plan, references, facts["excludes"], member.rel, tree,
+                 max_bytes - plan.total_bytes, max_files, seen)
+        if facts.get("more_references"):
+            plan.skipped.append({"reference": f"{facts['more_references']} more references of "
+                                              f"{as_written(member.rel)}", "reason": "limit"})
+    if plan.total_bytes > max_bytes:
+        raise OverLimit(
+            f"This bundle would hold {human(plan.total_bytes)} of files, more than the server's "
+            f"limit of {human(max_bytes)} (c.NbextPkg.max_bundle_bytes).")
+    if len(plan.files) > max_files:
+        raise OverLimit(
+            f"This bundle would hold {len(plan.files)} files, more than the server's limit of "
+            f"{max_files} (c.NbextPkg.max_bundle_files).")
+    plan.top = safe_part(top(kinds))
+    only_folder = len(ticks) == 1 and kinds.get(ticks[0].path) == "folder"
+    anchor = posixpath.join(folder, ticks[0].path) if only_folder and folder else \
+        (ticks[0].path if only_folder else folder)
+    copies = _name_members(plan, None, None, anchor=anchor,
+                           html_beside=[t.member for t in plan.notebooks])
+    for ticked_nb in plan.notebooks:
+        ticked_nb.html_arcname = copies[ticked_nb.member.rel]
+        ticked_nb.images = plan.images
+    return plan, kinds
+
+
 def _key(name):
     """Names that one extractor or another takes for the same: any case, NFC or NFD."""
     return unicodedata.normalize("NFC", name).casefold()
 
 
-def _name_members(plan, notebook_path, stem):
-    common = _deepest_common_folder([notebook_path] + [m.rel for m in plan.files])
+def _name_members(plan, notebook_path, stem, anchor=None, html_beside=()):
+    """Name every member below the deepest folder they share (no deeper than ``anchor``'s
+    folder, when given), the user's names first; then the generated ones: the notebook's
+    HTML copy (or one beside each of ``html_beside``, for a selection; returned as
+    {rel: arcname}), requirements.txt, runtime.txt and the manifest."""
+    paths = ([notebook_path] if notebook_path else []) + [m.rel for m in plan.files]
+    if anchor is not None:
+        paths.append(posixpath.join(anchor, "\x00"))
+    common = _deepest_common_folder(paths)
     inside = (lambda rel: posixpath.relpath(rel, common)) if common else (lambda rel: rel)
-    wanted = [(None, inside(notebook_path))] + [(m, inside(m.rel)) for m in plan.files]
+    wanted = ([(None, inside(notebook_path))] if notebook_path else []) + \
+        [(m, inside(m.rel)) for m in plan.files]
     # The folders the members make are taken too: a file "Data" beside a folder "data"
     # would land on the same spot on a Mac or Windows.
     taken = {_key(folder) for _, name in wanted for folder in _folders(safe_name(name))}
@@ -195,11 +270,16 @@ def _name_members(plan, notebook_path, stem):
         stem_, ext = posixpath.splitext(wanted)
         return f"{stem_}.nbext_pkg{ext}" if n == 2 else f"{stem_}.nbext_pkg-{n - 1}{ext}"
 
-    folder = posixpath.dirname(plan.notebook_arcname)
-    plan.html_arcname = claim(posixpath.join(folder, safe_part(stem) + ".html"), aside)
+    copies = {}
+    if notebook_path:
+        folder = posixpath.dirname(plan.notebook_arcname)
+        plan.html_arcname = claim(posixpath.join(folder, safe_part(stem) + ".html"), aside)
+    for member in html_beside:
+        copies[member.rel] = claim(posixpath.splitext(member.arcname)[0] + ".html", aside)
     plan.requirements_arcname = claim("requirements.txt", aside)
     plan.runtime_arcname = claim("runtime.txt", aside)
     plan.manifest_arcname = claim("MANIFEST.json", aside)
+    return copies
 
 
 def _folders(name):
@@ -212,9 +292,9 @@ def image_key(ref):
     return src_key(markdown_src(ref.written) if ref.source == "markdown" else ref.written)
 
 
-def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_files):
+def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_files, seen=None):
     notebook_dir = posixpath.dirname(notebook_path)
-    seen = {notebook_path}
+    seen = {notebook_path} if seen is None else seen
     for ref in references:
         tree.check()
         # Metadata includes, and associate lines written as globs (as the stock bundler allows).

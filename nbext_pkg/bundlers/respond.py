@@ -6,7 +6,10 @@ first byte)."""
 
 import asyncio
 import inspect
+import json
+import posixpath
 import re
+import stat
 import time
 from urllib.parse import quote
 
@@ -14,11 +17,13 @@ from tornado import web
 
 from ..config import settings_of
 from . import options as options_mod
+from . import saving
 from .archive import FORMATS
 from .contents import ContentsTree, Store, mixed_routes, on_loop
 from .pipeline import NotBundled, local_tree, notebook_path, prepare, too_large
 from .ranges import Unsatisfiable, requested
 from .reader import Reader
+from .selection import prepare_selection, selection_folder, ticked_names
 from .stream import in_thread, stream, watch_connection
 
 CONTENT_TYPES = {"zip": "application/zip", "tar": "application/x-tar", "tar.gz": "application/gzip"}
@@ -172,26 +177,78 @@ def options_for(handler, settings, allow_hidden):
     return options
 
 
-async def _respond(handler, settings, asked, cm, rel, allow_hidden):
-    options = options_for(handler, settings, allow_hidden)
-    watch_connection(handler, options.cancel)
-    root = local_root(cm)
+def _store(cm, options):
     # The manager is called from the plan's thread: a synchronous one (pgcontents,
     # s3contents) would hold the event loop; an asynchronous one runs on it.
-    store = Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel, check=options.check,
-                                  timeout=options.plan_timeout))
+    return Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel, check=options.check,
+                                 timeout=options.plan_timeout))
 
-    def prepare_bundle():
-        # Started first, a reading process makes itself ready while the plan is made.
+
+def _tree(cm, root, store, options, reader):
+    """The root as one plan reads it: this disk, or the contents manager."""
+    if root is not None:
+        return local_tree(root, options)
+    return ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
+                        routes=mixed_routes(cm, local_root),
+                        file_limit=options.max_contents_file_bytes,
+                        max_listings=options.max_files + 1, reader=reader)
+
+
+def _planning(cm, root, settings, make):
+    """A callable for the plan's thread: ``make(reader)`` with a reading process started
+    first (for a store off this disk), which makes itself ready while the plan is made."""
+    def run():
         reader = Reader.for_manager(cm, settings.contents_reader) if root is None else None
         try:
-            return _prepare(reader)
+            return make(reader)
         except BaseException:
             if reader is not None:
                 reader.done()
             raise
+    return run
 
-    def _prepare(reader):
+
+async def _plan(handler, options, planning):
+    """The planned bundle, or the HTTP error that says why not; None when the client left."""
+    try:
+        bundle = await _planned(in_thread(planning), options)
+    except NotBundled as error:
+        raise web.HTTPError(error.status, str(error)) from None
+    except options_mod.PlanTimeout as error:
+        raise web.HTTPError(413, str(error)) from None
+    except options_mod.Cancelled:
+        handler.log.info("nbext_pkg: the client left while its bundle was planned; planning stopped")
+        return None
+    if options.cancel.is_set():
+        in_thread(bundle.discard, "nbext_pkg-discard")  # it may wait on the child: not here
+        return None
+    return bundle
+
+
+async def _deliver(handler, settings, options, bundle):
+    """Headers, then the archive (or only the headers, for HEAD)."""
+    try:
+        start, end = _headers(handler, bundle)
+    except BaseException:
+        in_thread(bundle.discard, "nbext_pkg-discard")
+        raise
+    if handler.request.method == "HEAD":
+        in_thread(bundle.discard, "nbext_pkg-discard")
+        handler.finish()
+        return
+    await stream(handler, lambda sink: bundle.write(sink, start, end), settings.bundle_chunk_bytes,
+                 options.cancel, idle=settings.bundle_idle_timeout)
+
+
+async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
+    options = options_for(handler, settings, allow_hidden)
+    watch_connection(handler, options.cancel)
+    root = local_root(cm)
+    if save and root is None:
+        raise web.HTTPError(400, NOT_ON_DISK)
+    store = _store(cm, options)
+
+    def make(reader):
         # Ask for the type first: a large data file must not be read just to be refused.
         model = store.call("get", rel, content=False)
         if model.get("type") != "notebook":
@@ -207,39 +264,121 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden):
         elif not ours:  # a notebook the manager makes from another file (jupytext)
             model = store.on_loop("get", rel, content=True, type="notebook")
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
-        if root is not None:
-            tree = local_tree(root, options)
-        else:
-            tree = ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
-                                routes=mixed_routes(cm, local_root),
-                                file_limit=options.max_contents_file_bytes,
-                                max_listings=options.max_files + 1, reader=reader)
+        tree = _tree(cm, root, store, options, reader)
         return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
                        layers=layers, storage=store.name)
 
+    bundle = await _plan(handler, options, _planning(cm, root, settings, make))
+    if bundle is None:
+        return
+    if save:
+        await _save(handler, bundle, root, posixpath.dirname(rel))
+    else:
+        await _deliver(handler, settings, options, bundle)
+
+
+NOT_ON_DISK = ("This server keeps its files in a contents manager off its own disk, so a bundle "
+               "cannot be saved into the workspace here: download it instead.")
+
+
+def selected(handler):
+    """(folder, names) a selection request names: ``folder`` as the page shows it, and
+    ``names`` a JSON list of names in it (in the request's body: hundreds of names do not
+    fit in a URL)."""
+    folder = handler.get_argument("folder", "")
+    raw = handler.get_argument("names", None)
     try:
-        bundle = await _planned(in_thread(prepare_bundle), options)
+        names = json.loads(raw) if raw is not None else None
+    except ValueError:
+        names = None
+    if not isinstance(names, list):
+        raise web.HTTPError(400, "Say what to bundle: names=[\"a.ipynb\", \"data\"] (a JSON list "
+                                 "of names in the folder), with folder=<the folder>.")
+    return folder, names
+
+
+async def respond_selection(handler, save=False):
+    """Answer a POST with the bundle of what is ticked in a folder of the tree page
+    (selection.py): downloaded, or with ``save`` written into that folder."""
+    settings = settings_of(handler.settings)
+    try:
+        asked = options_mod.from_query(handler.get_argument)
+    except options_mod.BadOption as error:
+        raise web.HTTPError(400, str(error)) from None
+    folder, names = selected(handler)
+    cm = handler.contents_manager
+    allow_hidden = bool(getattr(cm, "allow_hidden", False))
+    try:
+        folder_rel = selection_folder(folder, allow_hidden)
+        ticked_names(names)
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error)) from None
-    except options_mod.PlanTimeout as error:
-        raise web.HTTPError(413, str(error)) from None
-    except options_mod.Cancelled:
-        handler.log.info("nbext_pkg: the client left while its bundle was planned; planning stopped")
-        return
-    if options.cancel.is_set():
-        in_thread(bundle.discard, "nbext_pkg-discard")  # it may wait on the child: not here
-        return
+    with _Slot(settings):
+        options = options_for(handler, settings, allow_hidden)
+        watch_connection(handler, options.cancel)
+        root = local_root(cm)
+        if save and root is None:
+            raise web.HTTPError(400, NOT_ON_DISK)
+        store = _store(cm, options)
+        layers = [layer for layer in _nbconfig_layers(handler)] if len(asked) < len(options_mod.DEFAULTS) \
+            else ()
+
+        def make(reader):
+            return prepare_selection(folder_rel, names, options,
+                                     tree=_tree(cm, root, store, options, reader), asked=asked,
+                                     layers=layers, storage=store.name)
+
+        bundle = await _plan(handler, options, _planning(cm, root, settings, make))
+        if bundle is None:
+            return
+        if save:
+            await _save(handler, bundle, root, folder_rel)
+        else:
+            await _deliver(handler, settings, options, bundle)
+
+
+async def respond_save(handler, path):
+    """Answer a POST that saves the bundle of the notebook at ``path`` beside it."""
+    settings = settings_of(handler.settings)
     try:
-        start, end = _headers(handler, bundle)
-    except BaseException:
+        asked = options_mod.from_query(handler.get_argument)
+    except options_mod.BadOption as error:
+        raise web.HTTPError(400, str(error)) from None
+    cm = handler.contents_manager
+    allow_hidden = bool(getattr(cm, "allow_hidden", False))
+    try:
+        rel = notebook_path(path, allow_hidden)
+    except NotBundled as error:
+        raise web.HTTPError(error.status, str(error)) from None
+    with _Slot(settings):
+        await _respond(handler, settings, asked, cm, rel, allow_hidden, save=True)
+
+
+async def _save(handler, bundle, root, folder_rel):
+    """Write the planned bundle into ``folder_rel`` (below the disk root ``root``) under a
+    free name; answer 201 with where it went."""
+    from .paths import Tree
+
+    tree = Tree(root, allow_hidden=bundle.options.allow_hidden)
+    try:
+        found = tree.locate(folder_rel)
+    finally:
+        tree.close()
+    if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
         in_thread(bundle.discard, "nbext_pkg-discard")
-        raise
-    if handler.request.method == "HEAD":
-        in_thread(bundle.discard, "nbext_pkg-discard")
-        handler.finish()
+        raise web.HTTPError(404, f"The folder {folder_rel or '/'} cannot take the bundle: it is "
+                                 "gone, or not inside the server's root.")
+    try:
+        name, size = await in_thread(lambda: saving.save(bundle, found[0], bundle.filename))
+    except saving.NotSaved as error:
+        raise web.HTTPError(error.status, str(error)) from None
+    except options_mod.Cancelled:
+        handler.log.info("nbext_pkg: the client left while its bundle was saved; nothing was kept")
         return
-    await stream(handler, lambda sink: bundle.write(sink, start, end), settings.bundle_chunk_bytes,
-                 options.cancel, idle=settings.bundle_idle_timeout)
+    path = posixpath.join(folder_rel, name) if folder_rel else name
+    handler.set_status(201)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(json.dumps({"path": path, "name": name, "size": size}))
 
 
 class _Unsatisfiable(web.HTTPError):
@@ -257,7 +396,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9]{8,64}")
 def _began(handler):
     """The page's ``download_token``, sent back as a cookie with the bundle's headers: the
     page (bundle_menu.js) learns from it that the browser's download has begun."""
-    token = handler.get_query_argument("download_token", None)
+    token = handler.get_argument("download_token", None)  # the query's, or a form's
     if token and _TOKEN.fullmatch(token):
         handler.set_cookie("nbext_pkg_download", token, path=handler.base_url, max_age=120,
                            samesite="Strict")

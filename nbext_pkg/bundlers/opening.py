@@ -1,0 +1,72 @@
+"""The tornado side of Open bundle on the tree page: ``POST <base_url>/nbext_pkg/open/<path>``
+opens the archive at ``path`` (extract.py's rules) into a new folder beside it, off the event
+loop, and answers 201 with where it went, which notebooks it holds and what did not match
+its manifest; a refusal is a 400 with extract.py's sentence (507 for a full disk), and
+nothing is left behind."""
+
+import posixpath
+import stat
+import threading
+
+from tornado import web
+
+from ..config import settings_of
+from . import extract
+from .paths import Tree
+from .pipeline import NotBundled, notebook_path
+from .respond import NOT_ON_DISK, _Slot, local_root
+from .stream import in_thread, watch_connection
+
+
+async def respond_open(handler, path):
+    settings = settings_of(handler.settings)
+    cm = handler.contents_manager
+    allow_hidden = bool(getattr(cm, "allow_hidden", False))
+    root = local_root(cm)
+    if root is None:
+        raise web.HTTPError(400, NOT_ON_DISK.replace("a bundle cannot be saved into", "an archive "
+                                                     "cannot be opened in"))
+    try:
+        rel = notebook_path(path, allow_hidden)  # inside the root, not hidden
+    except NotBundled as error:
+        raise web.HTTPError(error.status, str(error).replace("notebooks", "archives")) from None
+    tree = Tree(root, allow_hidden=allow_hidden)
+    try:
+        found = tree.locate(rel)
+    finally:
+        tree.close()
+    if isinstance(found, str):
+        raise web.HTTPError(404, f"No such archive: {rel}" if found == "missing" else
+                            f"{rel} cannot be opened here ({found}).")
+    real, info = found
+    if not stat.S_ISREG(info.st_mode):
+        raise web.HTTPError(400, f"{rel} is not an archive: tick a .zip, .tar or .tar.gz file.")
+    cancel = threading.Event()
+    watch_connection(handler, cancel)
+    limits = extract.limits_from(settings, allow_hidden)
+    with _Slot(settings):
+        try:
+            opened = await in_thread(lambda: extract.extract(real, posixpath.dirname(real),
+                                                             limits=limits, cancel=cancel))
+        except extract.Cancelled:
+            handler.log.info("nbext_pkg: the client left while %s was opened; nothing was kept", rel)
+            return
+        except extract.Refused as error:
+            raise web.HTTPError(400, str(error)) from None
+        except extract.OpenFailed as error:
+            raise web.HTTPError(507 if "disk is full" in str(error) else 500, str(error)) from None
+    folder = posixpath.join(posixpath.dirname(rel), opened.name) if posixpath.dirname(rel) \
+        else opened.name
+    handler.set_status(201)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish({
+        "path": folder,
+        "name": opened.name,
+        "files": opened.files,
+        "bytes": opened.bytes,
+        "notebooks": [posixpath.join(folder, nb) for nb in opened.notebooks],
+        "left_out": [{"member": extract.shown(member), "reason": reason}
+                     for member, reason in opened.left_out],
+        "ours": opened.manifest is not None,
+        "mismatches": list(opened.mismatches),
+    })
