@@ -7,23 +7,26 @@
 // <base_url>/nbext_pkg/bundle/<path>?format=zip, after saving unsaved changes
 // as the stock menu does.
 //
-// The download runs in a hidden frame of this page, so the notebook's own
-// notification area can say "Preparing bundle..." while the server plans it
-// (the HTML copy is rendered and the length computed before the first byte).
-// The request carries a token that the server sends back as a cookie with the
-// bundle's headers: when the cookie appears, the browser's own download has
-// begun (with its total size: the response has a Content-Length). A failure
-// before the first byte loads the server's JSON answer into the frame instead;
-// its sentence is shown in a dialog.
+// The download runs in a hidden frame of this page (download.js), so the
+// notebook's own notification area can say "Preparing bundle..." while the
+// server plans it (the HTML copy is rendered and the length computed before the
+// first byte), then "Bundle download started" (with its total size: the
+// response has a Content-Length). A failure before the first byte is shown in a
+// dialog with the server's sentence.
+//
+// File > Save Bundle to This Folder writes the same bundle beside the notebook
+// on the server (POST nbext_pkg/save/<path>) and says where it went.
 define([
     'jquery',
     'base/js/namespace',
     'base/js/utils',
     'base/js/dialog',
+    './download',
+    './new_notebook',
     './self_check',
     './settings',
     './i18n'
-], function ($, Jupyter, utils, dialog, self_check, settings, i18n) {
+], function ($, Jupyter, utils, dialog, download_frame, flow, self_check, settings, i18n) {
     "use strict";
 
     var BUNDLER_ID = 'nbext_pkg_bundle';
@@ -44,43 +47,12 @@ define([
         ) + query;
     };
 
-    var COOKIE = 'nbext_pkg_download';
-    var GIVE_UP_MS = 10 * 60 * 1000;
-
     var notice = function () {
         var area = Jupyter.notification_area;
         if (!area) {
             return null;
         }
         return area.widget('nbext_pkg') || area.new_notification_widget('nbext_pkg');
-    };
-
-    var cookie_holds = function (token) {
-        return document.cookie.split(';').some(function (part) {
-            return part.trim() === COOKIE + '=' + token;
-        });
-    };
-
-    /** Take the cookie back: same name and path as the server gave it (its base URL,
-     * already URL-encoded as the page has it; one that could end the attribute is left
-     * to expire by itself, two minutes on). */
-    var forget_cookie = function (notebook) {
-        var path = utils.url_path_join(notebook.base_url, '/');
-        if (/[;,\s]/.test(path)) {
-            return;
-        }
-        document.cookie = COOKIE + '=; Max-Age=0; Path=' + path + '; SameSite=Strict';
-    };
-
-    /** What the server said in the frame's document (its JSON error), or null. */
-    var sentence = function (frame) {
-        try {
-            var text = frame.contentDocument.body.textContent;
-            var answer = JSON.parse(text);
-            return answer.message || answer.reason || text;
-        } catch (e) {
-            return null;
-        }
     };
 
     var failed = function (notebook, message) {
@@ -93,59 +65,80 @@ define([
         }).attr('id', 'nbext_pkg-bundle-failed');
     };
 
-    /** Download the bundle through a hidden frame, with the notification area saying
-     * what happens until the browser's download begins. */
+    /** Download the bundle through a hidden frame (download.js), with the notification
+     * area saying what happens until the browser's download begins. */
     var fetch_in_frame = function (notebook, prefs) {
-        var token = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
         var widget = notice();
         if (widget) {
             widget.set_message(i18n.t('bundle_preparing'));
         }
-        var frame = document.createElement('iframe');
-        frame.style.display = 'none';
-        frame.setAttribute('data-nbext-pkg', 'bundle-download');
-        var started = Date.now();
-        var settled = false;
-        var settle = function () {
-            settled = true;
-            frame.setAttribute('data-nbext-pkg-settled', 'true');
-            clearInterval(poll);
-            forget_cookie(notebook);
-        };
-        var poll = setInterval(function () {
-            if (settled) {
-                return;
-            }
-            if (cookie_holds(token)) {
-                settle();
+        download_frame.start({
+            base_url: notebook.base_url,
+            url: bundle_url(notebook, prefs),
+            on_started: function () {
                 if (widget) {
                     widget.set_message(i18n.t('bundle_started'), 3000);
                 }
-            } else if (Date.now() - started > GIVE_UP_MS) {
-                settle();
+            },
+            on_given_up: function () {
                 if (widget) {
                     widget.hide();
                 }
+            },
+            on_failed: function (message) {
+                if (widget) {
+                    widget.hide();
+                }
+                failed(notebook, message || i18n.t('bundle_failed_title'));
             }
-        }, 200);
-        // A download never loads a document into the frame: a load is the server's error.
-        frame.addEventListener('load', function () {
-            if (settled || cookie_holds(token)) {
-                return;
-            }
-            var message = sentence(frame);
-            settle();
-            if (widget) {
-                widget.hide();
-            }
-            failed(notebook, message || i18n.t('bundle_failed_title'));
         });
-        // Frames of earlier downloads that have begun (the browser has them now) or failed.
-        Array.prototype.forEach.call(
-            document.querySelectorAll('iframe[data-nbext-pkg-settled]'),
-            function (old) { old.parentNode.removeChild(old); });
-        frame.src = bundle_url(notebook, prefs) + '&download_token=' + encodeURIComponent(token);
-        document.body.appendChild(frame);
+    };
+
+    /** The bundle's choices as form fields: format, html, requirements. */
+    var bundle_fields = function (chosen) {
+        return {
+            format: chosen.bundle_format,
+            html: chosen.bundle_html ? '1' : '0',
+            requirements: chosen.bundle_requirements ? '1' : '0'
+        };
+    };
+
+    /** File > Save Bundle to This Folder: the bundle written beside the notebook on the
+     * server, under a free name; the notification area says which. */
+    var save_here = function (notebook, prefs) {
+        var widget = notice();
+        var go = function () {
+            if (widget) {
+                widget.set_message(i18n.t('bundle_saving'));
+            }
+            var url = utils.url_path_join(notebook.base_url, 'nbext_pkg', 'save',
+                                          utils.encode_uri_components(notebook.notebook_path));
+            var chosen = settings.for_bundle(prefs || settings.DEFAULTS, notebook);
+            return utils.promising_ajax(url, {
+                type: 'POST', dataType: 'json', data: bundle_fields(chosen)
+            }).then(function (answer) {
+                if (widget) {
+                    widget.set_message(i18n.t('bundle_saved', answer.name), 5000);
+                }
+                $('body').attr('data-nbext-pkg-saved', answer.path);
+                return answer;
+            }, function (error) {
+                if (widget) {
+                    widget.hide();
+                }
+                dialog.modal({
+                    title: i18n.t('save_failed_title'),
+                    body: $('<p/>').text(flow.server_message(error)),
+                    keyboard_manager: notebook.keyboard_manager,
+                    notebook: notebook,
+                    buttons: {}
+                }).attr('id', 'nbext_pkg-save-failed');
+            });
+        };
+        if (notebook.dirty && notebook.writable) {
+            return notebook.save_notebook().then(go).catch(function () {});
+        }
+        return go();
     };
 
     var download = function (notebook, prefs) {
@@ -229,5 +222,5 @@ define([
         }, true);
     };
 
-    return {wire: wire, bundle_url: bundle_url};
+    return {wire: wire, bundle_url: bundle_url, save_here: save_here, bundle_fields: bundle_fields};
 });

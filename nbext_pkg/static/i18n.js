@@ -49,7 +49,24 @@ define(['base/js/i18n'], function (nb_i18n) {
         "bundle_menu": "Notebook bundle (.zip)",
         "bundle_preparing": "Preparing bundle\u2026",
         "bundle_started": "Bundle download started",
-        "bundle_failed_title": "The bundle could not be made"
+        "bundle_failed_title": "The bundle could not be made",
+        "bundle_saving": "Saving bundle\u2026",
+        "bundle_saved": "Bundle saved as %1",
+        "save_failed_title": "The bundle could not be saved",
+        "save_bundle_menu": "Save Bundle to This Folder",
+        "save_bundle_help": "write this notebook's bundle into its folder on the server",
+        "selection_bundle": "Download bundle",
+        "selection_bundle_title": "Download the ticked files, folders and notebooks as one bundle",
+        "selection_save": "Save bundle here",
+        "selection_save_title": "Save a bundle of the ticked items into this folder",
+        "open_bundle": "Open bundle",
+        "open_bundle_title": "Unpack the ticked archive into a new folder beside it",
+        "opening": "Opening %1\u2026",
+        "opened": "Opened into %1",
+        "opened_mismatches": "These members do not match the bundle's manifest:",
+        "opened_left_out": "Left out:",
+        "opened_show": "Show it",
+        "open_failed_title": "The archive could not be opened"
     };
 
     var zh_CN = {
@@ -91,7 +108,24 @@ define(['base/js/i18n'], function (nb_i18n) {
         "bundle_menu": "\u7b14\u8bb0\u672c\u6253\u5305 (.zip)",
         "bundle_preparing": "\u6b63\u5728\u51c6\u5907\u6253\u5305\u2026",
         "bundle_started": "\u6253\u5305\u4e0b\u8f7d\u5df2\u5f00\u59cb",
-        "bundle_failed_title": "\u65e0\u6cd5\u751f\u6210\u6253\u5305"
+        "bundle_failed_title": "\u65e0\u6cd5\u751f\u6210\u6253\u5305",
+        "bundle_saving": "\u6b63\u5728\u4fdd\u5b58\u6253\u5305\u2026",
+        "bundle_saved": "\u6253\u5305\u5df2\u4fdd\u5b58\u4e3a %1",
+        "save_failed_title": "\u65e0\u6cd5\u4fdd\u5b58\u6253\u5305",
+        "save_bundle_menu": "\u5c06\u6253\u5305\u4fdd\u5b58\u5230\u6b64\u6587\u4ef6\u5939",
+        "save_bundle_help": "\u5c06\u6b64\u7b14\u8bb0\u672c\u7684\u6253\u5305\u5199\u5165\u670d\u52a1\u5668\u4e0a\u5176\u6240\u5728\u7684\u6587\u4ef6\u5939",
+        "selection_bundle": "\u4e0b\u8f7d\u6253\u5305",
+        "selection_bundle_title": "\u5c06\u9009\u4e2d\u7684\u6587\u4ef6\u3001\u6587\u4ef6\u5939\u548c\u7b14\u8bb0\u672c\u4e0b\u8f7d\u4e3a\u4e00\u4e2a\u6253\u5305",
+        "selection_save": "\u5728\u6b64\u4fdd\u5b58\u6253\u5305",
+        "selection_save_title": "\u5c06\u9009\u4e2d\u9879\u76ee\u7684\u6253\u5305\u4fdd\u5b58\u5230\u6b64\u6587\u4ef6\u5939",
+        "open_bundle": "\u6253\u5f00\u6253\u5305",
+        "open_bundle_title": "\u5c06\u9009\u4e2d\u7684\u538b\u7f29\u5305\u89e3\u538b\u5230\u65c1\u8fb9\u7684\u65b0\u6587\u4ef6\u5939",
+        "opening": "\u6b63\u5728\u6253\u5f00 %1\u2026",
+        "opened": "\u5df2\u89e3\u538b\u5230 %1",
+        "opened_mismatches": "\u4ee5\u4e0b\u6210\u5458\u4e0e\u6253\u5305\u6e05\u5355\u4e0d\u7b26\uff1a",
+        "opened_left_out": "\u672a\u89e3\u538b\uff1a",
+        "opened_show": "\u663e\u793a",
+        "open_failed_title": "\u65e0\u6cd5\u6253\u5f00\u538b\u7f29\u5305"
     };
 
     // "Upload" is in every notebook 6.5 / nbclassic Simplified Chinese catalogue.

@@ -1,6 +1,7 @@
 // nbext_pkg, notebook page: actions, toolbar buttons and menu items for
-// New notebook and Session info. Registered as actions so users can bind keys
-// to them (nbext_pkg:new-notebook, nbext_pkg:show-session-info).
+// New notebook, Session info and Save Bundle to This Folder. Registered as actions
+// so users can bind keys to them (nbext_pkg:new-notebook,
+// nbext_pkg:show-session-info, nbext_pkg:save-bundle-here).
 define([
     'jquery',
     'require',
@@ -75,6 +76,15 @@ define([
             }
         }, 'show-session-info', PREFIX);
 
+        var save_action = Jupyter.actions.register({
+            icon: 'fa-archive',
+            help: i18n.t('save_bundle_help'),
+            help_index: 'zz-nbext_pkg-3',
+            handler: function () {
+                loaded.then(function (found) { bundle_menu.save_here(notebook, found); });
+            }
+        }, 'save-bundle-here', PREFIX);
+
         Jupyter.toolbar.add_buttons_group([
             {action: new_action, id: 'nbext_pkg-new-notebook-button'},
             {action: info_action, id: 'nbext_pkg-session-info-button'}
@@ -86,6 +96,8 @@ define([
         // page says so, and the bundle entry explains itself instead of a 404.
         var present = self_check.run(notebook.base_url);
         bundle_menu.wire(notebook, document.getElementById('download_menu'), present, loaded);
+        $('#file_menu #download_menu').parent().after(
+            menu_item('nbext_pkg-save-bundle-menu', i18n.t('save_bundle_menu'), save_action));
 
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),

@@ -1,16 +1,18 @@
-// nbext_pkg, tree page: the New notebook button and its kernel menu.
-// The flow itself lives in new_notebook.js; this module only wires it up.
+// nbext_pkg, tree page: the New notebook button and its kernel menu, and the
+// selection's buttons (selection.js). The New notebook flow itself lives in
+// new_notebook.js.
 define([
     'jquery',
     'require',
     'base/js/namespace',
     'base/js/utils',
     './new_notebook',
+    './selection',
     './embed',
     './self_check',
     './settings',
     './i18n'
-], function ($, require, Jupyter, utils, flow, embed, self_check, settings, i18n) {
+], function ($, require, Jupyter, utils, flow, selection, embed, self_check, settings, i18n) {
     "use strict";
 
     var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
@@ -159,6 +161,9 @@ define([
                 $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))
             ));
         });
+
+        // Download bundle, Save bundle here and Open bundle for the ticked items.
+        selection.start(notebook_list, base_url, loaded);
 
         // A server not restarted since the install: say so at the top of the page.
         self_check.run(base_url);

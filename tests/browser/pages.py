@@ -92,6 +92,33 @@ class TreePage(Page):
         self.clickable(f"#nbext_pkg-kernel-{name} a", f"the {name} kernel entry").click()
 
 
+    def row(self, name):
+        """The list's row for the item called ``name``."""
+        return self.wait(lambda d: next((
+            row for row in d.find_elements(By.CSS_SELECTOR, "#notebook_list .list_item")
+            if row.find_elements(By.CSS_SELECTOR, ".item_name")
+            and row.find_element(By.CSS_SELECTOR, ".item_name").text == name), None),
+            f"waiting for {name} in the list")
+
+    def tick(self, *names):
+        """Tick the items called ``names`` in the list, as a person clicks their boxes."""
+        for name in names:
+            box = self.row(name).find_element(By.CSS_SELECTOR, "input[type=checkbox]")
+            if not box.is_selected():
+                box.click()
+        self.wait(lambda d: sorted(d.execute_script(
+            "return Jupyter.notebook_list.selected.map(function (i) { return i.name; });"))
+            == sorted(names), f"waiting for {names} to be ticked")
+
+    def selection_button(self, mark):
+        """One of nbext_pkg's selection buttons, by its data-nbext-pkg mark, once it shows."""
+        return self.clickable(f'.dynamic-buttons button[data-nbext-pkg="{mark}"]', f"the {mark} button")
+
+    def shown_selection_buttons(self):
+        return sorted(b.get_attribute("data-nbext-pkg") for b in self.find_all(
+            ".dynamic-buttons button.nbext_pkg-selection-button") if b.is_displayed())
+
+
 class NotebookPage(Page):
     def open(self, path, ours=True):
         """Open a notebook; ``ours`` False for a page without nbext_pkg's modules."""
