@@ -128,10 +128,11 @@ def curl_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def download(server, url, max_time=600, poll="api/contents"):
+def download(server, url, max_time=600, poll="api/contents", curl_args=()):
     """One download by curl while another process polls the API (``poll``) every 20 ms;
     both are separate processes, so neither's work delays the other's clock.
-    A download that takes longer than ``max_time`` is cut: its wall time is inf."""
+    A download that takes longer than ``max_time`` is cut: its wall time is inf.
+    ``curl_args``: more of curl's arguments (a POST's form fields)."""
     worst_file, poller = start_poller(server, poll)
     pid = server.proc.pid
     rss_reset(pid)
@@ -139,7 +140,7 @@ def download(server, url, max_time=600, poll="api/contents"):
     cpu_before, client_before = cpu_seconds(pid), curl_cpu()
     done = subprocess.run(
         ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
-         "--max-time", str(max_time),
+         "--max-time", str(max_time), *curl_args,
          "-w", "%{time_starttransfer} %{time_total} %{size_download}", server.url + url],
         capture_output=True, text=True, timeout=max_time + 60)
     if done.returncode not in (0, 28):  # 28: cut at max_time

@@ -1,5 +1,7 @@
 """Page objects for the tree and notebook pages, with readable waits."""
 
+import os
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -14,6 +16,14 @@ class Page:
 
     def wait(self, condition, message, timeout=TIMEOUT):
         return WebDriverWait(self.driver, timeout).until(condition, message)
+
+    def screenshot(self, name):
+        """Save the window as ``name`` in $NBEXT_PKG_SCREENSHOTS, when set (the README's
+        pictures: NBEXT_PKG_SCREENSHOTS=docs/img ./scripts/test tests/browser/...)."""
+        folder = os.environ.get("NBEXT_PKG_SCREENSHOTS")
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            self.driver.save_screenshot(os.path.join(folder, name))
 
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)

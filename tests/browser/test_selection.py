@@ -56,6 +56,7 @@ def test_the_buttons_show_for_what_is_ticked(browser, server, folder):
     tree.tick("old.zip")
     assert tree.shown_selection_buttons() == ["nbext_pkg-bundle-selection", "nbext_pkg-open-bundle",
                                               "nbext_pkg-save-selection"]
+    tree.screenshot("selection-buttons.png")
 
 
 def test_download_bundle_downloads_one_archive_of_the_ticked_items(browser, server, folder, downloads):
@@ -135,6 +136,7 @@ def test_a_tampered_bundle_is_opened_with_its_mismatches_listed(browser, server,
     report = tree.modal("#nbext_pkg-opened-report", "the report of what did not match")
     items = [li.text for li in report.find_elements("css selector", ".nbext_pkg-mismatches li")]
     assert any("table.csv" in item for item in items), items
+    tree.screenshot("open-bundle-report.png")
     assert (base / "tampered" / "table.csv").read_text() == "x,y\n9,9\n"
 
 
@@ -158,7 +160,10 @@ def test_a_hostile_archive_is_refused_in_a_dialog_and_nothing_appears(browser, s
 def test_file_save_bundle_to_this_folder(browser, server, folder):
     name, base = folder
     page = NotebookPage(browser, server).open(f"{name}/analysis.ipynb")
-    page.menu("#filelink", "#nbext_pkg-save-bundle-menu a")
+    page.clickable("#filelink").click()
+    page.visible("#nbext_pkg-save-bundle-menu a", "the Save Bundle entry")
+    page.screenshot("save-bundle-menu.png")
+    page.clickable("#nbext_pkg-save-bundle-menu a").click()
     page.wait(lambda d: d.find_element("css selector", "body").get_attribute("data-nbext-pkg-saved"),
               "waiting for the bundle to be saved")
     assert page.find("body").get_attribute("data-nbext-pkg-saved") == f"{name}/analysis.zip"
