@@ -37,8 +37,22 @@ def install(site, dist, version, module, top_level=True):
         f.write(f"{module}.py,,\n{os.path.basename(info)}/METADATA,,\n")
 
 
+KERNEL = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
 def spec(argv, env=None, language="python"):
+    """A kernelspec; a lone interpreter gets ipykernel's usual arguments."""
+    argv = argv + KERNEL if len(argv) == 1 else argv
     return SimpleNamespace(argv=argv, env=env or {}, language=language, resource_dir="/nowhere")
+
+
+def fake_python(folder, body):
+    """A program named python3 in ``folder`` that runs the shell's ``body``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "python3"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
 
 
 @pytest.fixture(autouse=True)
@@ -73,33 +87,61 @@ def test_the_server_is_asked_when_the_kernelspec_is_not_there_or_fails(tmp_path)
     def missing(name):
         raise KeyError(name)
 
-    for specs in (missing, {"x": spec(["/nonexistent/python"])}.get,
-                  {"x": spec([str(tmp_path / "false.sh")])}.get, None):
-        (tmp_path / "false.sh").write_text("#!/bin/sh\nexit 3\n")
-        (tmp_path / "false.sh").chmod(0o755)
+    failing = fake_python(tmp_path / "failing", "exit 3")
+    for specs in (missing, {"x": spec(["/nonexistent/python"])}.get, {"x": spec([failing])}.get, None):
         env = environment.of_notebook(["nbformat"], {"name": "x"}, None, specs)
         assert env.source == "server"
         assert f"nbformat=={nbformat.__version__}" in env.requirements(["nbformat"]).splitlines()
 
 
 def test_a_kernel_that_does_not_answer_in_time_is_not_waited_for(tmp_path):
-    slow = tmp_path / "slow.sh"
-    slow.write_text("#!/bin/sh\nsleep 30\n")
-    slow.chmod(0o755)
+    # It also starts a grandchild that holds the pipes: the whole group is ended.
+    slow = fake_python(tmp_path / "slow", "sleep 30 & sleep 30")
     started = time.monotonic()
     env = environment.of_notebook(["nbformat"], {"name": "slow"}, None,
-                                  {"slow": spec([str(slow)])}.get, timeout=1.0)
+                                  {"slow": spec([slow])}.get, timeout=1.0)
     assert env.source == "server"
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 8
+
+
+def test_a_kernel_that_says_too_much_is_not_listened_to(tmp_path):
+    chatty = fake_python(tmp_path / "chatty", "yes 0123456789012345678901234567890123456789")
+    started = time.monotonic()
+    env = environment.of_notebook(["nbformat"], {"name": "chatty"}, None,
+                                  {"chatty": spec([chatty])}.get, timeout=30)
+    assert env.source == "server" and time.monotonic() - started < 10
 
 
 def test_python_means_the_servers_interpreter_as_jupyter_client_decides():
     assert environment.interpreter(spec(["python", "-m", "ipykernel_launcher"])) == sys.executable
-    assert environment.interpreter(spec(["python3", "-m", "x"])) == sys.executable
-    assert environment.interpreter(spec(["{prefix}/bin/python", "-m", "x"])) == \
+    assert environment.interpreter(spec(["python3", "-m", "ipykernel", "-f", "x"])) == sys.executable
+    assert environment.interpreter(spec(["{prefix}/bin/python", "-m", "ipykernel_launcher"])) == \
         os.path.join(sys.prefix, "bin", "python")
     assert environment.interpreter(spec([])) is None
     assert environment.interpreter(spec(["no-such-interpreter-xyz"])) is None
+    assert environment.interpreter(spec(["python3", "-m", "some_other_kernel"])) is None
+
+
+def test_a_launcher_that_starts_the_kernels_python_counts_as_that_python(tmp_path):
+    python, _ = make_env(tmp_path / "conda-like")
+    # As nb_conda_kernels writes them: the server's python runs a runner, which runs the
+    # environment's own python with ipykernel.
+    runner = spec(["python", "-m", "nb_conda_kernels.runner", "/opt/conda", str(tmp_path), python,
+                   "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    assert environment.interpreter(runner) == python
+    env = environment.of_notebook(["tabby", "tornado"], {"name": "c"}, None, {"c": runner}.get)
+    lines = env.requirements(["tabby", "tornado"]).splitlines()
+    assert env.source == "kernel" and "Tabby-Thing==1.2.3" in lines
+    assert not any(line.startswith("tornado") for line in lines)  # the server's, not the kernel's
+
+
+def test_a_kernelspec_that_is_a_shell_script_is_not_run(tmp_path):
+    marker = tmp_path / "ran"
+    wrapper = spec(["bash", "-c", f"touch {marker}; exec python -m ipykernel_launcher -f $0",
+                    "{connection_file}"])
+    assert environment.interpreter(wrapper) is None
+    env = environment.of_notebook(["nbformat"], {"name": "w"}, None, {"w": wrapper}.get)
+    assert env.source == "server" and not marker.exists()
 
 
 def test_a_kernelspec_for_another_language_is_not_asked(tmp_path):
@@ -129,13 +171,13 @@ def test_an_answer_is_remembered_until_the_environment_changes(tmp_path):
     assert "# later: imported, but no installed distribution provides it" in \
         first.requirements(["tabby", "later"])
     calls = []
-    real_run = subprocess.run
+    real_run = environment._run
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real_run(*args, **kwargs)
 
-    subprocess.run = counting
+    environment._run = counting
     try:
         environment.of_notebook(["tabby", "later"], {"name": "k"}, None, specs)
         assert calls == []  # remembered
@@ -143,7 +185,7 @@ def test_an_answer_is_remembered_until_the_environment_changes(tmp_path):
         install(site, "Later-Dist", "2.0", "later")  # a pip install changes site-packages
         again = environment.of_notebook(["tabby", "later"], {"name": "k"}, None, specs)
     finally:
-        subprocess.run = real_run
+        environment._run = real_run
     assert len(calls) == 1
     assert "Later-Dist==2.0" in again.requirements(["tabby", "later"]).splitlines()
 

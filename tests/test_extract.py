@@ -663,3 +663,87 @@ def test_files_get_default_modes_never_the_archives(place):
     finally:
         os.umask(umask)
     assert os.stat(os.path.join(opened.folder, "run.sh")).st_mtime == 1_000_000_000
+
+
+# -- what an attack found: names deep enough to cost quadratic memory, headers kept whole,
+#    folders too deep to remove by recursion, manifests too deep to parse --------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_member_too_deep_is_refused_before_its_folders_cost_anything(place, fmt):
+    deep = "a/" * (extract.MAX_DEPTH + 1) + "f"
+    archive = put(place[0], f"deep.{fmt}", archive_bytes(fmt, ("ok.txt", b"ok"), (deep, b"x")))
+    refused(archive, place[1], f"more than {extract.MAX_DEPTH} folders deep")
+    fine = "a/" * (extract.MAX_DEPTH - 1) + "f"
+    opened = extract.extract(str(put(place[0], f"fine.{fmt}", archive_bytes(fmt, (fine, b"x")))),
+                             str(place[1]))
+    assert os.path.exists(os.path.join(opened.folder, fine[2:]))  # (its one top folder taken off)
+
+
+def test_a_name_longer_than_a_path_may_be_is_refused(place):
+    long_name = "/".join(["b" * 200] * 30)  # 30 levels of 200 bytes: 6 KB, under the depth limit
+    archive = put(place[0], "long.tar", tar_bytes((long_name, b"x")))
+    refused(archive, place[1], "longer than disks allow")
+
+
+def test_tar_headers_are_neither_kept_nor_unbounded(place):
+    members = []
+    for i in range(300):  # 300 members of 60 KiB of pax attributes: over 16 MiB of headers
+        info = tarfile.TarInfo(f"m{i}.txt")
+        info.size = 1
+        info.pax_headers = {"comment": "c" * 60_000}
+        members.append((info, b"x"))
+    archive = put(place[0], "pax.tar.gz", tar_bytes(*members, gz=True))
+    refused(archive, place[1], "of member headers")
+    # Under the cap, the pax attributes are not kept member after member.
+    archive = put(place[0], "few.tar", tar_bytes(*members[:20]))
+    seen = []
+    with open(archive, "rb") as f:
+        found = extract.open_archive(f, "few.tar", extract.DEFAULT_LIMITS)
+        for member in found.members():
+            seen.append((member.handle.pax_headers, len(found._tar.members)))
+    assert seen == [({}, 0)] * 20
+
+
+def test_a_tree_deeper_than_recursion_allows_is_removed(tmp_path):
+    top = tmp_path / "deep"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.mkdir("deep", dir_fd=fd)
+    current = os.open("deep", os.O_RDONLY, dir_fd=fd)
+    for _ in range(3000):  # far past the longest path the system takes whole
+        os.mkdir("d", dir_fd=current)
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=current), "w") as f:
+            f.write("x")
+        deeper = os.open("d", os.O_RDONLY, dir_fd=current)
+        os.close(current)
+        current = deeper
+    os.close(current)
+    os.close(fd)
+    extract.remove_tree(str(top))
+    assert not top.exists()
+
+
+def test_a_failed_open_and_the_sweep_survive_a_leftover_they_cannot_remove(place, monkeypatch):
+    archive = put(place[0], "a.zip", zip_bytes(("a/x.txt", b"x")))
+
+    def cannot(path):
+        raise OSError(errno.EBUSY, "busy")
+
+    monkeypatch.setattr(extract, "_place", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "io")))
+    monkeypatch.setattr(extract, "remove_tree", cannot)
+    with pytest.raises(OpenFailed, match="a.zip could not be opened"):  # the real error, not the cleanup's
+        extract.extract(str(archive), str(place[1]))
+
+
+def test_a_manifest_too_deep_to_parse_is_not_ours_and_no_traceback(place):
+    archive = put(place[0], "nest.zip", zip_bytes(("b/MANIFEST.json", b"[" * 200_000), ("b/x", b"x")))
+    opened = extract.extract(str(archive), str(place[1]))
+    assert opened.manifest is None
+    assert any("manifest" in line.lower() for line in extract.verify(str(archive)))
+
+
+def test_a_folder_that_cannot_be_written_is_said_so(monkeypatch, place):
+    archive = put(place[0], "a.zip", zip_bytes(("a/x.txt", b"x")))
+    monkeypatch.setattr(extract, "_make_temp", lambda parent: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, "denied")))
+    with pytest.raises(extract.NotWritable, match="cannot be written to"):
+        extract.extract(str(archive), str(place[1]))

@@ -94,3 +94,48 @@ def test_a_folder_that_is_a_link_is_not_written_through(root, tmp_path_factory):
         saving.save(planned(root), str(root / "link"), "nb.zip")
     assert failed.value.status == 404
     assert os.listdir(elsewhere) == []
+
+
+def test_a_save_killed_midway_leaves_nothing(root):
+    """The file has no name until it is whole: a kill -9 halfway leaves the folder as it was."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (root / "big.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("[b](big.bin)")]
+    nbformat.write(nb, str(root / "nb.ipynb"))
+    before = sorted(os.listdir(root))
+    script = (
+        "import sys, time\n"
+        "from nbext_pkg.bundlers import pipeline, saving\n"
+        "from nbext_pkg.bundlers.options import Options\n"
+        "class Slow(saving._FileSink):\n"
+        "    def write(self, data):\n"
+        "        print('writing', flush=True); time.sleep(0.05); return super().write(data)\n"
+        "saving._FileSink = Slow\n"
+        "o = Options()\n"
+        f"b = pipeline.prepare('nb.ipynb', o, tree=pipeline.local_tree({str(root)!r}, o),\n"
+        "                      asked={'html': False, 'requirements': False, 'format': 'tar'})\n"
+        f"saving.save(b, {str(root)!r}, 'nb.tar')\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    time.sleep(0.3)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert sorted(os.listdir(root)) == before
+
+
+def test_without_unnamed_files_a_hidden_one_is_used_and_swept_when_its_process_died(root, monkeypatch):
+    import socket
+
+    monkeypatch.delattr(saving.os, "O_TMPFILE")
+    dead = root / f".nbext_pkg-save-{socket.gethostname()}-999999-0123456789abcdef.part"
+    dead.write_bytes(b"left by a killed server")
+    alive = root / f".nbext_pkg-save-{socket.gethostname()}-{os.getppid()}-0123456789abcdef.part"
+    alive.write_bytes(b"another save, still running")
+    name, _ = saving.save(planned(root), str(root), "nb.zip")
+    assert name == "nb.zip" and not dead.exists() and alive.exists()
+    assert sorted(os.listdir(root)) == sorted(["data.csv", "nb.ipynb", "nb.zip", alive.name])

@@ -230,3 +230,23 @@ def test_an_archive_outside_the_root_or_hidden_is_not_opened(server, work, tmp_p
     response = server.api("POST", f"nbext_pkg/open/{url_path(FOLDER)}/data")
     assert response.status_code == 400 and "not an archive" in response.json()["message"]
     (work / ".hidden.zip").unlink()
+
+
+def test_an_archive_reached_through_a_link_opens_beside_its_target_and_says_so(server, work):
+    (work / "real").mkdir(exist_ok=True)
+    (work / "real" / "k.zip").write_bytes(zip_bytes_of({"k/x.txt": b"x"}))
+    (work / "view").mkdir(exist_ok=True)
+    os.symlink(work / "real" / "k.zip", work / "view" / "k.zip")
+    (work / "view" / "k").mkdir()  # an unrelated folder where the link is
+    answer = server.api("POST", f"nbext_pkg/open/{url_path(FOLDER)}/view/k.zip", expect=201).json()
+    assert answer["path"] == f"{FOLDER}/real/k"
+    assert (work / "real" / "k" / "x.txt").read_bytes() == b"x"
+    assert list((work / "view" / "k").iterdir()) == []
+
+
+def zip_bytes_of(members):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return out.getvalue()

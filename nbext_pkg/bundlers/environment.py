@@ -96,6 +96,7 @@ sys.stdout.write("\nNBEXT_PKG_PROBE " + json.dumps(out) + "\n")
 """
 _MARK = "NBEXT_PKG_PROBE "
 MAX_IMPORTS = 1000
+MAX_OUTPUT = 4 * 1024**2  # of the probe's output, each stream
 # What the probe of one interpreter said, until a folder on its sys.path changes
 # (installing or removing a distribution changes its site-packages folder).
 PROBES = Memo(max_entries=64, max_bytes=4 * 1024**2, ttl=3600)
@@ -156,20 +157,32 @@ def is_python(kernelspec, language_info):
     return True  # no word at all: the server's own default kernel is Python
 
 
+KERNEL_MODULES = ("ipykernel_launcher", "ipykernel")
+
+
 def interpreter(spec):
-    """The interpreter a kernelspec starts (the path of its ``argv[0]``, found as the
-    kernel manager would: ``python``, ``python3`` and ``python3.X`` mean the server's own,
-    as jupyter_client decides), or None."""
-    argv = list(getattr(spec, "argv", None) or ())
-    if not argv or not isinstance(argv[0], str):
+    """The interpreter that runs a kernelspec's IPython kernel, or None: the word before
+    ``-m ipykernel_launcher`` (or ``-m ipykernel``) in its argv, found as the kernel manager
+    would find a first word (``python``, ``python3`` and ``python3.X`` first mean the
+    server's own, as jupyter_client decides). A launcher that starts the kernel's Python
+    itself (nb_conda_kernels' runner names it further on) counts as that Python; a
+    kernelspec that does not run ipykernel this way (a shell script) gives None: nothing
+    else is run with the probe."""
+    argv = [a for a in (getattr(spec, "argv", None) or ()) if isinstance(a, str)]
+    at = next((i for i in range(1, len(argv)) if argv[i - 1] == "-m" and argv[i] in KERNEL_MODULES), None)
+    if at is None or at < 2:
         return None
-    first = argv[0].replace("{prefix}", sys.prefix)
-    first = first.replace("{resource_dir}", getattr(spec, "resource_dir", "") or "")
-    if first in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
+    word = argv[at - 2].replace("{prefix}", sys.prefix)
+    word = word.replace("{resource_dir}", getattr(spec, "resource_dir", "") or "")
+    if at - 2 == 0 and word in {"python", f"python{sys.version_info[0]}",
+                                "python{}.{}".format(*sys.version_info[:2])}:
         return sys.executable
     env = dict(os.environ, **(getattr(spec, "env", None) or {}))
-    found = first if os.path.isabs(first) else shutil.which(first, path=env.get("PATH"))
-    return found if found and os.access(found, os.X_OK) else None
+    found = word if os.path.isabs(word) else shutil.which(word, path=env.get("PATH"))
+    if not found or not os.access(found, os.X_OK) or \
+            not re.match(r"(python|pypy)[\d.]*(\.exe)?$", os.path.basename(found)):
+        return None
+    return found
 
 
 def _identity(paths):
@@ -193,18 +206,11 @@ def probe(python, modules, env=None, timeout=10.0):
         return known[0]
     before = _identity([python])
     with tempfile.TemporaryDirectory(prefix="nbext_pkg-probe-") as empty:
-        try:
-            done = subprocess.run([python, "-c", PROBE], input=json.dumps(modules), cwd=empty,
-                                  env=dict(os.environ, **(env or {})), capture_output=True,
-                                  text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ProbeFailed(f"{python} did not answer within {timeout:g} s") from None
-        except OSError as error:
-            raise ProbeFailed(f"{python} could not run: {error}") from None
-    lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
-    if done.returncode != 0 or not lines:
-        said = (done.stderr.strip().splitlines() or ["no answer"])[-1][:300]
-        raise ProbeFailed(f"{python} exited with {done.returncode}: {said}")
+        returncode, out, err = _run(python, json.dumps(modules), empty, env, timeout)
+    lines = [line for line in out.splitlines() if line.startswith(_MARK)]
+    if returncode != 0 or not lines:
+        said = (err.strip().splitlines() or ["no answer"])[-1][:300]
+        raise ProbeFailed(f"{python} exited with {returncode}: {said}")
     try:
         answer = json.loads(lines[-1][len(_MARK):])
         found = (answer["modules"], answer["python"])
@@ -213,6 +219,58 @@ def probe(python, modules, env=None, timeout=10.0):
         raise ProbeFailed(f"{python} answered something else: {error}") from None
     PROBES.put(key, (found, paths, _identity(paths), before), len(lines[-1]) + 200)
     return found
+
+
+def _run(python, stdin, cwd, env, timeout):
+    """(exit status, stdout, stderr) of PROBE run by ``python``, in a process group of its
+    own that is ended whole past ``timeout`` or past MAX_OUTPUT bytes of output."""
+    import selectors
+    import signal
+    import time
+
+    try:
+        child = subprocess.Popen([python, "-c", PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, cwd=cwd, env=dict(os.environ, **(env or {})),
+                                 start_new_session=True)
+    except OSError as error:
+        raise ProbeFailed(f"{python} could not run: {error}") from None
+    try:
+        try:
+            child.stdin.write(stdin.encode("utf-8"))
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
+        got = {child.stdout: bytearray(), child.stderr: bytearray()}
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            for stream in got:
+                sel.register(stream, selectors.EVENT_READ)
+            while sel.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ProbeFailed(f"{python} did not answer within {timeout:g} s")
+                for key, _ in sel.select(left):
+                    data = os.read(key.fileobj.fileno(), 65536)
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        continue
+                    got[key.fileobj] += data
+                    if len(got[key.fileobj]) > MAX_OUTPUT:
+                        raise ProbeFailed(f"{python} said more than {MAX_OUTPUT} bytes")
+        returncode = child.wait(max(deadline - time.monotonic(), 0.1))
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed(f"{python} did not answer within {timeout:g} s") from None
+    finally:
+        # The whole group: a grandchild that holds the pipes goes too.
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+    return (returncode, got[child.stdout].decode("utf-8", "replace"),
+            got[child.stderr].decode("utf-8", "replace"))
 
 
 def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=None):

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import stat
 import struct
@@ -41,7 +40,10 @@ from dataclasses import dataclass, field
 
 BLOCK = 1024 * 1024
 BOMB_FLOOR = 16 * 1024**2      # the ratio is judged only past this many bytes out
-MAX_HEADER_READ = 4 * BLOCK    # tarfile reads a pax header or GNU long name whole
+MAX_HEADER_READ = BLOCK        # one read: a block of data, or a pax header or GNU long name whole
+MAX_HEADER_BYTES = 16 * 1024**2  # all of a tar's headers together (each one kept is memory)
+MAX_DEPTH = 64                 # folders in one member's name (each level costs the checks memory)
+MAX_NAME_BYTES = 4096          # one member's whole name, as Linux allows a path
 ZIP_DIRECTORY_PER_MEMBER = 8192  # a zip's list of members, in bytes per member allowed
 MAX_MANIFEST = 64 * 1024**2    # bytes of MANIFEST*.json members held, all of them together
 MAX_NAMES = 10_000             # foo, foo-1, ... foo-9999
@@ -128,6 +130,8 @@ def parts_of(raw):
         raise bad("has an absolute path")
     if re.match(r"[A-Za-z]:", name):
         raise bad("starts with a drive letter")
+    if len(os.fsencode(name)) > MAX_NAME_BYTES:
+        raise bad(f"has a name longer than disks allow ({MAX_NAME_BYTES} bytes)")
     parts = []
     for part in name.split("/"):
         if part in ("", "."):
@@ -140,6 +144,8 @@ def parts_of(raw):
             raise bad("has a name longer than disks allow (255 bytes)")
         else:
             parts.append(part)
+            if len(parts) > MAX_DEPTH:
+                raise bad(f"lies more than {MAX_DEPTH} folders deep")
     return tuple(parts)
 
 
@@ -298,10 +304,18 @@ class _Archive:
         self.f.seek(0)
         stream = gzip.GzipFile(fileobj=self.f, mode="rb") if self.kind == "tar.gz" else self.f
         self._tar = tarfile.open(fileobj=_Capped(stream), mode="r:")
+        headers = 0
         while True:
             info = self._tar.next()
             if info is None:
                 return
+            # tarfile keeps every header it read, pax ones whole: none is kept here.
+            self._tar.members.clear()
+            info.pax_headers = {}
+            headers += info.offset_data - info.offset
+            if headers > MAX_HEADER_BYTES:
+                raise Refused(f"{self.name} holds more than {_size(MAX_HEADER_BYTES)} of member "
+                              "headers (names and attributes)")
             yield _Member(info.name, _tar_kind(info), info.size, info.mtime, info)
 
     def open(self, member):
@@ -438,7 +452,7 @@ def find_manifest(candidates):
     for name, data in candidates.items():
         try:
             doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # not JSON we can read
             continue
         generator = doc.get("generator") if isinstance(doc, dict) else None
         if isinstance(generator, dict) and generator.get("name") == "nbext_pkg":
@@ -633,7 +647,46 @@ def sweep(parent):
     for entry in entries:
         match = TEMP.fullmatch(entry)
         if match and match[1] == _host() and 0 < int(match[2]) != os.getpid() and not _alive(int(match[2])):
-            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+            try:
+                remove_tree(os.path.join(parent, entry))
+            except OSError:
+                pass  # another run's leftover that cannot go: not this open's failure
+
+
+def remove_tree(top):
+    """Remove the folder ``top`` and all below it, however deep: without recursion (Python's
+    rmtree recurses once per level), through folder descriptors (no path grows past what the
+    system allows) and without following a link."""
+    parent_fd = os.open(os.path.dirname(os.path.abspath(top)), DIR_FLAGS)
+    stack = []  # [(fd of a folder, its name, fd of its parent)]
+    try:
+        try:
+            fd = os.open(os.path.basename(top), DIR_FLAGS, dir_fd=parent_fd)
+        except FileNotFoundError:
+            return
+        stack.append((fd, os.path.basename(top), parent_fd))
+        while stack:
+            fd, name, parent = stack[-1]
+            child = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
+            if child is not None:
+                stack.append((os.open(child, DIR_FLAGS, dir_fd=fd), child, fd))
+                continue
+            stack.pop()
+            os.close(fd)
+            os.rmdir(name, dir_fd=parent)
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+        os.close(parent_fd)
 
 
 def _make_temp(parent):
@@ -778,10 +831,21 @@ def _fill(archive, steps, temp, limits, name, cancel):
     return top, hashed, candidates, budget.total
 
 
+class DiskFull(OpenFailed):
+    """No room (or quota) left for what the archive holds."""
+
+
+class NotWritable(OpenFailed):
+    """The folder the archive would open into cannot be written to."""
+
+
 def _disk_failure(error, name, parent):
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OpenFailed(f"{name} could not be opened into {parent} because the disk is full "
-                          "(or the quota used up); nothing was left behind.")
+        return DiskFull(f"{name} could not be opened into {parent} because the disk is full "
+                        "(or the quota used up); nothing was left behind.")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return NotWritable(f"{name} could not be opened into {parent}: that folder cannot be written "
+                           "to; nothing was left behind.")
     return OpenFailed(f"{name} could not be opened into {parent} ({error.strerror or error}); "
                       "nothing was left behind.")
 
@@ -817,7 +881,10 @@ def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None,
                 mismatches = compare(*found, hashed, excused)
             placed = _place(temp, parent, base, exact)
         except BaseException as error:
-            shutil.rmtree(temp, ignore_errors=True)
+            try:
+                remove_tree(temp)
+            except OSError:
+                pass  # left for the next sweep; the error that stopped the open is the one to tell
             if isinstance(error, OSError):
                 raise _disk_failure(error, shown_name, parent) from None
             raise

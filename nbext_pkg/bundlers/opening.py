@@ -39,6 +39,7 @@ async def respond_open(handler, path):
         raise web.HTTPError(404, f"No such archive: {rel}" if found == "missing" else
                             f"{rel} cannot be opened here ({found}).")
     real, info = found
+    real_root = tree.real_root
     if not stat.S_ISREG(info.st_mode):
         raise web.HTTPError(400, f"{rel} is not an archive: tick a .zip, .tar or .tar.gz file.")
     cancel = threading.Event()
@@ -51,12 +52,14 @@ async def respond_open(handler, path):
         except extract.Cancelled:
             handler.log.info("nbext_pkg: the client left while %s was opened; nothing was kept", rel)
             return
-        except extract.Refused as error:
-            raise web.HTTPError(400, str(error)) from None
         except extract.OpenFailed as error:
-            raise web.HTTPError(507 if "disk is full" in str(error) else 500, str(error)) from None
-    folder = posixpath.join(posixpath.dirname(rel), opened.name) if posixpath.dirname(rel) \
-        else opened.name
+            # The server's own paths are not for the page: the folder as the tree shows it.
+            said = str(error).replace(real_root + "/", "").replace(real_root, "/")
+            status = {extract.Refused: 400, extract.DiskFull: 507, extract.NotWritable: 403}
+            raise web.HTTPError(status.get(type(error), 500), said) from None
+    # Named as the tree shows it: below the root, where it really is (an archive reached
+    # through a link inside the root opens beside its target).
+    folder = posixpath.relpath(opened.folder, real_root)
     handler.set_status(201)
     handler.set_header("Content-Type", "application/json")
     handler.finish({

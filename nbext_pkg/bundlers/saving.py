@@ -1,17 +1,22 @@
 """A bundle saved into the workspace, beside its notebook or in the folder a selection came
 from, rather than downloaded (on a hub the download is the slow part).
 
-The archive is written to a hidden temporary file in that folder, opened through the
-folder's descriptor (no link followed, nothing replaced), then given its name with a hard
-link, which fails rather than replace a file that took the name meanwhile; the next free
-name is then tried. Whatever goes wrong (a full disk, the client gone, the server told to
-stop) removes the temporary file: no half-written bundle is ever left under a user's name.
+The archive is written to a file of that folder that has no name yet (``O_TMPFILE``,
+opened through the folder's descriptor: no link followed), then given its name with a
+hard link, which fails rather than replace a file that took the name meanwhile; the next
+free name is then tried. Whatever goes wrong (a full disk, the client gone, the server
+told to stop, even killed) leaves nothing: a file without a name goes with its last
+descriptor. Where the file system cannot make such files, a hidden temporary file
+(``.nbext_pkg-save-<host>-<pid>-<random>.part``) takes its place, removed on every
+failure the process sees, and by the next save in that folder when its process died.
 Imports neither tornado nor notebook.
 """
 
 import errno
 import os
+import re
 import secrets
+import socket
 
 from .options import Cancelled
 from .pipeline import SinkFailed
@@ -19,6 +24,10 @@ from .pipeline import SinkFailed
 MAX_TRIES = 1000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+TEMP_PREFIX = ".nbext_pkg-save-"
+TEMP = re.compile(re.escape(TEMP_PREFIX) + r"(.+)-(\d+)-[0-9a-f]{16}\.part")
 
 
 class NotSaved(Exception):
@@ -64,6 +73,53 @@ class _FileSink:
         pass
 
 
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(folder):
+    """Remove the temporary files dead saves of this machine left in the folder (fd)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        found = TEMP.fullmatch(name)
+        if found and found[1] == socket.gethostname() and int(found[2]) != os.getpid() \
+                and not _alive(int(found[2])):
+            try:
+                os.unlink(name, dir_fd=folder)
+            except OSError:
+                pass
+
+
+def _temporary(folder):
+    """(fd, name or None): a file of the folder with no name yet, else a hidden one."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is not None:
+        try:
+            return os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder), None
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    sweep(folder)
+    name = f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(8)}.part"
+    return os.open(name, _NEW_FILE, 0o644, dir_fd=folder), name
+
+
+def _link(fd, temporary, folder, name):
+    if temporary is None:
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder, follow_symlinks=True)
+    else:
+        os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+
+
 def save(bundle, real_folder, filename):
     """Write ``bundle`` (pipeline.Bundle or selection.Selection) into ``real_folder`` under
     ``filename`` or the first free name after it; (name, size). NotSaved otherwise."""
@@ -72,11 +128,10 @@ def save(bundle, real_folder, filename):
     except OSError as error:
         bundle.discard()
         raise NotSaved(404, f"The folder to save the bundle in cannot be opened: {error.strerror}.") from None
-    temporary = f".nbext_pkg-save-{os.getpid()}-{secrets.token_hex(8)}.part"
-    fd = None
+    fd = temporary = None
     try:
         try:
-            fd = os.open(temporary, _NEW_FILE, 0o644, dir_fd=folder)
+            fd, temporary = _temporary(folder)
         except OSError as error:
             bundle.discard()
             raise _failed(error) from None
@@ -86,11 +141,11 @@ def save(bundle, real_folder, filename):
             os.fsync(fd)
         except SinkFailed as error:
             raise _failed(error.__cause__ or error) from None
-        os.close(fd)
-        fd = None
+        except OSError as error:
+            raise _failed(error) from None
         for name in candidates(filename):
             try:
-                os.link(temporary, name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
+                _link(fd, temporary, folder, name)
             except FileExistsError:
                 continue
             except OSError as error:
@@ -101,10 +156,11 @@ def save(bundle, real_folder, filename):
     finally:
         if fd is not None:
             os.close(fd)
-        try:
-            os.unlink(temporary, dir_fd=folder)
-        except OSError:
-            pass
+        if temporary is not None:
+            try:
+                os.unlink(temporary, dir_fd=folder)
+            except OSError:
+                pass
         os.close(folder)
 
 
