@@ -67,6 +67,13 @@ class SelectionMixin(BundleMixin):
         from .bundlers.respond import respond_selection
 
         save = self.get_argument("save", "0") in ("1", "true", "yes")
+        # The route is guarded for reading; saving writes into the folder, and asks for that
+        # too where the server has an authorizer (jupyter_server: JupyterHub's scopes).
+        authorizer = getattr(self, "authorizer", None)
+        if save and authorizer is not None and not authorizer.is_authorized(
+                self, self.current_user, "write", "contents"):
+            raise web.HTTPError(403, "You may read this folder but not write into it, so the bundle "
+                                     "cannot be saved here: download it instead.")
         await respond_selection(self, save=save)
 
 

@@ -233,3 +233,47 @@ def test_a_kernel_on_python_3_8_or_3_9_is_read_without_packages_distributions(tm
         version = subprocess.run([older, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                  capture_output=True, text=True).stdout.strip()
         assert env.runtime() == f"python-{version}\n"
+
+
+def test_a_bare_python_after_nb_conda_kernels_runner_is_the_environments(tmp_path):
+    python, _ = make_env(tmp_path / "envs" / "geo")
+    runner = spec(["python", "-m", "nb_conda_kernels.runner", "/opt/conda", str(tmp_path / "envs" / "geo"),
+                   "python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    found = environment.interpreter(runner)
+    assert found is not None and os.path.samefile(found, python)
+    # Any other launcher's bare word is not guessed: the server is asked, and says so.
+    other = spec(["python", "-m", "some.launcher", "python", "-m", "ipykernel_launcher"])
+    assert environment.interpreter(other) is None
+
+
+def test_a_first_pip_install_user_is_seen(tmp_path):
+    # Not a venv: a venv leaves the user's site-packages out of sys.path.
+    python = os.path.join(sys.base_prefix, "bin", "python3")
+    base = tmp_path / "userbase"
+    specs = {"k": spec([python], env={"PYTHONUSERBASE": str(base)})}.get
+    before = environment.of_notebook(["userdist"], {"name": "k"}, None, specs)
+    assert "# userdist: imported" in before.requirements(["userdist"])
+    site = subprocess.run([python, "-c", "import site; print(site.getusersitepackages())"],
+                          env=dict(os.environ, PYTHONUSERBASE=str(base)), capture_output=True,
+                          text=True).stdout.strip()
+    os.makedirs(site)
+    install(site, "User-Dist", "1.0", "userdist")
+    after = environment.of_notebook(["userdist"], {"name": "k"}, None, specs)
+    assert "User-Dist==1.0" in after.requirements(["userdist"]).splitlines()
+
+
+def test_a_kernel_python_without_importlib_metadata_is_not_taken_for_an_answer(tmp_path):
+    found = sorted(glob.glob(os.path.join(os.path.expanduser("~/.pyenv"), "versions", "3.[67].*",
+                                          "bin", "python3")))
+    if not found:
+        pytest.skip("no Python 3.6 or 3.7 here (pyenv)")
+    env = environment.of_notebook(["nbformat"], {"name": "old"}, None, {"old": spec([found[0]])}.get)
+    assert env.source == "server"
+
+
+def test_a_long_question_reaches_an_interpreter_that_reads_it_late(tmp_path):
+    python, _ = make_env(tmp_path / "kenv")
+    slow = fake_python(tmp_path / "late", f"sleep 1; exec {python} \"$@\"")
+    imports = [f"module_with_a_long_name_{i:04d}_" + "x" * 80 for i in range(900)] + ["tabby"]
+    env = environment.of_notebook(imports, {"name": "k"}, None, {"k": spec([slow])}.get)
+    assert env.source == "kernel" and "Tabby-Thing==1.2.3" in env.requirements(imports).splitlines()

@@ -132,7 +132,12 @@ def test_without_unnamed_files_a_hidden_one_is_used_and_swept_when_its_process_d
     import socket
 
     monkeypatch.delattr(saving.os, "O_TMPFILE")
-    dead = root / f".nbext_pkg-save-{socket.gethostname()}-999999-0123456789abcdef.part"
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = root / f".nbext_pkg-save-{socket.gethostname()}-{gone.pid}-0123456789abcdef.part"
     dead.write_bytes(b"left by a killed server")
     alive = root / f".nbext_pkg-save-{socket.gethostname()}-{os.getppid()}-0123456789abcdef.part"
     alive.write_bytes(b"another save, still running")

@@ -2,6 +2,7 @@
 by the rules of a notebook bundle (names inside the folder only, references followed,
 an HTML copy per notebook, one manifest)."""
 
+import base64
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
     "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
 )
+EMBEDDED = b"data:image/png;base64," + base64.b64encode(PNG)
 
 
 def write_nb(path, markdown="", code=(), kernel="python3"):
@@ -91,8 +93,9 @@ def test_files_folders_and_notebooks_in_one_archive(root, fmt):
     assert doc["selection"]["names"] == ["one.ipynb", "two.ipynb", "data", "loose.txt"]
     assert [n["path"] for n in doc["selection"]["notebooks"]] == ["work/one.ipynb", "work/two.ipynb"]
     assert [n["html"] for n in doc["selection"]["notebooks"]] == ["work/one.html", "work/two.html"]
-    # Each HTML copy is its own notebook's, its image embedded.
-    assert b"data:image/png;base64," in found[f"{top}/work/one.html"]
+    # Each HTML copy is its own notebook's, its image embedded (the PNG's own bytes: the
+    # template has data URIs of its own).
+    assert EMBEDDED in found[f"{top}/work/one.html"]
     assert b"notes.txt" in found[f"{top}/work/two.html"]
     requirements = found[f"{top}/requirements.txt"].decode()
     assert "nbformat==" in requirements and "tornado==" in requirements
@@ -156,11 +159,72 @@ def test_the_limits_hold_for_the_whole_selection(root):
                           tree=tree)
     assert refused.value.status == 413 and "max_bundle_files" in str(refused.value)
     # A folder over the limits: its reference is cut, saying so, the rest goes in.
-    options = Options(max_files=3)
-    made = prepare_selection("work", ["data", "loose.txt"], options,
+    options = Options(max_files=2)
+    made = prepare_selection("work", ["loose.txt", "data"], options,
                              tree=pipeline.local_tree(str(root), options))
     made.discard()
-    assert len(made.plan.files) <= 3
+    assert "work/loose.txt" in [m.rel for m in made.plan.files]
+    assert {"reference": "data", "reason": "limit"} in made.plan.skipped
+
+
+def test_the_byte_limit_counts_each_file_once(root):
+    """A notebook's linked folder that fits goes in whole, however much was ticked before it."""
+    (root / "work" / "refdata").mkdir()
+    (root / "work" / "refdata" / "a.bin").write_bytes(b"a" * 3000)
+    write_nb(root / "work" / "linker.ipynb", "[d](refdata)")
+    (root / "work" / "first.bin").write_bytes(b"f" * 4000)
+    need = sum(p.stat().st_size for p in [root / "work" / "first.bin", root / "work" / "linker.ipynb",
+                                          root / "work" / "refdata" / "a.bin"])
+    options = Options(max_bytes=need + 10)
+    made = prepare_selection("work", ["first.bin", "linker.ipynb"], options,
+                             tree=pipeline.local_tree(str(root), options), asked={"html": False})
+    made.discard()
+    assert "work/refdata/a.bin" in [m.rel for m in made.plan.files], made.plan.skipped
+    assert made.plan.skipped == []
+
+
+def test_an_image_in_a_ticked_folder_is_still_embedded_in_the_html_copy(root):
+    (root / "work" / "figs").mkdir()
+    (root / "work" / "figs" / "p.png").write_bytes(PNG)
+    write_nb(root / "work" / "fig.ipynb", "![p](figs/p.png)")
+    _, data = bundle(root, "work", ["figs", "fig.ipynb"], requirements=False)
+    assert EMBEDDED in members(data)["work-selection/fig.html"]
+
+
+def test_the_kernel_most_notebooks_name_is_counted_by_its_name(root):
+    from nbext_pkg.bundlers.pipeline import requirements_for
+
+    facts = [{"imports": [], "kernelspec": {"name": "python3", "display_name": d}, "language_info": None}
+             for d in ("Python 3", "Python 3 (ipykernel)", "py")]
+    geo = {"imports": [], "kernelspec": {"name": "geo", "display_name": "Geo"}, "language_info": None}
+    facts += [geo, geo]
+    asked = []
+    options = Options(kernel_specs=lambda name: asked.append(name) or None)
+    requirements_for(facts, options, [], "requirements.txt")
+    assert asked == ["python3"]
+
+
+def test_a_selection_from_a_contents_manager_reads_its_notebooks_through_it():
+    from test_contents import StoreManager, notebook_bytes
+
+    from nbext_pkg.bundlers import contents
+
+    files = {"work/nb.ipynb": notebook_bytes("![a](a.png) [d](data.csv)"), "work/a.png": PNG,
+             "work/data.csv": b"x\n1\n", "work/other.txt": b"o"}
+    for sizes in (False, True):
+        options = Options()
+        store = contents.Store(StoreManager(files, sizes=sizes))
+        tree = contents.ContentsTree(store, check=options.check, file_limit=options.max_contents_file_bytes)
+        made = prepare_selection("work", ["nb.ipynb", "other.txt"], options, tree=tree,
+                                 asked={"requirements": False}, storage=store.name)
+        sink = io.BytesIO()
+        made.write(sink)
+        found = members(sink.getvalue())
+        doc = json.loads(found["work-selection/MANIFEST.json"])
+        assert doc["skipped"] == [], (sizes, doc["skipped"])
+        assert {"work-selection/a.png", "work-selection/data.csv", "work-selection/nb.html"} <= set(found)
+        assert EMBEDDED in found["work-selection/nb.html"]
+        assert doc["selection"]["notebooks"][0]["html"] == "nb.html"
 
 
 def test_a_notebook_that_is_not_one_goes_in_as_a_file(root):

@@ -25,21 +25,24 @@ from dataclasses import dataclass
 
 from .digests import Memo
 
-# Runs in the kernel's interpreter (Python 3.6 and later): the modules asked on stdin,
+# Runs in the kernel's interpreter (Python 3.8 and later, or with the importlib_metadata
+# backport; without either it says so and exits 3): the modules asked on stdin,
 # each as standard library, provided by installed distributions (name, version), or
 # neither; and what Python this is. Printed after a marker, so that whatever a
 # sitecustomize prints first is not taken for the answer.
 PROBE = r"""
-import json, os, platform, sys
+import json, os, platform, site, sys
 asked = json.loads(sys.stdin.read())
 try:
     from importlib import metadata
 except ImportError:
-    metadata = None
+    try:
+        import importlib_metadata as metadata
+    except ImportError:
+        sys.stderr.write("no importlib.metadata here (Python before 3.8)\n")
+        sys.exit(3)
 
 def provided():
-    if metadata is None:
-        return {}
     if hasattr(metadata, "packages_distributions"):
         return metadata.packages_distributions()
     found = {}
@@ -90,7 +93,8 @@ out = {
     "python": {"version": platform.python_version(),
                "implementation": platform.python_implementation(),
                "platform": sys.platform, "machine": platform.machine()},
-    "paths": [p for p in sys.path if p and os.path.isdir(p)],
+    # Watched for changes, folders that do not exist yet too (a first pip install --user).
+    "paths": [p for p in sys.path if p] + [site.getusersitepackages()],
 }
 sys.stdout.write("\nNBEXT_PKG_PROBE " + json.dumps(out) + "\n")
 """
@@ -174,11 +178,20 @@ def interpreter(spec):
         return None
     word = argv[at - 2].replace("{prefix}", sys.prefix)
     word = word.replace("{resource_dir}", getattr(spec, "resource_dir", "") or "")
-    if at - 2 == 0 and word in {"python", f"python{sys.version_info[0]}",
-                                "python{}.{}".format(*sys.version_info[:2])}:
-        return sys.executable
     env = dict(os.environ, **(getattr(spec, "env", None) or {}))
-    found = word if os.path.isabs(word) else shutil.which(word, path=env.get("PATH"))
+    if at - 2 == 0:
+        if word in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
+            return sys.executable
+        found = word if os.path.isabs(word) else shutil.which(word, path=env.get("PATH"))
+    elif os.path.isabs(word):
+        found = word
+    elif "nb_conda_kernels.runner" in argv[:at] and argv.index("nb_conda_kernels.runner") + 2 < at:
+        # python -m nb_conda_kernels.runner <conda prefix> <environment> <its kernel's argv>:
+        # a bare word there is found in that environment, as the runner activates it.
+        folder = argv[argv.index("nb_conda_kernels.runner") + 2]
+        found = shutil.which(word, path=os.pathsep.join([os.path.join(folder, "bin"), folder]))
+    else:
+        return None  # a bare word some launcher resolves its own way: not guessed
     if not found or not os.access(found, os.X_OK) or \
             not re.match(r"(python|pypy)[\d.]*(\.exe)?$", os.path.basename(found)):
         return None
@@ -197,7 +210,7 @@ def _identity(paths):
     return tuple(found)
 
 
-def probe(python, modules, env=None, timeout=10.0):
+def probe(python, modules, env=None, timeout=10.0, cancel=None):
     """What ``python`` says about ``modules`` (remembered until its sys.path changes)."""
     modules = sorted(set(modules))[:MAX_IMPORTS]
     key = ("probe", python, tuple(sorted((env or {}).items())), tuple(modules))
@@ -206,7 +219,7 @@ def probe(python, modules, env=None, timeout=10.0):
         return known[0]
     before = _identity([python])
     with tempfile.TemporaryDirectory(prefix="nbext_pkg-probe-") as empty:
-        returncode, out, err = _run(python, json.dumps(modules), empty, env, timeout)
+        returncode, out, err = _run(python, json.dumps(modules), empty, env, timeout, cancel)
     lines = [line for line in out.splitlines() if line.startswith(_MARK)]
     if returncode != 0 or not lines:
         said = (err.strip().splitlines() or ["no answer"])[-1][:300]
@@ -221,9 +234,11 @@ def probe(python, modules, env=None, timeout=10.0):
     return found
 
 
-def _run(python, stdin, cwd, env, timeout):
+def _run(python, stdin, cwd, env, timeout, cancel=None):
     """(exit status, stdout, stderr) of PROBE run by ``python``, in a process group of its
-    own that is ended whole past ``timeout`` or past MAX_OUTPUT bytes of output."""
+    own that is ended whole past ``timeout``, past MAX_OUTPUT bytes of output, or when
+    ``cancel`` (a threading.Event) is set. The question goes in as the answer comes out,
+    so an interpreter that never reads it cannot hold the caller either."""
     import selectors
     import signal
     import time
@@ -235,21 +250,32 @@ def _run(python, stdin, cwd, env, timeout):
     except OSError as error:
         raise ProbeFailed(f"{python} could not run: {error}") from None
     try:
-        try:
-            child.stdin.write(stdin.encode("utf-8"))
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
+        question = memoryview(stdin.encode("utf-8"))
         got = {child.stdout: bytearray(), child.stderr: bytearray()}
         deadline = time.monotonic() + timeout
+        os.set_blocking(child.stdin.fileno(), False)
         with selectors.DefaultSelector() as sel:
             for stream in got:
                 sel.register(stream, selectors.EVENT_READ)
+            sel.register(child.stdin, selectors.EVENT_WRITE)
             while sel.get_map():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise ProbeFailed(f"{python} did not answer within {timeout:g} s")
-                for key, _ in sel.select(left):
+                if cancel is not None and cancel.is_set():
+                    raise ProbeFailed("the bundle was cancelled")
+                for key, _ in sel.select(min(left, 0.25)):
+                    if key.fileobj is child.stdin:
+                        try:
+                            question = question[os.write(child.stdin.fileno(), question[:65536]):]
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:
+                            question = question[:0]
+                        if not question:
+                            sel.unregister(child.stdin)
+                            child.stdin.close()
+                        continue
                     data = os.read(key.fileobj.fileno(), 65536)
                     if not data:
                         sel.unregister(key.fileobj)
@@ -267,13 +293,14 @@ def _run(python, stdin, cwd, env, timeout):
         except OSError:
             pass
         child.wait()
-        child.stdout.close()
-        child.stderr.close()
+        for stream in (child.stdin, child.stdout, child.stderr):
+            if not stream.closed:
+                stream.close()
     return (returncode, got[child.stdout].decode("utf-8", "replace"),
             got[child.stderr].decode("utf-8", "replace"))
 
 
-def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=None):
+def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=None, cancel=None):
     """The Environment to pin ``imports`` from: the notebook's kernelspec's (``specs``:
     a callable, kernelspec name -> spec with argv/env/language, or None), else the
     server's; ProbeFailed when neither could say."""
@@ -291,13 +318,13 @@ def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=Non
         language = (getattr(spec, "language", "") or "").lower()
         if python is not None and language in ("python", ""):
             try:
-                modules, about = probe(python, imports, getattr(spec, "env", None) or {}, timeout)
+                modules, about = probe(python, imports, getattr(spec, "env", None) or {}, timeout, cancel)
                 return Environment(modules, about, "kernel", name)
             except ProbeFailed as error:
                 if log is not None:
                     log.warning("nbext_pkg: the kernel's interpreter for %s could not list its "
                                 "packages (%s): the server's environment is asked instead", name, error)
-    modules, about = probe(sys.executable, imports, None, timeout)
+    modules, about = probe(sys.executable, imports, None, timeout, cancel)
     return Environment(modules, about, "server")
 
 

@@ -172,12 +172,14 @@ def from_model(model, path, options):
     return Notebook(path, io.BytesIO(data), len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
-def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="disk"):
+def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="disk", sized_up=True):
     """The planned bundle of the notebook at ``path``: read from ``tree`` (a paths.Tree of
     the server root on this disk), or given as a contents manager's ``model`` (``tree``
     then says where its files are: a paths.Tree, a contents.ContentsTree, or a
     contents.Nowhere). ``asked`` are the request's choices, ``layers`` the nbconfig ones
-    (see options.choose); ``storage`` names where the files come from, for the manifest."""
+    (see options.choose); ``storage`` names where the files come from, for the manifest;
+    ``sized_up`` False: made as it is written, even where it could be sized (a bundle saved
+    into the workspace needs no length, and a tar's file that changes is then left out)."""
     session = render.Session(options.html_max_memory, options.cancel)
     notebook = None
     try:
@@ -220,7 +222,7 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
         tree.close()
     bundle = Bundle(plan, notebook, facts, tree, options, session, storage)
     bundle.child_read = read
-    if model is None and options.format in sized.SIZED_FORMATS and tree.disk_root():
+    if sized_up and model is None and options.format in sized.SIZED_FORMATS and tree.disk_root():
         try:
             bundle.size_up()
         except BaseException:
@@ -525,14 +527,16 @@ def requirements_for(facts, options, skipped, arcname):
             if module not in imports:
                 imports.append(module)
         spec = one.get("kernelspec")
-        key = json.dumps(spec, sort_keys=True, default=str)
-        kernels.setdefault(key, [0, spec, one.get("language_info")])[0] += 1
+        # Counted by name: the same kernel under two display names is one kernel.
+        key = spec.get("name") if isinstance(spec, dict) else None
+        kernels.setdefault(json.dumps(key, default=str), [0, spec, one.get("language_info")])[0] += 1
     _, kernelspec, language_info = max(kernels.values(), key=lambda k: k[0]) if kernels \
         else (0, None, None)
     specs = options.kernel_specs if options.kernel_specs is not None else environment.default_specs()
     try:
         env = environment.of_notebook(imports, kernelspec, language_info, specs,
-                                      timeout=options.requirements_timeout, log=log)
+                                      timeout=options.requirements_timeout, log=log,
+                                      cancel=options.cancel)
     except environment.ProbeFailed as error:
         log.warning("nbext_pkg: no requirements.txt: %s", error)
         skipped.append({"reference": arcname, "reason": "failed"})

@@ -58,9 +58,11 @@ class Plan:
     images: dict = field(default_factory=dict)  # decoded reference -> Member, for the HTML copy
     total_bytes: int = 0
     notebook_original: str = None
+    by_rel: dict = field(default_factory=dict, repr=False)  # rel -> Member, of files
 
     def add(self, member):
         self.files.append(member)
+        self.by_rel[member.rel] = member
         self.total_bytes += max(member.size, 0)
 
 
@@ -192,8 +194,7 @@ def plan_selection(folder, ticks, tree, *, max_bytes, max_files, notebooks, top)
             continue
         plan.notebooks.append(TickedNotebook(member, facts))
         references = [Reference(*ref) for ref in facts["references"]]
-        _collect(plan, references, facts["excludes"], member.rel, tree,
-                 max_bytes - plan.total_bytes, max_files, seen)
+        _collect(plan, references, facts["excludes"], member.rel, tree, max_bytes, max_files, seen)
         if facts.get("more_references"):
             plan.skipped.append({"reference": f"{facts['more_references']} more references of "
                                               f"{as_written(member.rel)}", "reason": "limit"})
@@ -314,6 +315,11 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
             continue
         for resolved in found:
             if resolved.rel in seen:
+                # Already in (a selection's ticked folder, say): still the image this reference shows.
+                known = plan.by_rel.get(resolved.rel)
+                if known is not None and ref.source in ("markdown", "html") and not folder and \
+                        posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
+                    plan.images.setdefault(image_key(ref), known)
                 continue
             if patterns:
                 from_nb = posixpath.relpath(resolved.rel, notebook_dir or ".")

@@ -266,7 +266,7 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
         tree = _tree(cm, root, store, options, reader)
         return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
-                       layers=layers, storage=store.name)
+                       layers=layers, storage=store.name, sized_up=not save)
 
     bundle = await _plan(handler, options, _planning(cm, root, settings, make))
     if bundle is None:
@@ -285,7 +285,7 @@ def selected(handler):
     """(folder, names) a selection request names: ``folder`` as the page shows it, and
     ``names`` a JSON list of names in it (in the request's body: hundreds of names do not
     fit in a URL)."""
-    folder = handler.get_argument("folder", "")
+    folder = handler.get_argument("folder", "", strip=False)  # "proj " is not "proj"
     raw = handler.get_argument("names", None)
     try:
         names = json.loads(raw) if raw is not None else None

@@ -83,21 +83,30 @@ def top_name(folder_rel, names, kinds):
     return (posixpath.basename(folder_rel) or "files") + "-selection"
 
 
-def _facts(tree, member, options, skipped):
+def read_whole(files, member):
+    """A planned file's bytes, read as the plan saw it (from this disk or through the
+    contents manager); Changed otherwise."""
+    with files.open(member) as checked:
+        data = b"".join(checked.blocks())
+        checked.finish()
+    return data
+
+
+def _facts(files, member, options, skipped):
     """The facts of a ticked notebook, read by the child as a bundle's notebook is; None
     for one too large or not readable as a notebook (it goes in as a file, without an
     HTML copy, and ``skipped`` says why)."""
     if member.size > options.max_notebook_bytes:
         skipped.append({"reference": as_written(member.rel), "reason": "too-large"})
         return None
-    files = tree.files(options, options.max_notebook_bytes)
     try:
-        data = [files.read_all(member, options.max_notebook_bytes)]
+        data = [read_whole(files, member)]
     except Changed as error:
         skipped.append({"reference": as_written(member.rel), "reason": error.reason})
         return None
-    finally:
-        files.close()
+    if len(data[0]) > options.max_notebook_bytes:  # a size a store told only now
+        skipped.append({"reference": as_written(member.rel), "reason": "too-large"})
+        return None
     key = ("facts", hashlib.sha256(data[0]).hexdigest(), options.base_url, MAX_REFERENCES)
     facts = digests.FACTS.get(key)
     if facts is None:
@@ -122,6 +131,7 @@ def _facts(tree, member, options, skipped):
 def prepare_selection(folder, names, options, *, tree, asked=None, layers=(), storage="disk"):
     """The planned bundle of ``names`` ticked in ``folder`` (root-relative, as the page
     shows it), read from ``tree`` (a paths.Tree or contents.ContentsTree)."""
+    reading = []  # the plan's reader of ticked notebooks, made when the first is read
     try:
         options.start_plan()
         folder_rel = selection_folder(folder, options.allow_hidden)
@@ -130,21 +140,40 @@ def prepare_selection(folder, names, options, *, tree, asked=None, layers=(), st
             setattr(options, name, value)
         ticks = [Reference(name, name, False, "ticked") for name in names]
         unread = []
+
+        def facts_of(member):
+            if not reading:
+                reading.append(tree.files(options, options.max_notebook_bytes))
+            return _facts(reading[0], member, options, unread)
+
         try:
             plan, kinds = plan_selection(folder_rel, ticks, tree, max_bytes=options.max_bytes,
                                          max_files=options.max_files,
-                                         notebooks=lambda m: _facts(tree, m, options, unread),
+                                         notebooks=facts_of,
                                          top=lambda kinds: top_name(folder_rel, names, kinds))
         except OverLimit as error:
             raise NotBundled(413, str(error)) from None
         plan.skipped.extend(unread)
         options.deadline = None
     except BaseException:
+        _done_reading(tree, reading)
         tree.finished()
         raise
     finally:
         tree.close()
+    _done_reading(tree, reading)
     return Selection(plan, tree, options, storage, names)
+
+
+def _done_reading(tree, reading):
+    """Close the plan's reader of notebooks; a store's reading process it took over goes
+    back to the tree, for the writer (fetch.ContentsFiles takes it from there)."""
+    for files in reading:
+        process = getattr(files, "reader", None)
+        if process is not None:
+            files.reader, tree.reader = None, process
+        files.close()
+    reading.clear()
 
 
 class Selection:
@@ -238,7 +267,7 @@ class Selection:
         session = render.Session(options.html_max_memory, options.cancel)
         try:
             session.start()
-            data = [files.read_all(ticked.member, options.max_notebook_bytes)]
+            data = [read_whole(files, ticked.member)]
             session.read(len(data[0]), lambda: iter(data), base_url=options.base_url,
                          max_references=MAX_REFERENCES, deadline=time.monotonic() + options.plan_timeout)
             data.clear()

@@ -202,14 +202,24 @@ define([
             });
             body.append(left);
         }
+        var shown = false;
         var buttons = {};
-        buttons[i18n.t('opened_show')] = {class: 'btn-primary', click: go};
-        buttons[i18n.t('close')] = {click: function () { if (win) { win.close(); } }};
+        buttons[i18n.t('opened_show')] = {class: 'btn-primary', click: function () {
+            shown = true;
+            go();
+        }};
+        buttons[i18n.t('close')] = {};
         dialog.modal({
             title: i18n.t('opened', answer.name),
             body: body,
             buttons: buttons
-        }).attr('id', 'nbext_pkg-opened-report');
+        }).attr('id', 'nbext_pkg-opened-report').on('hidden.bs.modal', function () {
+            // However the dialog went (Close, the x, Escape, a click beside it), the window
+            // opened at the click goes too unless the notebook is shown in it.
+            if (!shown && win) {
+                win.close();
+            }
+        });
     };
 
     return {start: start};
