@@ -627,7 +627,7 @@ def _host():
 TEMP = re.compile(re.escape(TEMP_PREFIX) + r"([A-Za-z0-9._]+)-(\d+)-[0-9a-f]{16}")
 
 
-def _alive(pid):
+def alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -646,7 +646,7 @@ def sweep(parent):
         return
     for entry in entries:
         match = TEMP.fullmatch(entry)
-        if match and match[1] == _host() and 0 < int(match[2]) != os.getpid() and not _alive(int(match[2])):
+        if match and match[1] == _host() and 0 < int(match[2]) != os.getpid() and not alive(int(match[2])):
             try:
                 remove_tree(os.path.join(parent, entry))
             except OSError:

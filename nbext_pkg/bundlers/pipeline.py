@@ -468,13 +468,7 @@ class Bundle:
         top = plan.top
         listed, skipped = [], list(plan.skipped)
 
-        def record(arcname, size, sha256, original=None, storage=None):
-            entry = {"path": arcname, "size": size, "sha256": sha256}
-            if original is not None:
-                entry["original"] = original
-            if storage is not None:
-                entry["storage"] = storage
-            listed.append(entry)
+        record = recorder(listed)
 
         record(plan.notebook_arcname, *archive.add_stream(
             f"{top}/{plan.notebook_arcname}", self.notebook.blocks(),
@@ -514,6 +508,19 @@ class Bundle:
 
     def _add_member(self, archive, files, member, record):
         return add_member(archive, files, member, self.plan.top, record, self.tree)
+
+
+def recorder(listed):
+    """``record(arcname, size, sha256, original=None, storage=None)``: a manifest entry
+    for each member written, appended to ``listed``."""
+    def record(arcname, size, sha256, original=None, storage=None):
+        entry = {"path": arcname, "size": size, "sha256": sha256}
+        if original is not None:
+            entry["original"] = original
+        if storage is not None:
+            entry["storage"] = storage
+        listed.append(entry)
+    return record
 
 
 def requirements_for(facts, options, skipped, arcname):

@@ -133,12 +133,14 @@ class _Slot:
         self.settings.active_bundles -= 1
 
 
-async def respond(handler, path):
+async def respond(handler, path, save=False):
     """Answer ``handler``'s GET (or HEAD: the same headers, no archive made) with the
-    bundle of the notebook at ``path`` (as the URL names it, decoded once)."""
+    bundle of the notebook at ``path`` (as the URL names it, decoded once); with ``save``
+    (a POST), write it beside the notebook instead."""
     settings = settings_of(handler.settings)
     try:
-        asked = options_mod.from_query(handler.get_query_argument)
+        # A GET's choices are in its query; a POST's may be in its body too.
+        asked = options_mod.from_query(handler.get_argument if save else handler.get_query_argument)
     except options_mod.BadOption as error:
         raise web.HTTPError(400, str(error)) from None
     cm = handler.contents_manager
@@ -148,7 +150,7 @@ async def respond(handler, path):
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error)) from None
     with _Slot(settings):
-        await _respond(handler, settings, asked, cm, rel, allow_hidden)
+        await _respond(handler, settings, asked, cm, rel, allow_hidden, save=save)
 
 
 def kernel_specs(handler):
@@ -339,19 +341,7 @@ async def respond_selection(handler, save=False):
 
 async def respond_save(handler, path):
     """Answer a POST that saves the bundle of the notebook at ``path`` beside it."""
-    settings = settings_of(handler.settings)
-    try:
-        asked = options_mod.from_query(handler.get_argument)
-    except options_mod.BadOption as error:
-        raise web.HTTPError(400, str(error)) from None
-    cm = handler.contents_manager
-    allow_hidden = bool(getattr(cm, "allow_hidden", False))
-    try:
-        rel = notebook_path(path, allow_hidden)
-    except NotBundled as error:
-        raise web.HTTPError(error.status, str(error)) from None
-    with _Slot(settings):
-        await _respond(handler, settings, asked, cm, rel, allow_hidden, save=True)
+    await respond(handler, path, save=True)
 
 
 async def _save(handler, bundle, root, folder_rel):

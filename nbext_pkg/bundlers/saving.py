@@ -18,6 +18,7 @@ import re
 import secrets
 import socket
 
+from .extract import alive
 from .options import Cancelled
 from .pipeline import SinkFailed
 
@@ -73,16 +74,6 @@ class _FileSink:
         pass
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(folder):
     """Remove the temporary files dead saves of this machine left in the folder (fd)."""
     try:
@@ -92,7 +83,7 @@ def sweep(folder):
     for name in names:
         found = TEMP.fullmatch(name)
         if found and found[1] == socket.gethostname() and int(found[2]) != os.getpid() \
-                and not _alive(int(found[2])):
+                and not alive(int(found[2])):
             try:
                 os.unlink(name, dir_fd=folder)
             except OSError:

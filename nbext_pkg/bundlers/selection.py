@@ -35,6 +35,7 @@ from .pipeline import (
     _read_failed,
     add_member,
     html_pieces,
+    recorder,
     requirements_for,
 )
 from .plan import OverLimit, as_written, plan_selection
@@ -213,13 +214,7 @@ class Selection:
         plan, options = self.plan, self.options
         listed, skipped = [], list(plan.skipped)
 
-        def record(arcname, size, sha256, original=None, storage=None):
-            entry = {"path": arcname, "size": size, "sha256": sha256}
-            if original is not None:
-                entry["original"] = original
-            if storage is not None:
-                entry["storage"] = storage
-            listed.append(entry)
+        record = recorder(listed)
 
         written = set()
         for member in plan.files:
