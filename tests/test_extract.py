@@ -747,3 +747,16 @@ def test_a_folder_that_cannot_be_written_is_said_so(monkeypatch, place):
         PermissionError(errno.EACCES, "denied")))
     with pytest.raises(extract.NotWritable, match="cannot be written to"):
         extract.extract(str(archive), str(place[1]))
+
+
+def test_the_archive_is_opened_as_the_file_located_never_a_fifo_or_a_swapped_file(place):
+    fifo = place[0] / "pipe.zip"
+    os.mkfifo(fifo)  # opened without waiting for a writer, then refused
+    refused(fifo, place[1], "could not be read", error=OpenFailed)
+    assert any("pipe.zip" in line for line in extract.verify(str(fifo)))
+    good = put(place[0], "good.zip", zip_bytes(("a/x.txt", b"x")))
+    other = put(place[0], "other.zip", zip_bytes(("b/y.txt", b"y")))
+    located = os.stat(good)
+    os.replace(other, good)  # swapped between the look and the open
+    refused(good, place[1], "could not be read", error=OpenFailed,
+            expect=(located.st_dev, located.st_ino))

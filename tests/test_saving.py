@@ -101,7 +101,6 @@ def test_a_save_killed_midway_leaves_nothing(root):
     import signal
     import subprocess
     import sys
-    import time
 
     (root / "big.bin").write_bytes(os.urandom(64 * 1024 * 1024))
     nb = nbformat.v4.new_notebook()
@@ -109,20 +108,23 @@ def test_a_save_killed_midway_leaves_nothing(root):
     nbformat.write(nb, str(root / "nb.ipynb"))
     before = sorted(os.listdir(root))
     script = (
-        "import sys, time\n"
+        "import sys\n"
         "from nbext_pkg.bundlers import pipeline, saving\n"
         "from nbext_pkg.bundlers.options import Options\n"
-        "class Slow(saving._FileSink):\n"
+        "class Stopping(saving._FileSink):\n"
         "    def write(self, data):\n"
-        "        print('writing', flush=True); time.sleep(0.05); return super().write(data)\n"
-        "saving._FileSink = Slow\n"
+        "        written = super().write(data)\n"
+        "        if self.size > 8 * 1024 * 1024:  # well into it: say so, and wait to be killed\n"
+        "            print('writing', flush=True); sys.stdin.readline()\n"
+        "        return written\n"
+        "saving._FileSink = Stopping\n"
         "o = Options()\n"
         f"b = pipeline.prepare('nb.ipynb', o, tree=pipeline.local_tree({str(root)!r}, o),\n"
         "                      asked={'html': False, 'requirements': False, 'format': 'tar'})\n"
         f"saving.save(b, {str(root)!r}, 'nb.tar')\n")
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "writing"
-    time.sleep(0.3)
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"  # 8 MiB of it are on the disk now
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert sorted(os.listdir(root)) == before

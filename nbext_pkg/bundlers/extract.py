@@ -551,6 +551,26 @@ class Audit:
     members: int
 
 
+def open_checked(archive_path, expect=None):
+    """The archive file, opened as the one it is: its last name not followed if a link (a
+    link given on the command line is resolved first, to where it leads), a regular file
+    (a FIFO never blocks the opener: it is opened without waiting, then refused), and when
+    ``expect`` is (st_dev, st_ino), the very file the caller located. OSError otherwise."""
+    real = os.path.realpath(archive_path) if expect is None else archive_path
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if expect is not None and (info.st_dev, info.st_ino) != tuple(expect):
+            raise OSError(errno.ESTALE, "it was replaced while it was looked at")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def verify(archive_path, limits=DEFAULT_LIMITS):
     """Problems of a bundle, without writing anything: [] when it is a good bundle of ours."""
     return audit(archive_path, limits).problems
@@ -562,7 +582,7 @@ def audit(archive_path, limits=DEFAULT_LIMITS):
     problems, hashed, candidates, parts_kinds, count = [], {}, {}, {}, 0
     everything = dataclasses.replace(limits, allow_hidden=True)  # a check leaves nothing out
     try:
-        with open(archive_path, "rb") as f:
+        with open_checked(archive_path) as f:
             archive = open_archive(f, name, limits)
             names, budget = _Names(), _Budget(limits, archive.size)
             for member in _each(archive):
@@ -850,15 +870,16 @@ def _disk_failure(error, name, parent):
                       "nothing was left behind.")
 
 
-def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None, exact=False):
+def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None, exact=False,
+            expect=None):
     """Open the archive into a new folder of ``parent`` named after it (or ``name``; the next
     free name when taken, a refusal with ``exact``). Raises Refused, Cancelled or OpenFailed,
-    and leaves nothing behind when it does."""
+    and leaves nothing behind when it does. ``expect``: see open_checked."""
     shown_name = os.path.basename(archive_path)
     parent = os.path.abspath(parent)
     base = _plain(name) if name is not None else folder_name(archive_path)
     try:
-        f = open(archive_path, "rb")
+        f = open_checked(archive_path, expect)
     except OSError as error:
         raise OpenFailed(f"{shown_name} could not be read ({error.strerror}), so nothing was opened.") \
             from None

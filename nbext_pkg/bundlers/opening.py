@@ -47,8 +47,9 @@ async def respond_open(handler, path):
     limits = extract.limits_from(settings, allow_hidden)
     with _Slot(settings):
         try:
-            opened = await in_thread(lambda: extract.extract(real, posixpath.dirname(real),
-                                                             limits=limits, cancel=cancel))
+            opened = await in_thread(lambda: extract.extract(
+                real, posixpath.dirname(real), limits=limits, cancel=cancel,
+                expect=(info.st_dev, info.st_ino)))  # the file located, not one swapped in since
         except extract.Cancelled:
             handler.log.info("nbext_pkg: the client left while %s was opened; nothing was kept", rel)
             return
