@@ -30,16 +30,18 @@ async def respond_open(handler, path):
         rel = notebook_path(path, allow_hidden)  # inside the root, not hidden
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error).replace("notebooks", "archives")) from None
-    tree = Tree(root, allow_hidden=allow_hidden)
-    try:
-        found = tree.locate(rel)
-    finally:
-        tree.close()
+    def locate():
+        tree = Tree(root, allow_hidden=allow_hidden)
+        try:
+            return tree.locate(rel), tree.real_root
+        finally:
+            tree.close()
+
+    found, real_root = await in_thread(locate)  # the disk is looked at off the event loop
     if isinstance(found, str):
         raise web.HTTPError(404, f"No such archive: {rel}" if found == "missing" else
                             f"{rel} cannot be opened here ({found}).")
     real, info = found
-    real_root = tree.real_root
     if not stat.S_ISREG(info.st_mode):
         raise web.HTTPError(400, f"{rel} is not an archive: tick a .zip, .tar or .tar.gz file.")
     cancel = threading.Event()

@@ -242,13 +242,19 @@ async def _deliver(handler, settings, options, bundle):
                  options.cancel, idle=settings.bundle_idle_timeout)
 
 
-async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
+def _begin(handler, settings, cm, allow_hidden, save):
+    """(options, the disk root or None, the store) of one request, watching its connection;
+    a save where the files are not on this disk is refused here."""
     options = options_for(handler, settings, allow_hidden)
     watch_connection(handler, options.cancel)
     root = local_root(cm)
     if save and root is None:
         raise web.HTTPError(400, NOT_ON_DISK)
-    store = _store(cm, options)
+    return options, root, _store(cm, options)
+
+
+async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
+    options, root, store = _begin(handler, settings, cm, allow_hidden, save)
 
     def make(reader):
         # Ask for the type first: a large data file must not be read just to be refused.
@@ -316,16 +322,11 @@ async def respond_selection(handler, save=False):
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error)) from None
     with _Slot(settings):
-        options = options_for(handler, settings, allow_hidden)
-        watch_connection(handler, options.cancel)
-        root = local_root(cm)
-        if save and root is None:
-            raise web.HTTPError(400, NOT_ON_DISK)
-        store = _store(cm, options)
-        layers = [layer for layer in _nbconfig_layers(handler)] if len(asked) < len(options_mod.DEFAULTS) \
-            else ()
+        options, root, store = _begin(handler, settings, cm, allow_hidden, save)
 
         def make(reader):
+            # The page's settings are read here, off the event loop, as for a notebook's bundle.
+            layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
             return prepare_selection(folder_rel, names, options,
                                      tree=_tree(cm, root, store, options, reader), asked=asked,
                                      layers=layers, storage=store.name)
@@ -349,11 +350,14 @@ async def _save(handler, bundle, root, folder_rel):
     free name; answer 201 with where it went."""
     from .paths import Tree
 
-    tree = Tree(root, allow_hidden=bundle.options.allow_hidden)
-    try:
-        found = tree.locate(folder_rel)
-    finally:
-        tree.close()
+    def locate():
+        tree = Tree(root, allow_hidden=bundle.options.allow_hidden)
+        try:
+            return tree.locate(folder_rel)
+        finally:
+            tree.close()
+
+    found = await in_thread(locate)  # the disk is looked at off the event loop
     if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
         in_thread(bundle.discard, "nbext_pkg-discard")
         raise web.HTTPError(404, f"The folder {folder_rel or '/'} cannot take the bundle: it is "
