@@ -1,6 +1,6 @@
 """Server-side settings of nbext_pkg, as traitlets: ``c.NbextPkg.<name>``."""
 
-from traitlets import CaselessStrEnum, Float, Integer
+from traitlets import CaselessStrEnum, Dict, Float, Integer
 from traitlets.config import Configurable
 
 
@@ -118,6 +118,35 @@ class NbextPkg(Configurable):
         help="Most bytes an opened archive may yield per byte of its own size (a compression "
         "bomb yields thousands), judged once more than 16 MiB came out, so that a small, very "
         "compressible archive still opens.",
+    ).tag(config=True)
+
+    kernel_pool = Dict(
+        value_trait=Integer(min=0),
+        default_value={},
+        help="Warm kernels for New notebook: kernelspec name -> how many started, idle kernels to "
+        "keep ready (at most 10 each), e.g. {'python3': 1}. New notebook then takes one and moves "
+        "it to the notebook's folder and environment, so the notebook's first cell runs without "
+        "waiting for a kernel to start. Each costs a kernel's memory while idle: off by default. "
+        "Only Python kernels can be pooled; any other is refused at start with a warning. On the "
+        "command line: --NbextPkg.kernel_pool python3=1",
+    ).tag(config=True)
+
+    kernel_pool_refill_delay = Float(
+        5.0,
+        help="Seconds between New notebook taking a warm kernel and the pool starting its "
+        "replacement, so that the start does not slow the claimed kernel's first cells.",
+    ).tag(config=True)
+
+    kernel_pool_max_age = Float(
+        3600.0,
+        help="Seconds a warm kernel waits unclaimed before it is replaced by a fresh one "
+        "(0: never), so a claimed kernel never predates the environment by long.",
+    ).tag(config=True)
+
+    kernel_pool_start_timeout = Float(
+        60.0,
+        help="Seconds a warm kernel may take to start and answer; past them the try counts as "
+        "failed, and after three failures in a row that kernelspec gets no warm kernels.",
     ).tag(config=True)
 
     def __init__(self, **kwargs):

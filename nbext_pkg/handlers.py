@@ -24,6 +24,76 @@ class StatusMixin:
         self.finish(json.dumps({"name": "nbext_pkg", "version": __version__}))
 
 
+class SessionsMixin:
+    """``POST <base_url>/nbext_pkg/api/sessions``: New notebook's session. The body and the answer
+    are those of ``POST /api/sessions``; the kernel is a warm one from the pool
+    (:mod:`nbext_pkg.kernel_pool`) when one of that kernelspec is ready, else started as
+    usual. ``X-Nbext-Pkg-Kernel`` says which: ``warm``, ``fresh`` or ``existing`` (the
+    notebook had a session already, which is returned as the stock route would)."""
+
+    async def _post(self):
+        from jupyter_client.jsonutil import json_default
+        from jupyter_client.kernelspec import NoSuchKernel
+
+        from .kernel_pool import CLAIM, maybe_await
+
+        model = self.get_json_body()
+        path = model.get("path") if isinstance(model, dict) else None
+        if not isinstance(path, str) or not path:
+            raise web.HTTPError(400, 'Say which notebook the session is for: {"path": "<notebook>", '
+                                     '"type": "notebook", "kernel": {"name": "<kernelspec>"}}.')
+        kernel = model.get("kernel") or {}
+        kernel_name = (kernel.get("name") if isinstance(kernel, dict) else None) or None
+        if kernel_name is not None and not isinstance(kernel_name, str):
+            raise web.HTTPError(400, "The kernel's name must be a kernelspec's name, as a string.")
+        sm = self.session_manager
+        how = "fresh"
+        if await maybe_await(sm.session_exists(path=path)):
+            session = await maybe_await(sm.get_session(path=path))
+            how = "existing"
+        else:
+            pool = self.settings.get("nbext_pkg_kernel_pool")
+            warm = pool.take(kernel_name or self.kernel_manager.default_kernel_name) if pool else None
+            token = CLAIM.set(warm)
+            try:
+                session = await maybe_await(sm.create_session(
+                    path=path, kernel_name=kernel_name, name=model.get("name"),
+                    type=model.get("type") or "notebook"))
+            except NoSuchKernel:
+                self.set_status(501)
+                self.set_header("X-Nbext-Pkg-Kernel", how)
+                self.finish(json.dumps({
+                    "message": f"The '{kernel_name}' kernel is not available. Please pick another "
+                               "suitable kernel instead, or install that kernel.",
+                    "short_message": f"{kernel_name} not found"}))
+                return
+            finally:
+                CLAIM.reset(token)
+                if warm is not None and not warm.claimed:
+                    pool.give_back(warm)
+            if warm is not None and warm.claimed:
+                how = "warm"
+        self.set_header("X-Nbext-Pkg-Kernel", how)
+        self.set_header("Location", self.base_url.rstrip("/") + "/api/sessions/" + session["id"])
+        self.set_status(201)
+        self.finish(json.dumps(session, default=json_default))
+
+    def write_error(self, status_code, **kwargs):
+        self.set_header("X-Nbext-Pkg-Kernel", "none")
+        super().write_error(status_code, **kwargs)
+
+
+class KernelPoolMixin:
+    """``GET <base_url>/nbext_pkg/api/kernel_pool``: what the warm kernel pool holds (each
+    kernel's id, pid, age and memory), what it wants and what it refused."""
+
+    async def _get(self):
+        pool = self.settings.get("nbext_pkg_kernel_pool")
+        report = pool.status() if pool is not None else {"kernels": {}}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(report))
+
+
 class BundleMixin:
     """``GET|HEAD <base_url>/nbext_pkg/bundle/<path>?format=zip|tar|tar.gz``: the same
     bundle as File > Download as, and the only one on servers without ``/bundle/``."""
@@ -187,7 +257,8 @@ class OwnFilesMixin:
 
 
 def handler_classes(flavour):
-    """{name: handler class} (status, bundle, selection, save, open, stock, files) for
+    """{name: handler class} (status, sessions, kernel_pool, bundle, selection, save, open, stock,
+    files) for
     ``"notebook"`` (notebook 6) or ``"jupyter_server"`` (nbclassic, JupyterHub's single-user
     server)."""
     if flavour == "jupyter_server":
@@ -206,6 +277,10 @@ def handler_classes(flavour):
 
     status = type("StatusHandler", (StatusMixin, APIHandler), {
         "auth_resource": "server", "get": guard(StatusMixin._get, "server")})
+    sessions = type("SessionsHandler", (SessionsMixin, APIHandler), {
+        "auth_resource": "sessions", "post": guard(SessionsMixin._post, "sessions", "write")})
+    kernel_pool = type("KernelPoolHandler", (KernelPoolMixin, APIHandler), {
+        "auth_resource": "kernels", "get": guard(KernelPoolMixin._get, "kernels")})
     bundle = type("BundleHandler", (BundleMixin, JupyterHandler), {
         "auth_resource": "contents", "get": guard(BundleMixin._get, "contents"),
         "head": guard(BundleMixin._head, "contents")})
@@ -226,5 +301,6 @@ def handler_classes(flavour):
         "auth_resource": "contents", "post": guard(SaveMixin._post, "contents", "write")})
     opener = type("OpenHandler", (OpenMixin, JupyterHandler), {
         "auth_resource": "contents", "post": guard(OpenMixin._post, "contents", "write")})
-    return {"status": status, "bundle": bundle, "selection": selection, "save": save,
+    return {"status": status, "sessions": sessions, "kernel_pool": kernel_pool, "bundle": bundle,
+            "selection": selection, "save": save,
             "open": opener, "stock": stock, "files": files}

@@ -34,7 +34,7 @@ def load(app):
     flavour = flavour_of(app)
     web_app = app.web_app
     base_url = web_app.settings["base_url"]
-    web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
+    settings = web_app.settings["nbext_pkg"] = NbextPkg(parent=app)
     handlers = handler_classes(flavour)
     if flavour == "jupyter_server":
         from jupyter_server.utils import url_path_join
@@ -44,6 +44,8 @@ def load(app):
     linked = any(os.path.islink(p) for p in own_files)
     routes = [
         (url_path_join(base_url, "nbext_pkg", "api", "status"), handlers["status"]),
+        (url_path_join(base_url, "nbext_pkg", "api", "sessions"), handlers["sessions"]),
+        (url_path_join(base_url, "nbext_pkg", "api", "kernel_pool"), handlers["kernel_pool"]),
         (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), handlers["bundle"]),
         (url_path_join(base_url, "nbext_pkg", "selection"), handlers["selection"]),
         (url_path_join(base_url, "nbext_pkg", "save", "(.+)"), handlers["save"]),
@@ -62,5 +64,22 @@ def load(app):
     web_app.add_handlers(".*$", routes)
     rules = web_app.default_router.rules
     rules.insert(0, rules.pop(-2))
+    start_kernel_pool(app, web_app, settings)
     app.log.info("nbext_pkg %s loaded (%s)", __version__, flavour)
+
+
+def start_kernel_pool(app, web_app, settings):
+    """The warm kernels of ``c.NbextPkg.kernel_pool``, started once the server's loop runs."""
+    if not settings.kernel_pool:
+        return
+    from tornado.ioloop import IOLoop
+
+    from .kernel_pool import KernelPool
+
+    pool = KernelPool(app.kernel_manager, settings.kernel_pool, app.log,
+                      refill_delay=settings.kernel_pool_refill_delay,
+                      max_age=settings.kernel_pool_max_age,
+                      start_timeout=settings.kernel_pool_start_timeout)
+    web_app.settings["nbext_pkg_kernel_pool"] = pool
+    IOLoop.current().add_callback(pool.start)
 

@@ -1,0 +1,262 @@
+"""The warm kernel pool (c.NbextPkg.kernel_pool) against real servers and real
+kernels: what a claimed kernel looks like from inside, next to a fresh one, and
+how the pool behaves (hidden, culler-proof, refilled, replaced, stopped)."""
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import BROKEN_KERNEL, write_notebook
+from harness import NotebookServer, wait_until
+from jupyter_client import BlockingKernelClient
+
+ROUTE = "nbext_pkg/api/sessions"
+
+PROBE = r"""
+import json as _j, os as _o, sys as _s
+_ip = get_ipython()
+print(_j.dumps({"cwd": _o.getcwd(), "pwd": _ip.run_line_magic("pwd", ""), "env": dict(_o.environ),
+                "path": _s.path, "session": _ip.user_ns.get("__session__"), "dh": list(_dh),
+                "names": sorted(_ip.user_ns), "inputs": list(_ih), "modules": sorted(_s.modules),
+                "start": _ip.starting_dir}, default=repr))
+"""
+
+
+def pool_status(server):
+    return server.api("GET", "nbext_pkg/api/kernel_pool", expect=200).json()
+
+
+def ready_kernels(server, name="python3"):
+    return pool_status(server)["kernels"].get(name, {}).get("ready", [])
+
+
+def wait_ready(server, name="python3", count=1, other_than=()):
+    def found():
+        ready = [k for k in ready_kernels(server, name) if k["kernel_id"] not in other_than]
+        return len(ready) >= count and ready
+
+    return wait_until(found, 60, f"{count} warm {name} kernel(s)")
+
+
+def new_notebook(server, folder, name):
+    write_notebook(server.root / folder / name, kernel_name="python3")
+    return f"{folder}/{name}"
+
+
+def start_session(server, path, route=ROUTE, kernel="python3"):
+    # The name, as the notebook page's own session request gives it (jupyter_server makes
+    # JPY_SESSION_NAME of it).
+    body = {"path": path, "type": "notebook", "name": path.rsplit("/", 1)[-1], "kernel": {"name": kernel}}
+    response = server.api("POST", route, json=body, expect=201)
+    return response.json(), response.headers.get("X-Nbext-Pkg-Kernel")
+
+
+def run(server, kernel_id, code):
+    """Run ``code`` as a user's cell in the kernel; (its reply content, its stdout)."""
+    client = BlockingKernelClient(connection_file=str(server.jenv.runtime_dir / f"kernel-{kernel_id}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    out = []
+    try:
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+            m["content"]["text"]) if m["msg_type"] == "stream" else None)
+    finally:
+        client.stop_channels()
+    return reply["content"], "".join(out)
+
+
+def probe(server, kernel_id):
+    content, out = run(server, kernel_id, PROBE)
+    assert content["status"] == "ok", content
+    return content["execution_count"], json.loads(out)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes: only its parent has not reaped it yet.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pool_server(jupyter_env, root, flavour, pool, *extra):
+    return NotebookServer(jupyter_env, root, flavour=flavour, extra_args=[
+        f"--NbextPkg.kernel_pool={json.dumps(pool)}", *extra]).start()
+
+
+@pytest.fixture(scope="module")
+def warm(jupyter_env, notebook_root, flavour):
+    """A pool of one python3 kernel, refilled half a second after a claim, with the idle
+    culler culling every second."""
+    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 1},
+                      "--NbextPkg.kernel_pool_refill_delay=0.5",
+                      "--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def folder(warm, request):
+    name = f"pool {request.node.name[:40]} é"
+    (warm.root / name).mkdir(parents=True, exist_ok=True)
+    yield name
+    for s in warm.sessions():
+        warm.api("DELETE", f"api/sessions/{s['id']}")
+
+
+def test_the_pool_is_off_by_default(server, notebook_root):
+    assert pool_status(server)["kernels"] == {}
+    path = new_notebook(server, "plain", "pool off.ipynb")
+    session, how = start_session(server, path)
+    assert how == "fresh"
+    assert [k["id"] for k in server.kernels()] == [session["kernel"]["id"]]
+    server.api("DELETE", f"api/sessions/{session['id']}", expect=204)
+
+
+def test_a_claimed_kernel_is_what_a_fresh_one_would_be(warm, folder):
+    pooled = wait_ready(warm)[0]
+    claimed_path = new_notebook(warm, folder, "claimed.ipynb")
+    fresh_path = new_notebook(warm, folder, "fresh.ipynb")
+    claimed, how = start_session(warm, claimed_path)
+    assert how == "warm"
+    assert claimed["kernel"]["id"] == pooled["kernel_id"]
+    fresh, how = start_session(warm, fresh_path, route="api/sessions")
+    assert how is None  # the stock route, untouched
+
+    count_c, c = probe(warm, claimed["kernel"]["id"])
+    count_f, f = probe(warm, fresh["kernel"]["id"])
+    where = os.path.realpath(warm.root / folder)
+    assert count_c == count_f == 1
+    assert c["cwd"] == c["pwd"] == f["cwd"] == where
+    assert c["dh"] == f["dh"] and where in f["dh"][0] and len(f["dh"]) == 1  # repr: Path or str alike
+    assert c["start"] == f["start"] == where
+    assert c["path"] == f["path"]
+    assert c["inputs"] == f["inputs"] and len(c["inputs"]) == 2  # '' and the probe: nothing before
+    assert c["names"] == f["names"]
+    assert c["modules"] == f["modules"]
+    session_names = {"notebook": None, "nbclassic": (str(warm.root / claimed_path),
+                                                     str(warm.root / fresh_path))}[warm.flavour]
+    if session_names is None:  # notebook 6 names no session in the kernel's environment
+        assert "JPY_SESSION_NAME" not in c["env"] and c["session"] is None is f["session"]
+    else:
+        assert (c["env"]["JPY_SESSION_NAME"], f["env"]["JPY_SESSION_NAME"]) == session_names
+        assert (c["session"], f["session"]) == session_names
+    c["env"].pop("JPY_SESSION_NAME", None)
+    f["env"].pop("JPY_SESSION_NAME", None)
+    assert c["env"] == f["env"]
+
+    # Restarting the claimed kernel is an ordinary restart: same folder, same session name.
+    warm.api("POST", f"api/kernels/{claimed['kernel']['id']}/restart", expect=200)
+    count_r, r = probe(warm, claimed["kernel"]["id"])
+    assert count_r == 1 and r["cwd"] == where
+    assert r["session"] == (None if warm.flavour == "notebook" else str(warm.root / claimed_path))
+
+
+def test_pooled_kernels_are_hidden_and_the_culler_leaves_them(warm, folder):
+    pooled = wait_ready(warm)[0]
+    # An ordinary idle kernel is culled (cull_idle_timeout=2): proof that the culler runs.
+    bait = warm.api("POST", "api/kernels", json={"name": "python3"}, expect=201).json()["id"]
+    wait_until(lambda: bait not in {k["id"] for k in warm.kernels()}, 60, "the culler to cull an idle kernel")
+    assert pooled["kernel_id"] not in {k["id"] for k in warm.kernels()}
+    assert warm.sessions() == []
+    still = ready_kernels(warm)
+    assert [k["pid"] for k in still] == [pooled["pid"]] and pid_alive(pooled["pid"])
+
+
+def test_the_pool_refills_and_never_serves_a_kernel_twice(warm, folder):
+    first_pooled = wait_ready(warm)[0]
+    first, how = start_session(warm, new_notebook(warm, folder, "one.ipynb"))
+    assert how == "warm" and first["kernel"]["id"] == first_pooled["kernel_id"]
+    second_pooled = wait_ready(warm, other_than={first_pooled["kernel_id"]})[0]
+    assert second_pooled["pid"] != first_pooled["pid"]
+    second, how = start_session(warm, new_notebook(warm, folder, "two.ipynb"))
+    assert how == "warm" and second["kernel"]["id"] == second_pooled["kernel_id"]
+    ids = [k["id"] for k in warm.kernels()]
+    assert sorted(ids) == sorted([first["kernel"]["id"], second["kernel"]["id"]])
+    # The claimed kernels are the user's now: the pool holds neither.
+    assert {k["kernel_id"] for k in ready_kernels(warm)}.isdisjoint(ids)
+
+
+def test_two_new_notebooks_at_once_get_two_kernels(warm, folder):
+    wait_ready(warm)
+    paths = [new_notebook(warm, folder, f"at once {i}.ipynb") for i in range(2)]
+    results = [None, None]
+    gate = threading.Barrier(2)
+
+    def claim(i):
+        gate.wait()
+        results[i] = start_session(warm, paths[i])
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    kernels = [r[0]["kernel"]["id"] for r in results]
+    assert len(set(kernels)) == 2
+    assert sorted(r[1] for r in results) == ["fresh", "warm"]  # one warm kernel: the other starts as usual
+    for i in range(2):
+        count, facts = probe(warm, kernels[i])
+        assert count == 1 and facts["cwd"] == os.path.realpath(warm.root / folder)
+
+
+def test_a_pooled_kernel_killed_from_outside_is_replaced(warm, folder):
+    pooled = wait_ready(warm)[0]
+    os.kill(pooled["pid"], signal.SIGKILL)
+    replacement = wait_ready(warm, other_than={pooled["kernel_id"]})[0]
+    assert replacement["pid"] != pooled["pid"]
+    session, how = start_session(warm, new_notebook(warm, folder, "after kill.ipynb"))
+    assert how == "warm" and session["kernel"]["id"] == replacement["kernel_id"]
+    assert probe(warm, session["kernel"]["id"])[0] == 1
+
+
+def test_kernelspecs_the_pool_cannot_serve_are_refused_and_the_server_serves(jupyter_env, notebook_root,
+                                                                              flavour, tmp_path):
+    bash = jupyter_env.data_dir / "kernels" / "nbext-not-python"
+    bash.mkdir(parents=True, exist_ok=True)
+    (bash / "kernel.json").write_text(json.dumps({"argv": ["bash", "-c", "sleep 60"], "display_name": "B",
+                                                  "language": "bash"}))
+    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 1, "nbext-no-such-kernel": 1,
+                                                            "nbext-not-python": 1, BROKEN_KERNEL: 1},
+                      "--NbextPkg.kernel_pool_refill_delay=0.1")
+    try:
+        wait_ready(srv)
+        status = wait_until(lambda: (s := pool_status(srv)["kernels"]) and s[BROKEN_KERNEL]["refused"] and s,
+                            60, "the broken kernelspec to be given up")
+        assert "no kernelspec of that name" in status["nbext-no-such-kernel"]["refused"]
+        assert "only Python kernels" in status["nbext-not-python"]["refused"]
+        assert "did not start three times" in status[BROKEN_KERNEL]["refused"]
+        log = srv.log_text()
+        for name in ("nbext-no-such-kernel", "nbext-not-python", BROKEN_KERNEL):
+            assert (f"no warm kernels for '{name}'" in log
+                    or f"warm '{name}' kernel did not start" in log), name
+        # The server serves, and New notebook with the broken kernel fails as it would without a pool.
+        path = new_notebook(srv, "plain", "refused.ipynb")
+        session, how = start_session(srv, path)
+        assert how == "warm"
+        body = {"path": path + "x", "type": "notebook", "name": "", "kernel": {"name": BROKEN_KERNEL}}
+        assert srv.api("POST", ROUTE, json=body).status_code == 500
+    finally:
+        srv.stop()
+        bash.joinpath("kernel.json").unlink()
+
+
+def test_stopping_the_server_stops_every_pooled_kernel(jupyter_env, notebook_root, flavour):
+    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 2})
+    pooled = wait_ready(srv, count=2)
+    files = [srv.jenv.runtime_dir / f"kernel-{k['kernel_id']}.json" for k in pooled]
+    assert all(f.exists() for f in files)
+    os.kill(srv.proc.pid, signal.SIGTERM)  # the server alone: not its process group
+    srv.proc.wait(30)
+    # Shut down by the server (its connection files removed), not left to find out alone.
+    assert not any(f.exists() for f in files)
+    wait_until(lambda: not any(pid_alive(k["pid"]) for k in pooled), 10, "the pooled kernels to exit")
+    srv.stop()
