@@ -12,8 +12,9 @@ define([
     'base/js/namespace',
     'base/js/utils',
     'base/js/dialog',
-    './i18n'
-], function ($, Jupyter, utils, dialog, i18n) {
+    './i18n',
+    './self_check'
+], function ($, Jupyter, utils, dialog, i18n, self_check) {
     "use strict";
 
     // The server's own sentence for a failed request. utils.ajax_error_msg
@@ -52,18 +53,29 @@ define([
         });
     };
 
+    // The session, through nbext_pkg's route, which gives the notebook a warm kernel when
+    // the server keeps some (c.NbextPkg.kernel_pool) and otherwise does what POST
+    // /api/sessions does; where the server part is not running, the stock route. The name is
+    // the notebook's, as the notebook page's own request gives it (jupyter_server makes the
+    // kernel's JPY_SESSION_NAME of it).
     var start_session = function (base_url, path, kernel_name) {
-        var model = {path: path, type: 'notebook', name: '', kernel: {}};
+        var model = {path: path, type: 'notebook', name: path.split('/').pop(), kernel: {}};
         if (kernel_name) {
             model.kernel.name = kernel_name;
         }
-        return utils.promising_ajax(utils.url_path_join(base_url, 'api/sessions'), {
-            type: 'POST',
-            processData: false,
-            cache: false,
-            data: JSON.stringify(model),
-            contentType: 'application/json',
-            dataType: 'json'
+        var post = function (route) {
+            return utils.promising_ajax(utils.url_path_join(base_url, route), {
+                type: 'POST',
+                processData: false,
+                cache: false,
+                data: JSON.stringify(model),
+                contentType: 'application/json',
+                dataType: 'json'
+            });
+        };
+        // The page asked at load whether the server part runs; that answer is reused.
+        return self_check.server_part(base_url).then(function (present) {
+            return post(present ? 'nbext_pkg/api/sessions' : 'api/sessions');
         });
     };
 

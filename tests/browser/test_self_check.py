@@ -56,6 +56,14 @@ def test_the_pages_say_the_server_part_is_missing(browser, server_without_extens
     tree.clickable("#nbext_pkg-notice-close", "the notice's close button").click()
     tree.gone("#nbext_pkg-server-missing", "the dismissed notice")
     assert tree.find("#nbext_pkg-new-notebook").is_displayed()  # needs no server part
+    # It works without it: the session through the stock route, not a 404 from ours.
+    tree.wait_kernels()
+    tree.new_window_after(tree.click_new, "the new notebook's window")
+    new = NotebookPage(browser, srv).wait_loaded(ours=False).wait_kernel()
+    assert [s["kernel"]["id"] for s in srv.sessions()] == [new.page_ids()["kernel_id"]]
+    srv.api("DELETE", f"api/sessions/{srv.sessions()[0]['id']}", expect=204)
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
 
     page = NotebookPage(browser, srv).open("plain é.ipynb")
     page.visible("#nbext_pkg-server-missing", "the notice on the notebook page")
