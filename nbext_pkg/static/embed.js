@@ -245,7 +245,9 @@ define([
                 schedule(false);
             });
             if (kernel && kernel.info_reply && kernel.is_connected && kernel.is_connected()) {
-                became_ready();
+                // Ready before this module loaded: its events are gone, so the first
+                // report waits for the state the server has.
+                session_info.learn_state(notebook).then(became_ready, became_ready);
             }
             var handlers = {};
             handlers[GET_SESSION] = {

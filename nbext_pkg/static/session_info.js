@@ -127,17 +127,32 @@ define([
             values.kernel_id === null || values.execution_state === 'dead');
     };
 
+    /**
+     * The kernel's state as the server has it, for a kernel this page has heard nothing
+     * from (its module loaded after the kernel's last event); resolves once `collect`
+     * has it, or null when there is no kernel.
+     */
+    var learn_state = function (notebook) {
+        var kernel = notebook.kernel;
+        if (!kernel || !kernel.id || states[kernel.id]) {
+            return Promise.resolve(kernel && kernel.id ? states[kernel.id] : null);
+        }
+        var url = utils.url_path_join(notebook.base_url, 'api/kernels',
+            encodeURIComponent(kernel.id));
+        return utils.promising_ajax(url, {dataType: 'json', cache: false}).then(function (model) {
+            if (!states[model.id]) {
+                states[model.id] = model.execution_state;
+            }
+            return states[model.id];
+        });
+    };
+
     var ask_state = function (notebook, body) {
         var kernel = notebook.kernel;
         if (!kernel || !kernel.id || states[kernel.id]) {
             return;
         }
-        var url = utils.url_path_join(notebook.base_url, 'api/kernels',
-            encodeURIComponent(kernel.id));
-        utils.promising_ajax(url, {dataType: 'json', cache: false}).then(function (model) {
-            if (!states[model.id]) {
-                states[model.id] = model.execution_state;
-            }
+        learn_state(notebook).then(function () {
             render(body, collect(notebook));
         }).catch(function () {
             body.find('tr[data-field="execution_state"] .nbext_pkg-value').text(i18n.t('unknown'));
@@ -174,6 +189,7 @@ define([
         show: show,
         watch: watch,
         collect: collect,
+        learn_state: learn_state,
         FIELDS: FIELDS,
         STATE_EVENT_NAMES: Object.keys(STATE_EVENTS).join(' ')
     };
