@@ -6,6 +6,7 @@ import os
 from ._version import __version__
 from .config import NbextPkg
 from .handlers import handler_classes
+from .page_speed import speed_up_notebook_page
 
 
 def flavour_of(app):
@@ -65,6 +66,7 @@ def load(app):
     rules = web_app.default_router.rules
     rules.insert(0, rules.pop(-2))
     start_kernel_pool(app, web_app, settings)
+    speed_up_notebook_page(app.log)
     app.log.info("nbext_pkg %s loaded (%s)", __version__, flavour)
 
 
