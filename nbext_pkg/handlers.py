@@ -34,6 +34,7 @@ class SessionsMixin:
     async def _post(self):
         from jupyter_client.jsonutil import json_default
         from jupyter_client.kernelspec import NoSuchKernel
+        from jupyter_client.multikernelmanager import DuplicateKernelError
 
         from .kernel_pool import CLAIM, maybe_await
 
@@ -67,6 +68,8 @@ class SessionsMixin:
                                "suitable kernel instead, or install that kernel.",
                     "short_message": f"{kernel_name} not found"}))
                 return
+            except DuplicateKernelError as error:
+                raise web.HTTPError(409, "%s", str(error)) from error
             finally:
                 CLAIM.reset(token)
                 if warm is not None and not warm.claimed:
@@ -79,8 +82,20 @@ class SessionsMixin:
         self.finish(json.dumps(session, default=json_default))
 
     def write_error(self, status_code, **kwargs):
+        """The failure's own sentence in ``message``: for a kernel that cannot start, the
+        reason (as jupyter_server's route says it), not notebook 6's "Unhandled error"."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(error, web.HTTPError) and error.log_message:
+            try:
+                message = error.log_message % error.args
+            except (TypeError, ValueError):
+                message = error.log_message
+        elif error is not None:
+            message = str(error) or type(error).__name__
         self.set_header("X-Nbext-Pkg-Kernel", "none")
-        super().write_error(status_code, **kwargs)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": self._reason}))
 
 
 class KernelPoolMixin:
@@ -92,6 +107,17 @@ class KernelPoolMixin:
         report = pool.status() if pool is not None else {"kernels": {}}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(report))
+
+
+class WarmMixin:
+    """``GET <base_url>/nbext_pkg/api/warm``: the notebook page's versioned static files, which
+    the tree page fetches while idle so that the first notebook opened finds them cached."""
+
+    async def _get(self):
+        from .page_speed import notebook_page_assets
+
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"urls": notebook_page_assets(self)}))
 
 
 class BundleMixin:
@@ -257,7 +283,7 @@ class OwnFilesMixin:
 
 
 def handler_classes(flavour):
-    """{name: handler class} (status, sessions, kernel_pool, bundle, selection, save, open, stock,
+    """{name: handler class} (status, sessions, kernel_pool, warm, bundle, selection, save, open, stock,
     files) for
     ``"notebook"`` (notebook 6) or ``"jupyter_server"`` (nbclassic, JupyterHub's single-user
     server)."""
@@ -279,6 +305,8 @@ def handler_classes(flavour):
         "auth_resource": "server", "get": guard(StatusMixin._get, "server")})
     sessions = type("SessionsHandler", (SessionsMixin, APIHandler), {
         "auth_resource": "sessions", "post": guard(SessionsMixin._post, "sessions", "write")})
+    warm = type("WarmHandler", (WarmMixin, APIHandler), {
+        "auth_resource": "server", "get": guard(WarmMixin._get, "server")})
     kernel_pool = type("KernelPoolHandler", (KernelPoolMixin, APIHandler), {
         "auth_resource": "kernels", "get": guard(KernelPoolMixin._get, "kernels")})
     bundle = type("BundleHandler", (BundleMixin, JupyterHandler), {
@@ -301,6 +329,7 @@ def handler_classes(flavour):
         "auth_resource": "contents", "post": guard(SaveMixin._post, "contents", "write")})
     opener = type("OpenHandler", (OpenMixin, JupyterHandler), {
         "auth_resource": "contents", "post": guard(OpenMixin._post, "contents", "write")})
-    return {"status": status, "sessions": sessions, "kernel_pool": kernel_pool, "bundle": bundle,
+    return {"status": status, "sessions": sessions, "kernel_pool": kernel_pool, "warm": warm,
+            "bundle": bundle,
             "selection": selection, "save": save,
             "open": opener, "stock": stock, "files": files}

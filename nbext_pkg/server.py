@@ -47,6 +47,7 @@ def load(app):
         (url_path_join(base_url, "nbext_pkg", "api", "status"), handlers["status"]),
         (url_path_join(base_url, "nbext_pkg", "api", "sessions"), handlers["sessions"]),
         (url_path_join(base_url, "nbext_pkg", "api", "kernel_pool"), handlers["kernel_pool"]),
+        (url_path_join(base_url, "nbext_pkg", "api", "warm"), handlers["warm"]),
         (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), handlers["bundle"]),
         (url_path_join(base_url, "nbext_pkg", "selection"), handlers["selection"]),
         (url_path_join(base_url, "nbext_pkg", "save", "(.+)"), handlers["save"]),

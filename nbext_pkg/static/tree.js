@@ -11,8 +11,9 @@ define([
     './embed',
     './self_check',
     './settings',
-    './i18n'
-], function ($, require, Jupyter, utils, flow, selection, embed, self_check, settings, i18n) {
+    './i18n',
+    './warm'
+], function ($, require, Jupyter, utils, flow, selection, embed, self_check, settings, i18n, warm) {
     "use strict";
 
     var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
@@ -165,8 +166,13 @@ define([
         // Download bundle, Save bundle here and Open bundle for the ticked items.
         selection.start(notebook_list, base_url, loaded);
 
-        // A server not restarted since the install: say so at the top of the page.
-        self_check.run(base_url);
+        // A server not restarted since the install: say so at the top of the page. Where
+        // the server part runs, warm the notebook page's files once this page is idle.
+        self_check.run(base_url).then(function (present) {
+            if (present) {
+                warm.warm(base_url);
+            }
+        });
 
         // In a frame whose parent is an allowed origin: report the folder shown to it.
         embed.start_tree(notebook_list, base_url);

@@ -7,7 +7,7 @@ import os
 
 import pytest
 from conftest import AWKWARD_BASE_URL, AWKWARD_DIR
-from harness import NotebookServer, wait_until
+from harness import NotebookServer, start_chromium, wait_until
 from pages import NotebookPage, TreePage
 
 pytestmark = pytest.mark.browser
@@ -64,3 +64,44 @@ def test_new_notebook_takes_a_warm_kernel_from_the_tree_and_the_notebook_page(br
     finally:
         for s in srv.sessions():
             srv.api("DELETE", f"api/sessions/{s['id']}")
+
+
+def main_script_transfer(driver):
+    """Bytes the notebook page's main script came over the network with (0: from the cache)."""
+    return driver.execute_script(
+        "var e = performance.getEntriesByType('resource').filter(function (r) {"
+        "  return r.name.indexOf('/notebook/js/main.min.js') >= 0; });"
+        "return e.length ? e[0].transferSize : null;")
+
+
+@pytest.mark.parametrize("warmed", [True, False], ids=["tree page first", "notebook page alone"])
+def test_the_tree_page_puts_the_notebook_pages_files_in_the_browsers_cache(server, notebook_root, warmed):
+    urls = server.api("GET", "nbext_pkg/api/warm", expect=200).json()["urls"]
+    assert any("/notebook/js/main.min.js?v=" in u for u in urls)
+    for url in urls:  # only what the server lets browsers keep
+        cache = server.http.head(f"http://127.0.0.1:{server.port}{url}").headers.get("Cache-Control", "")
+        assert "max-age=" in cache and "no-cache" not in cache, (url, cache)
+    driver = start_chromium()  # a profile of its own: an empty cache
+    try:
+        if warmed:
+            driver.get(server.page_url("tree", "plain") + f"?token={server.token}")
+            tree = TreePage(driver, server)
+            tree.wait(lambda d: sorted(d.execute_script(
+                "return Array.prototype.map.call(document.querySelectorAll('link[data-nbext-pkg=warm]'),"
+                " function (l) { return l.getAttribute('href'); });")) == sorted(urls), "the prefetch links")
+            tree.wait(lambda d: d.execute_script(
+                "return Array.prototype.every.call(document.querySelectorAll('link[data-nbext-pkg=warm]'),"
+                " function (l) { return l.getAttribute('data-nbext-pkg-state') === 'loaded'; });"),
+                "the notebook page's files to arrive")
+            page = NotebookPage(driver, server)
+            driver.get(server.page_url("notebooks", "plain", "python3.ipynb"))
+            page.wait_loaded()
+            assert main_script_transfer(driver) == 0  # from the cache
+        else:
+            driver.get(server.page_url("notebooks", "plain", "python3.ipynb") + f"?token={server.token}")
+            NotebookPage(driver, server).wait_loaded()
+            assert main_script_transfer(driver) > 1_000_000  # the stock cold load, for contrast
+    finally:
+        driver.quit()
+        for s in server.sessions():
+            server.api("DELETE", f"api/sessions/{s['id']}")
