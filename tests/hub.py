@@ -7,6 +7,7 @@ serving /tree) or notebook 6's own (``JUPYTERHUB_SINGLEUSER_APP``). It runs
 with the given JupyterEnv's configuration, where nbext_pkg is installed.
 """
 
+import json
 import os
 import secrets
 import signal
@@ -24,6 +25,7 @@ SINGLE_USER_APPS = {
 }
 
 CONFIG = '''
+import json
 import os
 c = get_config()  # noqa
 e = os.environ
@@ -44,7 +46,7 @@ c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = e["NBEXT_HUB_HOME"]
 c.Spawner.cmd = [e["NBEXT_HUB_SINGLEUSER"]]
-c.Spawner.args = ["--allow-root"]  # the tests run as root
+c.Spawner.args = ["--allow-root"] + json.loads(e["NBEXT_HUB_SINGLEUSER_ARGS"])  # the tests run as root
 c.Spawner.default_url = "/tree"
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
@@ -67,8 +69,9 @@ def proxy_command():
 class Hub:
     """JupyterHub on 127.0.0.1, one user, one single-user ``flavour``."""
 
-    def __init__(self, jenv, run_dir, home, flavour, user="jö@hub"):
+    def __init__(self, jenv, run_dir, home, flavour, user="jö@hub", args=()):
         self.jenv, self.flavour, self.user = jenv, flavour, user
+        self.args = list(args)  # more command-line arguments for the single-user server
         self.run, self.home = Path(run_dir), Path(home)
         self.password = secrets.token_hex(8)
         self.api_token = secrets.token_hex(16)
@@ -94,6 +97,7 @@ class Hub:
             NBEXT_HUB_COOKIE_SECRET=secrets.token_hex(32), NBEXT_HUB_PASSWORD=self.password,
             NBEXT_HUB_HOME=str(self.home), NBEXT_HUB_API_TOKEN=self.api_token,
             NBEXT_HUB_SINGLEUSER=str(Path(sys.executable).parent / "jupyterhub-singleuser"),
+            NBEXT_HUB_SINGLEUSER_ARGS=json.dumps(self.args),
         )
         user_env = {k: self.jenv.env[k] for k in (
             "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
@@ -212,3 +216,6 @@ class UserServer:
 
     def sessions(self):
         return self.api("GET", "api/sessions", expect=200).json()
+
+    def kernels(self):
+        return self.api("GET", "api/kernels", expect=200).json()

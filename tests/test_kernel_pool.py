@@ -54,9 +54,10 @@ def start_session(server, path, route=ROUTE, kernel="python3"):
     return response.json(), response.headers.get("X-Nbext-Pkg-Kernel")
 
 
-def run(server, kernel_id, code):
+def run(server, kernel_id, code, runtime_dir=None):
     """Run ``code`` as a user's cell in the kernel; (its reply content, its stdout)."""
-    client = BlockingKernelClient(connection_file=str(server.jenv.runtime_dir / f"kernel-{kernel_id}.json"))
+    folder = runtime_dir or server.jenv.runtime_dir
+    client = BlockingKernelClient(connection_file=str(folder / f"kernel-{kernel_id}.json"))
     client.load_connection_file()
     client.start_channels()
     out = []
@@ -69,10 +70,33 @@ def run(server, kernel_id, code):
     return reply["content"], "".join(out)
 
 
-def probe(server, kernel_id):
-    content, out = run(server, kernel_id, PROBE)
+def probe(server, kernel_id, runtime_dir=None):
+    content, out = run(server, kernel_id, PROBE, runtime_dir)
     assert content["status"] == "ok", content
     return content["execution_count"], json.loads(out)
+
+
+def assert_alike(claimed, fresh, where, session_names):
+    """A claimed kernel's facts (from :data:`PROBE`, run as each kernel's first cell) against
+    a fresh kernel's for a notebook in the same folder; ``session_names``: what each should
+    have as JPY_SESSION_NAME and ``__session__`` (None where the server sets none)."""
+    (count_c, c), (count_f, f) = claimed, fresh
+    assert count_c == count_f == 1
+    assert c["cwd"] == c["pwd"] == f["cwd"] == where
+    assert c["dh"] == f["dh"] and where in f["dh"][0] and len(f["dh"]) == 1  # repr: Path or str alike
+    assert c["start"] == f["start"] == where
+    assert c["path"] == f["path"]
+    assert c["inputs"] == f["inputs"] and len(c["inputs"]) == 2  # '' and the probe: nothing before
+    assert c["names"] == f["names"]
+    assert c["modules"] == f["modules"]
+    if session_names is None:
+        assert "JPY_SESSION_NAME" not in c["env"] and c["session"] is None is f["session"]
+    else:
+        assert (c["env"]["JPY_SESSION_NAME"], f["env"]["JPY_SESSION_NAME"]) == session_names
+        assert (c["session"], f["session"]) == session_names
+    c_env = {k: v for k, v in c["env"].items() if k != "JPY_SESSION_NAME"}
+    f_env = {k: v for k, v in f["env"].items() if k != "JPY_SESSION_NAME"}
+    assert c_env == f_env
 
 
 def pid_alive(pid):
@@ -131,27 +155,11 @@ def test_a_claimed_kernel_is_what_a_fresh_one_would_be(warm, folder):
     fresh, how = start_session(warm, fresh_path, route="api/sessions")
     assert how is None  # the stock route, untouched
 
-    count_c, c = probe(warm, claimed["kernel"]["id"])
-    count_f, f = probe(warm, fresh["kernel"]["id"])
     where = os.path.realpath(warm.root / folder)
-    assert count_c == count_f == 1
-    assert c["cwd"] == c["pwd"] == f["cwd"] == where
-    assert c["dh"] == f["dh"] and where in f["dh"][0] and len(f["dh"]) == 1  # repr: Path or str alike
-    assert c["start"] == f["start"] == where
-    assert c["path"] == f["path"]
-    assert c["inputs"] == f["inputs"] and len(c["inputs"]) == 2  # '' and the probe: nothing before
-    assert c["names"] == f["names"]
-    assert c["modules"] == f["modules"]
-    session_names = {"notebook": None, "nbclassic": (str(warm.root / claimed_path),
-                                                     str(warm.root / fresh_path))}[warm.flavour]
-    if session_names is None:  # notebook 6 names no session in the kernel's environment
-        assert "JPY_SESSION_NAME" not in c["env"] and c["session"] is None is f["session"]
-    else:
-        assert (c["env"]["JPY_SESSION_NAME"], f["env"]["JPY_SESSION_NAME"]) == session_names
-        assert (c["session"], f["session"]) == session_names
-    c["env"].pop("JPY_SESSION_NAME", None)
-    f["env"].pop("JPY_SESSION_NAME", None)
-    assert c["env"] == f["env"]
+    session_names = None if warm.flavour == "notebook" else (  # notebook 6 sets none
+        str(warm.root / claimed_path), str(warm.root / fresh_path))
+    assert_alike(probe(warm, claimed["kernel"]["id"]), probe(warm, fresh["kernel"]["id"]), where,
+                 session_names)
 
     # Restarting the claimed kernel is an ordinary restart: same folder, same session name.
     warm.api("POST", f"api/kernels/{claimed['kernel']['id']}/restart", expect=200)

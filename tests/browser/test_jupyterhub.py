@@ -4,16 +4,19 @@ notebook button, open Session info, and download a bundle from File >
 Download as. Once with JupyterHub's default single-user server (jupyter_server
 with nbclassic serving /tree) and once with notebook 6's own."""
 
+import os
 import zipfile
 
 import nbformat
 import pytest
 import requests
+from conftest import write_notebook
 from harness import start_chromium, url_path, wait_until
 from hub import SINGLE_USER_APPS, Hub
 from pages import NotebookPage, TreePage
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from test_kernel_pool import assert_alike, probe
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +38,9 @@ def hub(request, jupyter_env, tmp_path_factory):
     nb.cells = [nbformat.v4.new_markdown_cell("![carte](carte%20%C3%BC.png)"),
                 nbformat.v4.new_code_cell("x = 1")]
     nbformat.write(nb, str(home / FOLDER / NOTEBOOK))
-    running = Hub(jupyter_env, base / "run", home, request.param).start()
+    # A warm kernel pool of one, as a hub that wants New notebook ready at once sets it.
+    running = Hub(jupyter_env, base / "run", home, request.param, args=[
+        '--NbextPkg.kernel_pool={"python3": 1}', "--NbextPkg.kernel_pool_refill_delay=0.5"]).start()
     yield running
     running.stop()
 
@@ -72,7 +77,10 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
         assert anonymous.status_code in (302, 403), (path, anonymous.status_code)
     assert server.api("GET", "nbext_pkg/api/status", expect=200).json()["name"] == "nbext_pkg"
 
-    # The tree page's New notebook button: a notebook whose kernel is already starting.
+    # The tree page's New notebook button: a notebook with a warm kernel, moved to its folder.
+    pooled = wait_until(lambda: server.api("GET", "nbext_pkg/api/kernel_pool", expect=200).json()[
+        "kernels"]["python3"]["ready"], 60, "the user's warm kernel")[0]
+    assert server.sessions() == [] and server.kernels() == []  # not the user's until claimed
     tree = TreePage(driver, server).open(FOLDER)
     tree.wait_kernels()
     main = driver.current_window_handle
@@ -81,6 +89,20 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     assert driver.current_url.startswith(server.url + "notebooks/" + url_path(FOLDER) + "/Untitled")
     (session,) = [s for s in server.sessions() if s["path"] == page.path]
     assert session["path"].startswith(FOLDER + "/Untitled")
+    assert session["kernel"]["id"] == pooled["kernel_id"]
+    # In it, the single-user server's environment (JUPYTERHUB_* and all) as a fresh kernel has it.
+    write_notebook(hub.home / FOLDER / "fresh.ipynb", kernel_name="python3")
+    fresh = server.api("POST", "api/sessions", expect=201, json={
+        "path": f"{FOLDER}/fresh.ipynb", "type": "notebook", "name": "fresh.ipynb",
+        "kernel": {"name": "python3"}}).json()
+    runtime = hub.jenv.runtime_dir
+    claimed_facts = probe(None, session["kernel"]["id"], runtime)
+    assert claimed_facts[1]["env"]["JUPYTERHUB_USER"] == hub.user
+    assert_alike(claimed_facts, probe(None, fresh["kernel"]["id"], runtime),
+                 os.path.realpath(hub.home / FOLDER),
+                 None if hub.flavour == "notebook" else (str(hub.home / session["path"]),
+                                                         str(hub.home / FOLDER / "fresh.ipynb")))
+    server.api("DELETE", f"api/sessions/{fresh['id']}", expect=204)
 
     # Session info shows what the server reports.
     page.open_session_info()
