@@ -286,7 +286,92 @@ def diagnose_part(part, out, problems):
                          fix))
 
 
-def doctor(say=print):
+SERVER_CONFIGS = (("notebook 6", "jupyter_notebook_config"), ("jupyter_server", "jupyter_server_config"))
+
+
+def server_config(base):
+    """A server's configuration as its config files ``base`` give it (.d/*.json, .json and
+    .py in every config folder, lowest priority first), merged."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+    merged = Config()
+    for folder in reversed(jupyter_config_path()):
+        names = sorted(p.name for p in Path(folder, base + ".d").glob("*.json"))
+        paths = [(Path(folder, base + ".d"), n, JSONFileConfigLoader) for n in names]
+        paths += [(Path(folder), base + ".json", JSONFileConfigLoader),
+                  (Path(folder), base + ".py", PyFileConfigLoader)]
+        for where, name, loader in paths:
+            if (where / name).is_file():
+                try:
+                    merged.merge(loader(name, path=str(where)).load_config())
+                except Exception as error:
+                    print(f"jupyter nbext_pkg: {where / name} could not be read: {error}",
+                          file=sys.stderr)
+    return merged
+
+
+def diagnose_pool(out, pool, server="", measured=None):
+    """What each warm kernel of ``c.NbextPkg.kernel_pool`` costs: one is started here, asked
+    for its kernel info, measured (Linux /proc) and stopped (once per kernelspec in
+    ``measured``)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from .kernel_pool import MOST_PER_SPEC, refusal
+
+    measured = {} if measured is None else measured
+    if not pool:
+        out.append(f"warm kernel pool{server}: off (c.NbextPkg.kernel_pool is empty; to keep one Python "
+                   "kernel ready for New notebook: --NbextPkg.kernel_pool python3=1)")
+        return
+    out.append(f"warm kernel pool{server} (c.NbextPkg.kernel_pool), one idle kernel measured here:")
+    ksm = KernelSpecManager()
+    for name, count in sorted(pool.items()):
+        reason = refusal(ksm, name, count)
+        if reason is not None:
+            out.append(f"  {name}: refused, {reason}")
+            continue
+        count = min(count, MOST_PER_SPEC)
+        if name not in measured:
+            measured[name] = measure_kernel(name, ksm)
+        memory = measured[name]
+        if isinstance(memory, Exception):
+            out.append(f"  {name} x{count}: did not start here ({memory}); the server will refuse it")
+            continue
+        rss, pss = memory.get("rss"), memory.get("pss")
+        if rss is None:
+            out.append(f"  {name} x{count}: started; its memory cannot be read on this system")
+            continue
+        own = f", {pss / 2**20:.0f} MiB not shared with other processes (PSS)" if pss else ""
+        out.append(f"  {name} x{count}: {rss / 2**20:.0f} MiB each (RSS){own}; "
+                   f"{count * rss / 2**20:.0f} MiB kept while no notebook uses them")
+
+
+def measure_kernel(name, ksm):
+    """{rss, pss} of one started, idle kernel of kernelspec ``name``, or the error."""
+    from jupyter_client import KernelManager
+
+    from .kernel_pool import memory_of
+
+    km = KernelManager(kernel_name=name, kernel_spec_manager=ksm)
+    try:
+        km.start_kernel()
+        client = km.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+        finally:
+            client.stop_channels()
+        return memory_of(km.provisioner.pid)
+    except Exception as error:
+        return error
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
+def doctor(say=print, kernels=True):
     from jupyter_core.paths import jupyter_config_path
 
     out = [f"nbext_pkg {__version__} in {sys.prefix} (Python {sys.version.split()[0]})"]
@@ -305,6 +390,11 @@ def doctor(say=print):
             out.append(f"{part.name}: skipped, {part.needs} is not installed")
             continue
         diagnose_part(part, out, problems)
+    if kernels:
+        measured = {}
+        for server, base in SERVER_CONFIGS:
+            pool = server_config(base).get("NbextPkg", {}).get("kernel_pool", {})
+            diagnose_pool(out, dict(pool), f" for {server} ({base})", measured)
     if problems:
         out.append(f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:")
         for what, fix in problems:

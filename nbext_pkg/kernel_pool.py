@@ -64,6 +64,24 @@ if shell is not None:
 """
 
 
+def refusal(kernel_spec_manager, name, count):
+    """Why ``count`` warm kernels of kernelspec ``name`` cannot be kept, or None."""
+    try:
+        spec = kernel_spec_manager.get_kernel_spec(name)
+    except Exception as error:  # NoSuchKernel, or a kernel.json that does not parse
+        return f"no kernelspec of that name can be read ({error})"
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return f"{count!r} is not a number of kernels"
+    if (spec.language or "").lower() != "python":
+        return (f"its language is {spec.language or 'not given'}: only Python kernels can be moved "
+                "to the notebook's folder once started")
+    provisioner = ((spec.metadata or {}).get("kernel_provisioner") or {}).get(
+        "provisioner_name", "local-provisioner")
+    if provisioner != "local-provisioner":
+        return f"it is started by the {provisioner} provisioner, not on this machine"
+    return None
+
+
 class Warm:
     """One pooled kernel: its manager, id, client and when it became ready."""
 
@@ -150,20 +168,7 @@ class KernelPool:
     def _accept(self, sizes):
         ksm = self.mkm.kernel_spec_manager
         for name, count in sorted((sizes or {}).items()):
-            reason = None
-            try:
-                spec = ksm.get_kernel_spec(name)
-            except Exception as error:  # NoSuchKernel, or a kernel.json that does not parse
-                spec, reason = None, f"no kernelspec of that name can be read ({error})"
-            if reason is None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-                reason = f"{count!r} is not a number of kernels"
-            if reason is None and (spec.language or "").lower() != "python":
-                reason = (f"its language is {spec.language or 'not given'}: only Python kernels can be "
-                          "moved to the notebook's folder once started")
-            provisioner = ((spec.metadata or {}).get("kernel_provisioner") or {}).get(
-                "provisioner_name", "local-provisioner") if spec is not None else None
-            if reason is None and provisioner != "local-provisioner":
-                reason = f"it is started by the {provisioner} provisioner, not on this machine"
+            reason = refusal(ksm, name, count)
             if reason is not None:
                 self.refused[name] = reason
                 self.log.warning("nbext_pkg: no warm kernels for %r: %s; New notebook starts its "

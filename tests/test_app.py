@@ -5,6 +5,7 @@ and with bundles good and tampered."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -252,3 +253,26 @@ def test_open_takes_its_limits_from_the_configuration(jenv, tmp_path):
                            "allows (2), so nothing was opened.\n")
     assert sorted(os.listdir(tmp_path)) == ["env", "nb.zip"]
     assert run(jenv, "open", "--NbextPkg.open_max_files=3", str(good), module=True).returncode == 0
+
+
+def test_doctor_says_the_pool_is_off_and_what_a_pooled_kernel_costs(jenv):
+    run(jenv, "nbext_pkg", "install", "--user")
+    off = run(jenv, "nbext_pkg", "doctor")
+    assert "warm kernel pool for notebook 6 (jupyter_notebook_config): off" in off.stdout
+    assert "--NbextPkg.kernel_pool python3=1" in off.stdout
+    lisp = jenv.data_dir / "kernels" / "nbext-lisp"
+    lisp.mkdir(parents=True)
+    (lisp / "kernel.json").write_text(json.dumps({"argv": ["sbcl"], "display_name": "L", "language": "lisp"}))
+    # Read from the servers' own config files: one for notebook 6, one for jupyter_server.
+    (jenv.config_dir / "jupyter_notebook_config.d").mkdir(exist_ok=True)
+    (jenv.config_dir / "jupyter_notebook_config.d" / "pool.json").write_text(
+        json.dumps({"NbextPkg": {"kernel_pool": {"python3": 2}}}))
+    (jenv.config_dir / "jupyter_server_config.py").write_text("c.NbextPkg.kernel_pool = {'nbext-lisp': 1}\n")
+    done = run(jenv, "nbext_pkg", "doctor")
+    assert done.returncode == 0, done.stdout
+    out = done.stdout
+    notebook6 = out[out.index("pool for notebook 6"):out.index("pool for jupyter_server")]
+    line = next(x for x in notebook6.splitlines() if x.strip().startswith("python3 x2:"))
+    each, kept = re.search(r"(\d+) MiB each \(RSS\).*; (\d+) MiB kept", line).groups()
+    assert 10 < int(each) < 1000 and int(kept) == pytest.approx(2 * int(each), abs=1)
+    assert "nbext-lisp: refused, its language is lisp" in out[out.index("for jupyter_server"):]
