@@ -44,9 +44,14 @@ class SessionsMixin:
             raise web.HTTPError(400, 'Say which notebook the session is for: {"path": "<notebook>", '
                                      '"type": "notebook", "kernel": {"name": "<kernelspec>"}}.')
         kernel = model.get("kernel") or {}
-        kernel_name = (kernel.get("name") if isinstance(kernel, dict) else None) or None
-        if kernel_name is not None and not isinstance(kernel_name, str):
-            raise web.HTTPError(400, "The kernel's name must be a kernelspec's name, as a string.")
+        if not isinstance(kernel, dict):
+            raise web.HTTPError(400, 'Say which kernel as {"name": "<kernelspec>"}.')
+        kernel_name = kernel.get("name") or None
+        kernel_id = kernel.get("id") or None
+        for what, value in (("kernel's name", kernel_name), ("kernel's id", kernel_id),
+                            ("session's name", model.get("name")), ("session's type", model.get("type"))):
+            if value is not None and not isinstance(value, str):
+                raise web.HTTPError(400, f"The {what} must be a string.")
         sm = self.session_manager
         how = "fresh"
         if await maybe_await(sm.session_exists(path=path)):
@@ -54,11 +59,13 @@ class SessionsMixin:
             how = "existing"
         else:
             pool = self.settings.get("nbext_pkg_kernel_pool")
-            warm = pool.take(kernel_name or self.kernel_manager.default_kernel_name) if pool else None
+            # A session for a running kernel (kernel.id) is the stock route's business: passed on.
+            warm = pool.take(kernel_name or self.kernel_manager.default_kernel_name) if (
+                pool and kernel_id is None) else None
             token = CLAIM.set(warm)
             try:
                 session = await maybe_await(sm.create_session(
-                    path=path, kernel_name=kernel_name, name=model.get("name"),
+                    path=path, kernel_name=kernel_name, kernel_id=kernel_id, name=model.get("name"),
                     type=model.get("type") or "notebook"))
             except NoSuchKernel:
                 self.set_status(501)

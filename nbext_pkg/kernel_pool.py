@@ -41,6 +41,9 @@ MOST_PER_SPEC = 10
 MOVE = r"""
 import builtins, os, sys
 cwd, old, new, start = ARGS["cwd"], ARGS["old"], ARGS["new"], ARGS["start"]
+shell = getattr(builtins, "get_ipython", lambda: None)()
+if shell is not None and shell.execution_count != 1:
+    raise RuntimeError("this kernel has run cells: it is not a fresh one")
 for key in set(old) | set(new):
     # What the kernel set for itself at start (IPython's PAGER, say) stays; what it was
     # launched with becomes what a fresh kernel for this notebook is launched with.
@@ -51,7 +54,6 @@ for key in set(old) | set(new):
             os.environ.pop(key, None)
 os.chdir(cwd)
 sys.path[:] = [cwd if entry == start else entry for entry in sys.path]
-shell = getattr(builtins, "get_ipython", lambda: None)()
 if shell is not None:
     if new.get("JPY_SESSION_NAME"):
         shell.user_ns["__session__"] = new["JPY_SESSION_NAME"]
@@ -156,6 +158,7 @@ class KernelPool:
         self.failures = {}
         self._refill_at = {}
         self._tasks = set()
+        self._unclaimed = set()  # every Warm from its creation until claimed or discarded
         self._stopped = False
         self._ticker = None
         self._dir = None
@@ -236,7 +239,10 @@ class KernelPool:
     async def _check(self):
         for name, kernels in self.ready.items():
             for warm in list(kernels):
-                alive = await maybe_await(warm.km.is_alive())
+                try:
+                    alive = await maybe_await(warm.km.is_alive())
+                except Exception:
+                    alive = False
                 expired = self.max_age and warm.age() > self.max_age
                 if warm in kernels and (not alive or expired):
                     kernels.remove(warm)
@@ -253,7 +259,11 @@ class KernelPool:
         try:
             spec = self.mkm.kernel_spec_manager.get_kernel_spec(name)
             km, name, kernel_id = self._own_pre_start(name, {})
+            # Its connection file in the pool's private folder until it is claimed: nothing
+            # (jupyter console --existing, say) can reach a kernel that is not anyone's yet.
+            km.connection_file = os.path.join(self._dir, f"kernel-{kernel_id}.json")
             warm = Warm(name, kernel_id, km, fingerprint(spec), self._dir)
+            self._unclaimed.add(warm)
             # A pooled kernel is restarted by nobody: if it dies, the pool replaces it.
             km.autorestart = False
             env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
@@ -262,9 +272,14 @@ class KernelPool:
             warm.launch_env = await launch_env(km, env)
             client = warm.client = AsyncKernelClient(**km.get_connection_info(session=True),
                                                      connection_file=km.connection_file, parent=km)
-            client.start_channels()
+            client.start_channels(hb=False, stdin=False, control=False)
             await asyncio.wait_for(maybe_await(client.wait_for_ready(timeout=self.start_timeout)),
                                    self.start_timeout)
+        except asyncio.CancelledError:
+            if warm is not None:
+                kill(warm, self.log)
+                self._unclaimed.discard(warm)
+            raise
         except Exception as error:
             self.starting[name] -= 1
             self.failures[name] += 1
@@ -287,24 +302,25 @@ class KernelPool:
         self.log.debug("nbext_pkg: warm %r kernel %s ready (pid %s)", name, warm.kernel_id, warm.pid)
 
     async def _discard(self, warm):
-        if warm.client is not None:
-            warm.client.stop_channels()
+        self._unclaimed.discard(warm)
+        close_client(warm)
         try:
             await maybe_await(warm.km.shutdown_kernel(now=True))
         except Exception as error:
             self.log.warning("nbext_pkg: could not stop a warm kernel (pid %s): %s", warm.pid, error)
+            kill(warm, self.log)
 
     async def stop(self):
         """Stop every pooled kernel (the server is stopping)."""
         self._stopped = True
         if self._ticker is not None:
             self._ticker.stop()
-        kernels = [w for group in self.ready.values() for w in group]
         for group in self.ready.values():
             group.clear()
-        await asyncio.gather(*(self._discard(w) for w in kernels), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
+        # Ready ones and those still starting: none may outlive the server.
+        await asyncio.gather(*(self._discard(w) for w in list(self._unclaimed)), return_exceptions=True)
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -317,9 +333,10 @@ class KernelPool:
         if self._ticker is not None:
             self._ticker.stop()
         for group in self.ready.values():
-            for warm in group:
-                kill(warm, self.log)
             group.clear()
+        for warm in list(self._unclaimed):
+            kill(warm, self.log)
+        self._unclaimed.clear()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
@@ -355,14 +372,25 @@ class KernelPool:
 
     def give_back(self, warm):
         """A kernel taken but not used (the request ended before its start)."""
-        if not warm.claimed and not self._stopped:
+        if warm.claimed:
+            return
+        full = len(self.ready[warm.name]) + self.starting[warm.name] >= self.sizes[warm.name]
+        if self._stopped or full:
+            self._spawn(self._discard(warm))
+        else:
             self.ready[warm.name].insert(0, warm)
 
     def _pre_start_kernel(self, kernel_name, kwargs):
         warm = CLAIM.get()
         wanted = kernel_name or self.mkm.default_kernel_name
-        if warm is not None and not warm.claimed and wanted == warm.name:
+        asked = kwargs.get("kernel_id")
+        if asked is not None and any(w.kernel_id == asked for w in self._unclaimed if w is not warm):
+            from jupyter_client.multikernelmanager import DuplicateKernelError
+
+            raise DuplicateKernelError(f"Kernel already exists: {asked}")
+        if warm is not None and not warm.claimed and wanted == warm.name and not self._stopped:
             warm.claimed = True
+            self._unclaimed.discard(warm)
             kwargs.pop("kernel_id", None)
             warm.km.start_kernel = self._mover(warm)
             return warm.km, warm.name, warm.kernel_id
@@ -375,18 +403,26 @@ class KernelPool:
         async def move(**kw):
             del km.start_kernel  # from now on, an ordinary manager: restarts launch as usual
             kw.pop("kernel_id", None)
+            # Its connection file where the server keeps its kernels' (Session info names it).
+            target = os.path.join(self.mkm.connection_dir, f"kernel-{warm.kernel_id}.json")
             try:
+                os.replace(km.connection_file, target)
+                km.connection_file = target
+                others = set(kw) - {"cwd", "env"}
+                if others:
+                    raise RuntimeError(f"the server launches kernels with {', '.join(sorted(others))}, "
+                                       "which a started kernel cannot take")
                 if not await maybe_await(km.is_alive()):
                     raise RuntimeError("it is no longer running")
                 await asyncio.wait_for(self._move(warm, kw), 5)
             except Exception as error:
                 self.log.warning("nbext_pkg: a warm kernel could not be moved to %s (%s); starting "
                                  "a fresh one instead.", kw.get("cwd"), error)
-                if warm.client is not None:
-                    warm.client.stop_channels()
-                await maybe_await(km.shutdown_kernel(now=True))
+                close_client(warm)
+                km._launch_args = dict(kw)
                 km.autorestart = warm.autorestart
-                await maybe_await(km.start_kernel(**kw))
+                # A restart with the notebook's launch arguments: same id, ports and file.
+                await maybe_await(km.restart_kernel(now=True))
                 return
             km._launch_args = dict(kw)
             km.autorestart = warm.autorestart
@@ -397,6 +433,11 @@ class KernelPool:
     async def _move(self, warm, kw):
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
         new = await launch_env(warm.km, kw.get("env"))
+        # What the interpreter read when it started cannot be changed afterwards.
+        startup = sorted(k for k in set(new) | set(warm.launch_env)
+                         if new.get(k) != warm.launch_env.get(k) and k.startswith(("PYTHON", "LD_")))
+        if startup:
+            raise RuntimeError(f"the notebook's kernel would start with other {', '.join(startup)}")
         args = {"cwd": cwd, "old": warm.launch_env, "new": new, "start": warm.start_dir}
         code = (f"exec(compile({MOVE!r}, '<nbext_pkg>', 'exec'), "
                 f"{{'__builtins__': __builtins__, 'ARGS': {args!r}}})")
@@ -407,8 +448,7 @@ class KernelPool:
             reply = await maybe_await(client.get_shell_msg(timeout=5))
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
-        client.stop_channels()
-        warm.client = None
+        close_client(warm)
         content = reply["content"]
         if content.get("status") != "ok":
             raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
@@ -419,19 +459,27 @@ class KernelPool:
         """What the pool holds, for the status route and the doctor."""
         report = {}
         for name in sorted(set(self.sizes) | set(self.refused)):
-            ready = [{"kernel_id": w.kernel_id, "pid": w.pid, "age": round(w.age(), 1), **memory_of(w.pid)}
+            ready = [{"kernel_id": w.kernel_id, "pid": w.pid, "age": round(w.age(), 1),
+                      "connection_file": w.km.connection_file, **memory_of(w.pid)}
                      for w in self.ready.get(name, [])]
             report[name] = {"wanted": self.sizes.get(name, 0), "ready": ready,
                             "starting": self.starting.get(name, 0), "refused": self.refused.get(name)}
         return {"kernels": report, "refill_delay": self.refill_delay, "max_age": self.max_age}
 
 
+def close_client(warm):
+    """Stop the pool's client of a kernel and free its own zmq context."""
+    client, warm.client = warm.client, None
+    if client is not None:
+        client.stop_channels()
+        if getattr(client, "_created_context", False):
+            client.context.destroy(linger=0)
+
+
 def kill(warm, log):
     """End a pooled kernel at once, from any thread, loop or none: its process group, then its
     connection file."""
-    if warm.client is not None:
-        warm.client.stop_channels()
-        warm.client = None
+    close_client(warm)
     process = getattr(getattr(warm.km, "provisioner", None), "process", None)
     if process is not None and process.poll() is None:
         try:

@@ -170,6 +170,10 @@ def test_a_claimed_kernel_is_what_a_fresh_one_would_be(warm, folder):
 
 def test_pooled_kernels_are_hidden_and_the_culler_leaves_them(warm, folder):
     pooled = wait_ready(warm)[0]
+    # Not even its connection file is where the server's kernels are (jupyter console --existing
+    # picks the newest there), until it is claimed.
+    assert not (warm.jenv.runtime_dir / f"kernel-{pooled['kernel_id']}.json").exists()
+    assert Path(pooled["connection_file"]).parent != warm.jenv.runtime_dir
     # An ordinary idle kernel is culled (cull_idle_timeout=2): proof that the culler runs.
     bait = warm.api("POST", "api/kernels", json={"name": "python3"}, expect=201).json()["id"]
     wait_until(lambda: bait not in {k["id"] for k in warm.kernels()}, 60, "the culler to cull an idle kernel")
@@ -260,7 +264,7 @@ def test_kernelspecs_the_pool_cannot_serve_are_refused_and_the_server_serves(jup
 def test_stopping_the_server_stops_every_pooled_kernel(jupyter_env, notebook_root, flavour):
     srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 2})
     pooled = wait_ready(srv, count=2)
-    files = [srv.jenv.runtime_dir / f"kernel-{k['kernel_id']}.json" for k in pooled]
+    files = [Path(k["connection_file"]) for k in pooled]
     assert all(f.exists() for f in files)
     os.kill(srv.proc.pid, signal.SIGTERM)  # the server alone: not its process group
     srv.proc.wait(30)
@@ -268,3 +272,50 @@ def test_stopping_the_server_stops_every_pooled_kernel(jupyter_env, notebook_roo
     assert not any(f.exists() for f in files)
     wait_until(lambda: not any(pid_alive(k["pid"]) for k in pooled), 10, "the pooled kernels to exit")
     srv.stop()
+
+
+def test_a_pooled_kernel_someone_used_is_not_handed_out_as_it_is(warm, folder):
+    pooled = wait_ready(warm)[0]
+    # Someone who found the private connection file ran a cell in it.
+    client = BlockingKernelClient(connection_file=pooled["connection_file"])
+    client.load_connection_file()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        assert client.execute_interactive("planted = 1", timeout=60)["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+    path = new_notebook(warm, folder, "after use.ipynb")
+    session, how = start_session(warm, path)
+    assert session["kernel"]["id"] == pooled["kernel_id"]  # the same id, restarted as the notebook's
+    content, out = run(warm, session["kernel"]["id"], "import os; print('planted' in dir(), os.getcwd())")
+    assert content["execution_count"] == 1
+    assert out.strip().split(" ", 1) == ["False", os.path.realpath(warm.root / folder)]
+    assert "could not be moved" in warm.log_text()
+
+
+def test_a_pooled_kernels_id_cannot_be_taken_through_the_stock_route(warm, folder):
+    pooled = wait_ready(warm)[0]
+    path = new_notebook(warm, folder, "stock id.ipynb")
+    body = {"path": path, "type": "notebook", "name": "stock id.ipynb",
+            "kernel": {"name": "python3", "id": pooled["kernel_id"]}}
+    response = warm.api("POST", "api/sessions", json=body)
+    if warm.flavour == "nbclassic":  # jupyter_server starts a kernel under the id it is given
+        assert response.status_code == 409, response.text
+    else:  # notebook 6 gives every new kernel its own id
+        assert response.status_code == 201 and response.json()["kernel"]["id"] != pooled["kernel_id"]
+    assert [k["kernel_id"] for k in ready_kernels(warm)] == [pooled["kernel_id"]]
+
+
+@pytest.mark.parametrize("body", [
+    {"path": 5}, {"path": ""}, {"path": "x.ipynb", "kernel": "python3"},
+    {"path": "x.ipynb", "kernel": {"name": 3}}, {"path": "x.ipynb", "name": {"a": 1}},
+    {"path": "x.ipynb", "type": ["notebook"]}, [1, 2],
+])
+def test_the_session_route_refuses_malformed_bodies_with_a_sentence(warm, body):
+    before = {k["kernel_id"] for k in wait_ready(warm)}
+    response = warm.api("POST", ROUTE, json=body)
+    assert response.status_code == 400
+    assert response.json()["message"].endswith(".")
+    # Nothing taken from the pool, no session made.
+    assert before <= {k["kernel_id"] for k in ready_kernels(warm)} and warm.sessions() == []
