@@ -80,7 +80,11 @@ def test_preparing_then_a_download_of_known_length(driver, server, notebook_root
 def test_a_failure_before_the_first_byte_is_a_dialog_with_the_servers_sentence(driver, server, notebook_root):
     folder = notebook_root / "length ü"
     write_nb(folder / "breaks.ipynb", "fine for now")
-    page = NotebookPage(driver, server).open("length ü/breaks.ipynb")
+    page = NotebookPage(driver, server).open("length ü/breaks.ipynb").wait_kernel()
+    # A page with unsaved changes saves them before its bundle (bundle_menu.js), which would
+    # undo what follows: the page's own metadata (kernelspec, language_info) saved first.
+    page.js("if (Jupyter.notebook.dirty) { Jupyter.notebook.save_notebook(); }")
+    page.wait(lambda d: not d.execute_script("return Jupyter.notebook.dirty"), "the page to be saved")
     (folder / "breaks.ipynb").write_text("{ not a notebook any more")  # behind the page's back
     page.record_notices()
     page.download_bundle()
