@@ -15,6 +15,17 @@ from ._version import __version__
 BUNDLER_ID = "nbext_pkg_bundle"
 
 
+def sentence(error, reason):
+    """An HTTPError's message as it was written, or ``reason``. Tornado doubles every "%" of a
+    message given without arguments; formatting with the (maybe empty) arguments undoes it."""
+    if isinstance(error, web.HTTPError) and error.log_message:
+        try:
+            return error.log_message % error.args
+        except (TypeError, ValueError):
+            return error.log_message
+    return reason
+
+
 class StatusMixin:
     """``GET <base_url>/nbext_pkg/api/status``: tells the page that the server
     part is loaded, and which version it is."""
@@ -92,13 +103,8 @@ class SessionsMixin:
         """The failure's own sentence in ``message``: for a kernel that cannot start, the
         reason (as jupyter_server's route says it), not notebook 6's "Unhandled error"."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        message = self._reason
-        if isinstance(error, web.HTTPError) and error.log_message:
-            try:
-                message = error.log_message % error.args
-            except (TypeError, ValueError):
-                message = error.log_message
-        elif error is not None:
+        message = sentence(error, self._reason)
+        if error is not None and not isinstance(error, web.HTTPError):
             message = str(error) or type(error).__name__
         self.set_header("X-Nbext-Pkg-Kernel", "none")
         self.set_header("Content-Type", "application/json")
@@ -142,14 +148,7 @@ class BundleMixin:
     def write_error(self, status_code, **kwargs):
         """Errors as JSON with the sentence in ``message``, like the REST API."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        message = self._reason
-        if isinstance(error, web.HTTPError) and error.log_message:
-            # Tornado doubles every "%" of a message given without arguments; formatting
-            # with the (maybe empty) arguments gives the sentence back as written.
-            try:
-                message = error.log_message % error.args
-            except (TypeError, ValueError):
-                message = error.log_message
+        message = sentence(error, self._reason)
         self.clear_header("Content-Disposition")
         # No bundle: the page must not take the error for the download's start (bundle_menu.js).
         if getattr(self, "nbext_pkg_cookie_set", False):
