@@ -319,3 +319,15 @@ def test_the_session_route_refuses_malformed_bodies_with_a_sentence(warm, body):
     assert response.json()["message"].endswith(".")
     # Nothing taken from the pool, no session made.
     assert before <= {k["kernel_id"] for k in ready_kernels(warm)} and warm.sessions() == []
+
+
+def test_a_warm_kernel_past_its_age_is_replaced_by_a_fresh_one(jupyter_env, notebook_root, flavour):
+    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 1}, "--NbextPkg.kernel_pool_max_age=3")
+    try:
+        first = wait_ready(srv)[0]
+        second = wait_ready(srv, other_than={first["kernel_id"]})[0]
+        assert second["pid"] != first["pid"]
+        wait_until(lambda: not pid_alive(first["pid"]), 30, "the expired kernel to stop")
+        assert "s old; replacing it." in srv.log_text()
+    finally:
+        srv.stop()
