@@ -392,6 +392,10 @@ class KernelPool:
             warm.claimed = True
             self._unclaimed.discard(warm)
             kwargs.pop("kernel_id", None)
+            # The claim's own "ready": a server that does not wait for kernel starts
+            # (use_pending_kernels) waits on it before it registers its callbacks on the
+            # kernel's restarter, which exists only once the kernel is moved.
+            warm.km._ready = new_future()
             warm.km.start_kernel = self._mover(warm)
             return warm.km, warm.name, warm.kernel_id
         return self._own_pre_start(kernel_name, kwargs)
@@ -401,6 +405,17 @@ class KernelPool:
         km = warm.km
 
         async def move(**kw):
+            ready = km._ready
+            try:
+                await moved(**kw)
+            except BaseException as error:
+                if not ready.done():
+                    ready.set_exception(error)
+                raise
+            if not ready.done():
+                ready.set_result(None)
+
+        async def moved(**kw):
             del km.start_kernel  # from now on, an ordinary manager: restarts launch as usual
             kw.pop("kernel_id", None)
             # Its connection file where the server keeps its kernels' (Session info names it).
@@ -495,6 +510,15 @@ def kill(warm, log):
         warm.km.cleanup_ipc_files()
     except Exception as error:
         log.warning("nbext_pkg: a warm kernel's files could not be removed: %s", error)
+
+
+def new_future():
+    """A future of the kind jupyter_client's managers keep as ``ready``."""
+    try:
+        from jupyter_client.manager import _get_future
+    except ImportError:  # another jupyter_client: an asyncio future on the running loop
+        return asyncio.get_event_loop().create_future()
+    return _get_future()
 
 
 async def maybe_await(value):

@@ -57,7 +57,10 @@ def start_session(server, path, route=ROUTE, kernel="python3"):
 def run(server, kernel_id, code, runtime_dir=None):
     """Run ``code`` as a user's cell in the kernel; (its reply content, its stdout)."""
     folder = runtime_dir or server.jenv.runtime_dir
-    client = BlockingKernelClient(connection_file=str(folder / f"kernel-{kernel_id}.json"))
+    path = folder / f"kernel-{kernel_id}.json"
+    # A server that does not wait for its kernels to start answers before the file is written.
+    wait_until(lambda: path.exists() and path.stat().st_size, 60, f"the kernel's connection file {path}")
+    client = BlockingKernelClient(connection_file=str(path))
     client.load_connection_file()
     client.start_channels()
     out = []
@@ -329,5 +332,33 @@ def test_a_warm_kernel_past_its_age_is_replaced_by_a_fresh_one(jupyter_env, note
         assert second["pid"] != first["pid"]
         wait_until(lambda: not pid_alive(first["pid"]), 30, "the expired kernel to stop")
         assert "s old; replacing it." in srv.log_text()
+    finally:
+        srv.stop()
+
+
+
+def test_a_claim_on_jupyter_server_with_pending_kernels(jupyter_env, tmp_path):
+    """jupyter_server's use_pending_kernels (its kernel starts are not waited for): the claimed kernel
+    is moved all the same, and when it dies the server notices and drops it, as it does its own."""
+    srv = pool_server(jupyter_env, tmp_path, "nbclassic", {"python3": 1},
+                      "--AsyncMultiKernelManager.use_pending_kernels=True",
+                      "--KernelRestarter.restart_limit=0")
+    try:
+        wait_ready(srv)
+        (tmp_path / "pending").mkdir()
+        # What the server does with a kernel of its own that dies: dropped (the control).
+        fresh, _ = start_session(srv, new_notebook(srv, "pending", "fresh.ipynb"), route="api/sessions")
+        _, out = run(srv, fresh["kernel"]["id"], "import os; print(os.getpid())")
+        os.kill(int(out), signal.SIGKILL)
+        wait_until(lambda: fresh["kernel"]["id"] not in {k["id"] for k in srv.kernels()}, 60,
+                   "the server to drop its own dead kernel")
+        session, how = start_session(srv, new_notebook(srv, "pending", "p.ipynb"))
+        assert how == "warm"
+        count, facts = probe(srv, session["kernel"]["id"])
+        assert count == 1 and facts["cwd"] == os.path.realpath(tmp_path / "pending")
+        content, out = run(srv, session["kernel"]["id"], "import os; print(os.getpid())")
+        os.kill(int(out), signal.SIGKILL)
+        wait_until(lambda: session["kernel"]["id"] not in {k["id"] for k in srv.kernels()}, 60,
+                   "the server to drop the dead kernel")
     finally:
         srv.stop()
