@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 from jupyter_core.application import JupyterApp
 from traitlets import Bool
@@ -297,18 +298,15 @@ def server_config(base):
     from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
     merged = Config()
+    files = SimpleNamespace(folder="", file=base)  # what files_in_order needs of a part
     for folder in reversed(jupyter_config_path()):
-        names = sorted(p.name for p in Path(folder, base + ".d").glob("*.json"))
-        paths = [(Path(folder, base + ".d"), n, JSONFileConfigLoader) for n in names]
-        paths += [(Path(folder), base + ".json", JSONFileConfigLoader),
-                  (Path(folder), base + ".py", PyFileConfigLoader)]
-        for where, name, loader in paths:
-            if (where / name).is_file():
+        for path in files_in_order(folder, files) + [Path(folder, base + ".py")]:
+            if path.is_file():
+                loader = PyFileConfigLoader if path.suffix == ".py" else JSONFileConfigLoader
                 try:
-                    merged.merge(loader(name, path=str(where)).load_config())
+                    merged.merge(loader(path.name, path=str(path.parent)).load_config())
                 except Exception as error:
-                    print(f"jupyter nbext_pkg: {where / name} could not be read: {error}",
-                          file=sys.stderr)
+                    print(f"jupyter nbext_pkg: {path} could not be read: {error}", file=sys.stderr)
     return merged
 
 

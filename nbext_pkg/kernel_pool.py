@@ -37,7 +37,9 @@ CLAIM = contextvars.ContextVar("nbext_pkg_kernel_claim", default=None)
 
 MOST_PER_SPEC = 10
 
-# Run in the claimed kernel with ARGS bound; it defines nothing in the user's namespace.
+# Source code sent to the claimed kernel and run there, in the kernel's own process (never
+# in the server's: its chdir and environment changes are the kernel's), with ARGS bound; it
+# defines nothing in the user's namespace.
 MOVE = r"""
 import builtins, os, sys
 cwd, old, new, start = ARGS["cwd"], ARGS["old"], ARGS["new"], ARGS["start"]
@@ -160,6 +162,7 @@ class KernelPool:
         self._tasks = set()
         self._unclaimed = set()  # every Warm from its creation until claimed or discarded
         self._stopped = False
+        self._checking = False
         self._ticker = None
         self._dir = None
         self._own_pre_start = None
@@ -234,9 +237,17 @@ class KernelPool:
                 for _ in range(wanted - have):
                     self.starting[name] += 1
                     self._spawn(self._start_one(name))
-        self._spawn(self._check())
+        if not self._checking:  # one check at a time: a slow one is not piled upon
+            self._spawn(self._check())
 
     async def _check(self):
+        self._checking = True
+        try:
+            await self._check_once()
+        finally:
+            self._checking = False
+
+    async def _check_once(self):
         for name, kernels in self.ready.items():
             for warm in list(kernels):
                 try:

@@ -159,6 +159,8 @@ def test_a_claimed_kernel_is_what_a_fresh_one_would_be(warm, folder):
     assert how is None  # the stock route, untouched
 
     where = os.path.realpath(warm.root / folder)
+    # The move ran in the kernel: the server's own working directory is where it started.
+    assert os.readlink(f"/proc/{warm.proc.pid}/cwd") == os.path.realpath(warm.root)
     session_names = None if warm.flavour == "notebook" else (  # notebook 6 sets none
         str(warm.root / claimed_path), str(warm.root / fresh_path))
     assert_alike(probe(warm, claimed["kernel"]["id"]), probe(warm, fresh["kernel"]["id"]), where,
