@@ -47,7 +47,8 @@ setup(
         "console_scripts": ["jupyter-nbext_pkg = nbext_pkg.app:main"],
         # `jupyter contrib nbext_pkg ...`, as contrib packages do.
         "jupyter_contrib_core.app.subcommands": [
-            "nbext_pkg = nbext_pkg.app:jupyter_contrib_core_app_subcommands"],
+            "nbext_pkg = nbext_pkg.app:jupyter_contrib_core_app_subcommands"
+        ],
     },
     install_requires=[
         "notebook>=6.4,<7",

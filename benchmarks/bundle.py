@@ -113,8 +113,9 @@ open(out, "w").write(str(worst))
 def start_poller(server, path="api/contents"):
     """(the file its worst latency goes to, the process) of a poller of GET <path>."""
     worst_file = Path(tempfile.mkstemp()[1])
-    return worst_file, subprocess.Popen([sys.executable, "-c", POLLER, server.url + path,
-                                         server.token, str(worst_file)])
+    return worst_file, subprocess.Popen(
+        [sys.executable, "-c", POLLER, server.url + path, server.token, str(worst_file)]
+    )
 
 
 def cpu_seconds(pid):
@@ -139,10 +140,25 @@ def download(server, url, max_time=600, poll="api/contents", curl_args=()):
     before = status_kib(pid, "VmRSS")
     cpu_before, client_before = cpu_seconds(pid), curl_cpu()
     done = subprocess.run(
-        ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
-         "--max-time", str(max_time), *curl_args,
-         "-w", "%{time_starttransfer} %{time_total} %{size_download}", server.url + url],
-        capture_output=True, text=True, timeout=max_time + 60)
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-H",
+            f"Authorization: token {server.token}",
+            "--max-time",
+            str(max_time),
+            *curl_args,
+            "-w",
+            "%{time_starttransfer} %{time_total} %{size_download}",
+            server.url + url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=max_time + 60,
+    )
     if done.returncode not in (0, 28):  # 28: cut at max_time
         raise RuntimeError(f"curl {url}: {done.returncode} {done.stderr}")
     out = done.stdout
@@ -158,8 +174,15 @@ def download(server, url, max_time=600, poll="api/contents", curl_args=()):
     peak = status_kib(pid, "VmHWM")
     worst = float(worst_file.read_text() or 0)
     worst_file.unlink()
-    return {"wall": float(wall), "ttfb": float(ttfb), "bytes": int(size), "mem": (peak - before) / 1024,
-            "api": worst, "cpu": cpu, "client": client}
+    return {
+        "wall": float(wall),
+        "ttfb": float(ttfb),
+        "bytes": int(size),
+        "mem": (peak - before) / 1024,
+        "api": worst,
+        "cpu": cpu,
+        "client": client,
+    }
 
 
 def concurrent(server, url, n, before_each=None, curl_args=()):
@@ -171,9 +194,25 @@ def concurrent(server, url, n, before_each=None, curl_args=()):
     pid = server.proc.pid
     rss_reset(pid)
     before = status_kib(pid, "VmRSS")
-    curls = [subprocess.Popen(
-        ["curl", "-sS", "-o", "/dev/null", "-H", f"Authorization: token {server.token}", *curl_args,
-         "-w", "%{time_total}", server.url + url], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    curls = [
+        subprocess.Popen(
+            [
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-H",
+                f"Authorization: token {server.token}",
+                *curl_args,
+                "-w",
+                "%{time_total}",
+                server.url + url,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
     walls = [float(c.communicate(timeout=600)[0]) for c in curls]
     Path(str(worst_file) + ".stop").touch()
     poller.wait(120)
@@ -204,13 +243,33 @@ def ranged(server, url, start):
     pid = server.proc.pid
     cpu_before = cpu_seconds(pid)
     done = subprocess.run(
-        ["curl", "-sS", "-f", "-o", "/dev/null", "-H", f"Authorization: token {server.token}",
-         "-H", f"Range: bytes={start}-", "-w", "%{time_starttransfer} %{time_total} %{size_download} "
-         "%{http_code}", server.url + url], capture_output=True, text=True, timeout=600, check=True)
+        [
+            "curl",
+            "-sS",
+            "-f",
+            "-o",
+            "/dev/null",
+            "-H",
+            f"Authorization: token {server.token}",
+            "-H",
+            f"Range: bytes={start}-",
+            "-w",
+            "%{time_starttransfer} %{time_total} %{size_download} %{http_code}",
+            server.url + url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     ttfb, wall, size, code = done.stdout.split()
     assert code == "206", code
-    return {"ttfb": float(ttfb), "wall": float(wall), "bytes": int(size),
-            "cpu": cpu_seconds(pid) - cpu_before}
+    return {
+        "ttfb": float(ttfb),
+        "wall": float(wall),
+        "bytes": int(size),
+        "cpu": cpu_seconds(pid) - cpu_before,
+    }
 
 
 def build_hostile(folder, image_mib):
@@ -234,8 +293,9 @@ def build_hostile(folder, image_mib):
         (folder / "many" / f"d{i // 1000:02}").mkdir(parents=True, exist_ok=True)
         (folder / "many" / f"d{i // 1000:02}" / f"{i}.txt").write_text("x")
     found = {}
-    for i, (name, include) in enumerate({"include deep/** (300 levels)": "deep/**",
-                                         "include many/** (20,000 files)": "many/**"}.items()):
+    for i, (name, include) in enumerate(
+        {"include deep/** (300 levels)": "deep/**", "include many/** (20,000 files)": "many/**"}.items()
+    ):
         nb = nbformat.v4.new_notebook()
         nb.metadata["nbext_pkg"] = {"include": [include]}
         nbformat.write(nb, str(folder / f"p{i}.ipynb"))
@@ -245,8 +305,9 @@ def build_hostile(folder, image_mib):
         nb.cells = [nbformat.v4.new_markdown_cell(text)]
         nbformat.write(nb, str(folder / f"h{i}.ipynb"))
         stock = nbformat.v4.new_notebook()
-        stock.cells = [nbformat.v4.new_markdown_cell(
-            text if "big.png" not in text else "<!--associate:\nbig.png\n-->")]
+        stock.cells = [
+            nbformat.v4.new_markdown_cell(text if "big.png" not in text else "<!--associate:\nbig.png\n-->")
+        ]
         nbformat.write(stock, str(folder / f"h{i}-stock.ipynb"))
         found[name] = (f"h{i}.ipynb", f"h{i}-stock.ipynb")
     return found
@@ -255,8 +316,7 @@ def build_hostile(folder, image_mib):
 def before_server(work, rev, root):
     """A server running nbext_pkg as it was at ``rev`` (a temporary git worktree)."""
     tree = work / f"nbext_pkg-{rev}"
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), rev],
-                   check=True)
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree), rev], check=True)
     jenv = JupyterEnv(work / f"env-{rev}")
     jenv.env["PYTHONPATH"] = str(tree)
     jenv.install_nbext_pkg(symlink=False)
@@ -285,8 +345,11 @@ def hostile_rows(servers, cases, runs):
 def zip_cli(folder, names, store):
     out = Path(tempfile.mkdtemp()) / "x.zip"
     start = time.perf_counter()
-    subprocess.run(["zip", "-q", "-r"] + (["-0"] if store else []) + [str(out), "analysis.ipynb", *names],
-                   cwd=folder, check=True)
+    subprocess.run(
+        ["zip", "-q", "-r"] + (["-0"] if store else []) + [str(out), "analysis.ipynb", *names],
+        cwd=folder,
+        check=True,
+    )
     return time.perf_counter() - start, out.stat().st_size
 
 
@@ -297,8 +360,11 @@ def main():
     parser.add_argument("--image-mib", type=int, default=160, help="size of the hostile image")
     parser.add_argument("--before", help="also measure nbext_pkg at this git revision (hostile cases)")
     parser.add_argument("--only", choices=["main", "hostile"], help="run one part only")
-    parser.add_argument("--storage", choices=["pgcontents", "s3"],
-                        help="instead: bundles from a store off the disk (see storage())")
+    parser.add_argument(
+        "--storage",
+        choices=["pgcontents", "s3"],
+        help="instead: bundles from a store off the disk (see storage())",
+    )
     args = parser.parse_args()
     if args.storage:
         return storage(args)
@@ -342,8 +408,10 @@ def main():
             rows[name] = runs
         idle = idle_latency(server)
         text_ours = download(server, "nbext_pkg/bundle/text%20only/analysis.ipynb?format=zip")["bytes"]
-        load = {"files new to it": concurrent(server, ours_url, 4, cold),
-                "files seen before": concurrent(server, ours_url, 4)}
+        load = {
+            "files new to it": concurrent(server, ours_url, 4, cold),
+            "files seen before": concurrent(server, ours_url, 4),
+        }
         slow_one = concurrent(server, ours_url, 1, curl_args=("--limit-rate", "1M", "--max-time", "20"))
         slow_four = concurrent(server, ours_url, 4, curl_args=("--limit-rate", "1M", "--max-time", "20"))
         length = download(server, ours_url)["bytes"]
@@ -363,40 +431,58 @@ def main():
     _, text_zip = zip_cli(work / "root" / "text only", text_names, store=False)
 
     total = sum((folder / n).stat().st_size for n in names) / 2**20
-    print(f"Bundle of a {total:.1f} MiB folder ({len(names)} files referenced from markdown), "
-          f"medians of {args.runs}; worst GET /api/contents latency of the idle server "
-          f"{idle * 1000:.0f} ms\n")
-    print("| bundler | wall time | first byte | archive | server memory growth | worst API latency "
-          "| server CPU |")
+    print(
+        f"Bundle of a {total:.1f} MiB folder ({len(names)} files referenced from markdown), "
+        f"medians of {args.runs}; worst GET /api/contents latency of the idle server "
+        f"{idle * 1000:.0f} ms\n"
+    )
+    print(
+        "| bundler | wall time | first byte | archive | server memory growth | worst API latency "
+        "| server CPU |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"| {name} | {med['wall']:.2f} s | {med['ttfb'] * 1000:.0f} ms | "
-              f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms | "
-              f"{med['cpu']:.2f} s |")
+        print(
+            f"| {name} | {med['wall']:.2f} s | {med['ttfb'] * 1000:.0f} ms | "
+            f"{med['bytes'] / 2**20:.1f} MiB | {med['mem']:.0f} MiB | {med['api'] * 1000:.0f} ms | "
+            f"{med['cpu']:.2f} s |"
+        )
     for name, (wall, size) in zip_rows.items():
         print(f"| {name} | {wall:.2f} s | | {size / 2**20:.1f} MiB | | | |")
-    print("\n| four nbext_pkg zip downloads at once | each | slowest / one alone | worst API latency "
-          "| server memory growth |")
+    print(
+        "\n| four nbext_pkg zip downloads at once | each | slowest / one alone | worst API latency "
+        "| server memory growth |"
+    )
     print("|---|---|---|---|---|")
     for name, (walls, worst, mem) in load.items():
         alone = statistics.median(r["wall"] for r in rows[f"nbext_pkg zip, {name}"])
-        print(f"| {name} | {', '.join(f'{w:.2f} s' for w in walls)} | {max(walls) / alone:.2f} | "
-              f"{worst * 1000:.0f} ms | {mem:.0f} MiB |")
+        print(
+            f"| {name} | {', '.join(f'{w:.2f} s' for w in walls)} | {max(walls) / alone:.2f} | "
+            f"{worst * 1000:.0f} ms | {mem:.0f} MiB |"
+        )
     for label, (_, worst, mem) in (("one client", slow_one), ("four clients", slow_four)):
-        print(f"\nReading at 1 MiB/s for 20 s, {label}: server memory growth {mem:.0f} MiB, "
-              f"worst API latency {worst * 1000:.0f} ms.")
-    print("\n| resume: Range for the last 10% | first byte | wall | server CPU | share of a full "
-          "download's CPU |")
+        print(
+            f"\nReading at 1 MiB/s for 20 s, {label}: server memory growth {mem:.0f} MiB, "
+            f"worst API latency {worst * 1000:.0f} ms."
+        )
+    print(
+        "\n| resume: Range for the last 10% | first byte | wall | server CPU | share of a full "
+        "download's CPU |"
+    )
     print("|---|---|---|---|---|")
     for name, r in resume.items():
-        print(f"| {name} | {r['ttfb'] * 1000:.0f} ms | {r['wall']:.2f} s | {r['cpu']:.2f} s | "
-              f"{r['cpu'] / full_cpu * 100:.0f}% |")
+        print(
+            f"| {name} | {r['ttfb'] * 1000:.0f} ms | {r['wall']:.2f} s | {r['cpu']:.2f} s | "
+            f"{r['cpu'] / full_cpu * 100:.0f}% |"
+        )
     ours = rows["nbext_pkg zip, files seen before"]
     busy = statistics.median((r["cpu"] + r["client"]) / r["wall"] for r in ours)
     print(f"\nOne download alone keeps {busy:.2f} cores busy (server and curl CPU over wall time).")
-    print(f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
-          f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}")
+    print(
+        f"\nText-only folder (CSV, JSON, ipynb): nbext_pkg {text_ours / 2**20:.2f} MiB, "
+        f"`zip -r` {text_zip / 2**20:.2f} MiB, ratio {text_ours / text_zip:.3f}"
+    )
 
 
 def hostile(work, args):
@@ -405,8 +491,10 @@ def hostile(work, args):
     jenv.install_nbext_pkg(symlink=False)
     jenv.jupyter("bundlerextension", "enable", "--py", "notebook.bundler.zip_bundler", "--user")
     server = NotebookServer(jenv, work / "hostile-root").start()
-    servers = {"nbext_pkg": (server, "nbext_pkg/bundle/{path}?format=zip"),
-               "stock zip_bundler": (server, "bundle/{path}?bundler=notebook_zip_download")}
+    servers = {
+        "nbext_pkg": (server, "nbext_pkg/bundle/{path}?format=zip"),
+        "stock zip_bundler": (server, "bundle/{path}?bundler=notebook_zip_download"),
+    }
     extra = []
     if args.before:
         old, tree = before_server(work, args.before, work / "hostile-root")
@@ -418,18 +506,20 @@ def hostile(work, args):
         server.stop()
         for old, tree in extra:
             old.stop()
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
-                           check=False)
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=False)
     print(f"Hostile notebooks, each bundled with its HTML copy, medians of {args.runs}\n")
-    print("| notebook | bundler | download | wall time | first byte | server memory growth "
-          "| worst API latency |")
+    print(
+        "| notebook | bundler | download | wall time | first byte | server memory growth "
+        "| worst API latency |"
+    )
     print("|---|---|---|---|---|---|---|")
     for (case, who, which), med in rows.items():
         wall = "over 120 s (cut)" if med["wall"] == float("inf") else f"{med['wall']:.2f} s"
-        print(f"| {case} | {who} | {which} | {wall} | {med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB "
-              f"| {med['api'] * 1000:.0f} ms |")
+        print(
+            f"| {case} | {who} | {which} | {wall} | {med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB "
+            f"| {med['api'] * 1000:.0f} ms |"
+        )
     print()
-
 
 
 def upload_tree(server, folder, names, under):
@@ -459,17 +549,23 @@ def stock_way(server, paths):
     session.headers["Authorization"] = f"token {server.token}"
     started = time.perf_counter()
     for path in paths:
-        r = session.get(server.url + "api/contents/" + url_path(path),
-                        params={"content": "1", "format": "base64", "type": "file"}, timeout=600)
+        r = session.get(
+            server.url + "api/contents/" + url_path(path),
+            params={"content": "1", "format": "base64", "type": "file"},
+            timeout=600,
+        )
         r.raise_for_status()
         del r
     wall = time.perf_counter() - started
     Path(str(worst_file) + ".stop").touch()
     poller.wait(120)
     time.sleep(1)
-    return {"wall": wall, "mem": (status_kib(pid, "VmHWM") - before) / 1024,
-            "held": (status_kib(pid, "VmRSS") - before) / 1024,
-            "api": float(worst_file.read_text() or 0)}
+    return {
+        "wall": wall,
+        "mem": (status_kib(pid, "VmHWM") - before) / 1024,
+        "held": (status_kib(pid, "VmRSS") - before) / 1024,
+        "api": float(worst_file.read_text() or 0),
+    }
 
 
 def storage(args):
@@ -502,18 +598,34 @@ def storage(args):
         for i in range(10):
             (ten / f"{i}.bin").write_bytes(os.urandom(50 * 1024 * 1024))
         upload_tree(server, ten, [f"{i}.bin" for i in range(10)], "ten")
-        st.put_notebook(server, "ten/ten.ipynb", json.loads(nbformat.writes(nbformat.v4.new_notebook(
-            cells=[nbformat.v4.new_markdown_cell(" ".join(f"[{i}]({i}.bin)" for i in range(10)))]))))
+        st.put_notebook(
+            server,
+            "ten/ten.ipynb",
+            json.loads(
+                nbformat.writes(
+                    nbformat.v4.new_notebook(
+                        cells=[nbformat.v4.new_markdown_cell(" ".join(f"[{i}]({i}.bin)" for i in range(10)))]
+                    )
+                )
+            ),
+        )
         names = build(work / "folder", args.big_mib)
         upload_tree(server, work / "folder", [n for n in names], "data set")
-        st.put_notebook(server, "data set/analysis.ipynb",
-                        json.loads((work / "folder" / "analysis.ipynb").read_text()))
-        cases = {"ten 50 MiB files": ("ten/ten.ipynb", [f"ten/{i}.bin" for i in range(10)]),
-                 f"benchmark folder ({len(names)} files)": (
-                     "data set/analysis.ipynb", [f"data set/{n}" for n in names])}
+        st.put_notebook(
+            server, "data set/analysis.ipynb", json.loads((work / "folder" / "analysis.ipynb").read_text())
+        )
+        cases = {
+            "ten 50 MiB files": ("ten/ten.ipynb", [f"ten/{i}.bin" for i in range(10)]),
+            f"benchmark folder ({len(names)} files)": (
+                "data set/analysis.ipynb",
+                [f"data set/{n}" for n in names],
+            ),
+        }
         print(f"Bundles from {args.storage}, medians of {args.runs}\n")
-        print("| case | how | wall time | first byte | server memory growth | held after | "
-              "worst API latency | worst /api/status |")
+        print(
+            "| case | how | wall time | first byte | server memory growth | held after | "
+            "worst API latency | worst /api/status |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for case, (notebook, paths) in cases.items():
             url = "nbext_pkg/bundle/" + url_path(notebook) + "?html=0&requirements=0"
@@ -528,16 +640,21 @@ def storage(args):
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             # A request that does not ask the store: the server's own answer time, apart
             # from the store's (s3contents lists the poller's folder from S3).
-            status = statistics.median(download(server, url, poll="api/status")["api"]
-                                       for _ in range(args.runs))
-            print(f"| {case} | nbext_pkg bundle ({med['bytes'] / 2**20:.0f} MiB) | {med['wall']:.2f} s | "
-                  f"{med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB | {med['held']:.0f} MiB | "
-                  f"{med['api'] * 1000:.0f} ms | {status * 1000:.0f} ms |")
+            status = statistics.median(
+                download(server, url, poll="api/status")["api"] for _ in range(args.runs)
+            )
+            print(
+                f"| {case} | nbext_pkg bundle ({med['bytes'] / 2**20:.0f} MiB) | {med['wall']:.2f} s | "
+                f"{med['ttfb'] * 1000:.0f} ms | {med['mem']:.0f} MiB | {med['held']:.0f} MiB | "
+                f"{med['api'] * 1000:.0f} ms | {status * 1000:.0f} ms |"
+            )
             stock = [stock_way(server, paths) for _ in range(args.runs)]
             med = {k: statistics.median(r[k] for r in stock) for k in stock[0]}
-            print(f"| {case} | stock: GET /api/contents each | {med['wall']:.2f} s | | "
-                  f"{med['mem']:.0f} MiB | "
-                  f"{med['held']:.0f} MiB | {med['api'] * 1000:.0f} ms | |")
+            print(
+                f"| {case} | stock: GET /api/contents each | {med['wall']:.2f} s | | "
+                f"{med['mem']:.0f} MiB | "
+                f"{med['held']:.0f} MiB | {med['api'] * 1000:.0f} ms | |"
+            )
     finally:
         for service in services:
             service.stop()

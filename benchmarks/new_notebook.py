@@ -114,8 +114,12 @@ class Bench:
         (self.jenv.config_dir / "custom" / "custom-preload.js").write_text(INSTRUMENT)
         self.root = Path(tempfile.mkdtemp(prefix="nbext_pkg-bench-root-"))
         (self.root / "work").mkdir()
-        self.server = NotebookServer(self.jenv, self.root, base_url=base_url, extra_args=[
-            f"--NbextPkg.kernel_pool={json.dumps({WARM_SPEC: 1})}"]).start()
+        self.server = NotebookServer(
+            self.jenv,
+            self.root,
+            base_url=base_url,
+            extra_args=[f"--NbextPkg.kernel_pool={json.dumps({WARM_SPEC: 1})}"],
+        ).start()
         # The same notebook server without nbext_pkg at all, for the notebook page's own time.
         self.plain_env = JupyterEnv()
         (self.plain_env.config_dir / "custom").mkdir(exist_ok=True)
@@ -134,29 +138,46 @@ class Bench:
 
     def wait_pool(self):
         """Every run starts with the pool full and idle: a refill never overlaps a run."""
-        wait_until(lambda: self.server.api("GET", "nbext_pkg/api/kernel_pool").json()[
-            "kernels"][WARM_SPEC]["ready"], 60, "the warm kernel")
+        wait_until(
+            lambda: self.server.api("GET", "nbext_pkg/api/kernel_pool").json()["kernels"][WARM_SPEC]["ready"],
+            60,
+            "the warm kernel",
+        )
 
     def bench(self):
         return self.driver.execute_script("return window.__bench || null")
 
     def open_tree(self, srv):
         self.driver.get(srv.page_url("tree", "work"))
-        ours = "!!document.querySelector('#nbext_pkg-kernel-menu li[data-kernel-name]') && " if (
-            srv is self.server) else ""
-        wait_until(lambda: (self.bench() or {}).get("page") and self.driver.execute_script(
-            "return " + ours + "!!document.querySelector('#notebook-kernels ~ li#kernel-python3')"),
-            30, "the tree page and its kernel menus")
+        ours = (
+            "!!document.querySelector('#nbext_pkg-kernel-menu li[data-kernel-name]') && "
+            if (srv is self.server)
+            else ""
+        )
+        wait_until(
+            lambda: (
+                (self.bench() or {}).get("page")
+                and self.driver.execute_script(
+                    "return " + ours + "!!document.querySelector('#notebook-kernels ~ li#kernel-python3')"
+                )
+            ),
+            30,
+            "the tree page and its kernel menus",
+        )
 
     def click(self, flow):
         if flow in (STOCK, PLAIN):
-            script = ("document.getElementById('new-dropdown-button').click();"
-                      "var t = performance.timeOrigin + performance.now();"
-                      "document.querySelector('#kernel-python3 a').click(); return t;")
+            script = (
+                "document.getElementById('new-dropdown-button').click();"
+                "var t = performance.timeOrigin + performance.now();"
+                "document.querySelector('#kernel-python3 a').click(); return t;"
+            )
         else:
             spec = WARM_SPEC if flow == WARM else "python3"
-            script = ("var t = performance.timeOrigin + performance.now();"
-                      f"document.querySelector('#nbext_pkg-kernel-{spec} a').click(); return t;")
+            script = (
+                "var t = performance.timeOrigin + performance.now();"
+                f"document.querySelector('#nbext_pkg-kernel-{spec} a').click(); return t;"
+            )
         return self.driver.execute_script(script)
 
     def one_run(self, flow):
@@ -173,10 +194,13 @@ class Bench:
         wanted = ("page", "ws", "kernel", "result")
         marks = wait_until(
             lambda: (lambda b: b if b and all(b.get(k) for k in wanted) else None)(self.bench()),
-            60, "page ready, kernel ready and the first result in the new notebook")
+            60,
+            "page ready, kernel ready and the first result in the new notebook",
+        )
         marks["nav"] = marks["origin"]
         marks["first_byte"] = marks["origin"] + self.driver.execute_script(
-            "return performance.getEntriesByType('navigation')[0].responseStart")
+            "return performance.getEntriesByType('navigation')[0].responseStart"
+        )
         path = self.driver.execute_script("return Jupyter.notebook.notebook_path")
         kernel_name = self.driver.execute_script("return Jupyter.notebook.kernel.name")
         if marks["installed"] > marks["page"]:
@@ -203,8 +227,9 @@ class Bench:
 
     def set_enabled(self, enabled):
         for section, require in (("tree", "nbext_pkg/tree"), ("notebook", "nbext_pkg/notebook")):
-            self.server.api("PATCH", f"api/config/{section}",
-                            json={"load_extensions": {require: enabled}}, expect=200)
+            self.server.api(
+                "PATCH", f"api/config/{section}", json={"load_extensions": {require: enabled}}, expect=200
+            )
 
     def page_load(self, srv, page, enabled):
         """(page ready, nbext_pkg's button shown), ms from navigation start."""
@@ -217,8 +242,11 @@ class Bench:
         self.driver.get("about:blank")
         self.driver.get(url)
         keys = ("page", "button") if enabled else ("page",)
-        marks = wait_until(lambda: (lambda b: b if b and all(b.get(k) for k in keys) else None)(
-            self.bench()), 30, f"the {page} page to be ready")
+        marks = wait_until(
+            lambda: (lambda b: b if b and all(b.get(k) for k in keys) else None)(self.bench()),
+            30,
+            f"the {page} page to be ready",
+        )
         return marks["page"] - marks["origin"], (marks["button"] - marks["origin"]) if enabled else None
 
     def page_loads(self):
@@ -233,7 +261,7 @@ class Bench:
             self.page_load(self.server, "tree", enabled)  # warm-up: fills the browser cache
         times = {True: [], False: [], "button": []}
         for i in range(self.runs):
-            for enabled in ((True, False) if i % 2 == 0 else (False, True)):
+            for enabled in (True, False) if i % 2 == 0 else (False, True):
                 self.set_enabled(enabled)
                 ready, button = self.page_load(self.server, "tree", enabled)
                 times[enabled].append(ready)
@@ -245,7 +273,7 @@ class Bench:
             self.page_load(srv, "notebook", srv is self.server)
         times = {True: [], False: [], "button": []}
         for i in range(self.runs):
-            for srv in ((self.server, self.plain) if i % 2 == 0 else (self.plain, self.server)):
+            for srv in (self.server, self.plain) if i % 2 == 0 else (self.plain, self.server):
                 ready, button = self.page_load(srv, "notebook", srv is self.server)
                 times[srv is self.server].append(ready)
                 if button is not None:
@@ -276,26 +304,46 @@ def main():
         plain_result = statistics.median(r["result"] for r in results[PLAIN])
         for flow, runs in results.items():
             result = statistics.median(r["result"] for r in runs)
-            flow_rows.append((flow, f"`{base_url}`", *(median_ms([r[k] for r in runs]) for k in MARKS),
-                              f"**{result / stock_result:.2f}**", f"{result / plain_result:.2f}"))
+            flow_rows.append(
+                (
+                    flow,
+                    f"`{base_url}`",
+                    *(median_ms([r[k] for r in runs]) for k in MARKS),
+                    f"**{result / stock_result:.2f}**",
+                    f"{result / plain_result:.2f}",
+                )
+            )
         for page, times in loads.items():
             with_, without = statistics.median(times[True]), statistics.median(times[False])
-            load_rows.append((page, f"`{base_url}`", f"{without:.0f} ms", f"{with_:.0f} ms",
-                              f"{(with_ / without - 1) * 100:+.1f}%",
-                              median_ms(times["button"])))
+            load_rows.append(
+                (
+                    page,
+                    f"`{base_url}`",
+                    f"{without:.0f} ms",
+                    f"{with_:.0f} ms",
+                    f"{(with_ / without - 1) * 100:+.1f}%",
+                    median_ms(times["button"]),
+                )
+            )
 
-    print(f"New notebook, from the click (medians of {args.runs}, the flows alternating; all but the "
-          f"first on one server; headless Chromium, notebook {__import__('notebook').__version__})\n")
-    print("| flow | base URL | window pointed at the notebook | HTML first byte | page ready | "
-          "kernel websocket | kernel ready | first `1+1` result | vs stock, same server | "
-          "vs stock without nbext_pkg |")
+    print(
+        f"New notebook, from the click (medians of {args.runs}, the flows alternating; all but the "
+        f"first on one server; headless Chromium, notebook {__import__('notebook').__version__})\n"
+    )
+    print(
+        "| flow | base URL | window pointed at the notebook | HTML first byte | page ready | "
+        "kernel websocket | kernel ready | first `1+1` result | vs stock, same server | "
+        "vs stock without nbext_pkg |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in flow_rows:
         print("| " + " | ".join(row) + " |")
-    print(f"\nPage ready (the page's own ready event), from navigation start (medians of {args.runs}): "
-          "the tree page with nbext_pkg's page modules disabled and enabled on the same server; an "
-          "existing notebook's page, opened the stock way, on a server without nbext_pkg and on one "
-          "with it\n")
+    print(
+        f"\nPage ready (the page's own ready event), from navigation start (medians of {args.runs}): "
+        "the tree page with nbext_pkg's page modules disabled and enabled on the same server; an "
+        "existing notebook's page, opened the stock way, on a server without nbext_pkg and on one "
+        "with it\n"
+    )
     print("| page | base URL | without nbext_pkg | with nbext_pkg | difference | nbext_pkg button shown |")
     print("|---|---|---|---|---|---|")
     for row in load_rows:

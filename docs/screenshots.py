@@ -1,6 +1,6 @@
 """Take the README's screenshots in headless Chromium against the demo folder.
 
-    python docs/screenshots.py        # writes docs/img/*.png
+python docs/screenshots.py        # writes docs/img/*.png
 """
 
 import shutil
@@ -60,8 +60,7 @@ def main():
 
         # A notebook moved away behind the page's back: the bundle's dialog.
         draft = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Draft")])
-        draft.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                        "language": "python"}
+        draft.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(draft, str(root / "demo" / "draft.ipynb"))
         driver.set_window_size(1100, 900)  # room for the Download as submenu
         page = NotebookPage(driver, server).open("draft.ipynb").wait_kernel()

@@ -42,32 +42,65 @@ BUNDLER = {k: v for k, v in _jupyter_bundlerextension_paths()[0].items() if k !=
 @dataclass(frozen=True)
 class Part:
     name: str
-    folder: str       # "" for the config folder itself, "nbconfig" for front-end sections
-    file: str         # file name without .json
-    keys: tuple       # the path to our key inside the file
-    value: object     # what "enabled" looks like
-    enable: str       # the command that enables it, without --user / --sys-prefix
-    needs: str        # the distribution this part is for
+    folder: str  # "" for the config folder itself, "nbconfig" for front-end sections
+    file: str  # file name without .json
+    keys: tuple  # the path to our key inside the file
+    value: object  # what "enabled" looks like
+    enable: str  # the command that enables it, without --user / --sys-prefix
+    needs: str  # the distribution this part is for
 
 
 PARTS = (
-    Part("tree page module", "nbconfig", "tree", ("load_extensions", "nbext_pkg/tree"), True,
-         "jupyter nbextension enable nbext_pkg/tree --section=tree", "notebook"),
-    Part("notebook page module", "nbconfig", "notebook", ("load_extensions", "nbext_pkg/notebook"), True,
-         "jupyter nbextension enable nbext_pkg/notebook --section=notebook", "notebook"),
-    Part("bundler (Download as > Notebook bundle)", "nbconfig", "notebook",
-         ("bundlerextensions", "nbext_pkg_bundle"), BUNDLER,
-         "jupyter bundlerextension enable --py nbext_pkg", "notebook"),
-    Part("server extension for notebook 6", "", "jupyter_notebook_config",
-         ("NotebookApp", "nbserver_extensions", "nbext_pkg"), True,
-         "jupyter serverextension enable --py nbext_pkg", "notebook"),
-    Part("server extension for jupyter_server (nbclassic, JupyterHub)", "", "jupyter_server_config",
-         ("ServerApp", "jpserver_extensions", "nbext_pkg"), True,
-         "jupyter server extension enable nbext_pkg", "jupyter_server"),
+    Part(
+        "tree page module",
+        "nbconfig",
+        "tree",
+        ("load_extensions", "nbext_pkg/tree"),
+        True,
+        "jupyter nbextension enable nbext_pkg/tree --section=tree",
+        "notebook",
+    ),
+    Part(
+        "notebook page module",
+        "nbconfig",
+        "notebook",
+        ("load_extensions", "nbext_pkg/notebook"),
+        True,
+        "jupyter nbextension enable nbext_pkg/notebook --section=notebook",
+        "notebook",
+    ),
+    Part(
+        "bundler (Download as > Notebook bundle)",
+        "nbconfig",
+        "notebook",
+        ("bundlerextensions", "nbext_pkg_bundle"),
+        BUNDLER,
+        "jupyter bundlerextension enable --py nbext_pkg",
+        "notebook",
+    ),
+    Part(
+        "server extension for notebook 6",
+        "",
+        "jupyter_notebook_config",
+        ("NotebookApp", "nbserver_extensions", "nbext_pkg"),
+        True,
+        "jupyter serverextension enable --py nbext_pkg",
+        "notebook",
+    ),
+    Part(
+        "server extension for jupyter_server (nbclassic, JupyterHub)",
+        "",
+        "jupyter_server_config",
+        ("ServerApp", "jpserver_extensions", "nbext_pkg"),
+        True,
+        "jupyter server extension enable nbext_pkg",
+        "jupyter_server",
+    ),
 )
 
 
 # -- reading and writing config files --------------------------------------
+
 
 def read_json(path):
     try:
@@ -135,6 +168,7 @@ def is_enabled(part, value):
 
 # -- install / uninstall ------------------------------------------------------
 
+
 def target_dirs(user, sys_prefix):
     """(flag, config folder, data folder); neither flag: this environment's inside
     a virtual environment (where it wins), else the user's."""
@@ -149,7 +183,8 @@ def target_dirs(user, sys_prefix):
 
 def in_virtual_env():
     return sys.prefix != getattr(sys, "base_prefix", sys.prefix) or os.path.exists(
-        os.path.join(sys.prefix, "conda-meta"))
+        os.path.join(sys.prefix, "conda-meta")
+    )
 
 
 def remove_files(dest):
@@ -203,6 +238,7 @@ def uninstall(user=False, sys_prefix=False, say=print):
 
 # -- doctor -------------------------------------------------------------------
 
+
 def version_of(dist):
     try:
         return metadata.version(dist)
@@ -241,22 +277,31 @@ def diagnose_files(out, problems):
     out.append("nbextension files (the first folder found is the one served):")
     if not found:
         out.append("  not installed in any of: " + ", ".join(jupyter_path("nbextensions")))
-        problems.append(("The page modules' files are not installed.",
-                         "jupyter nbext_pkg install " + ("--sys-prefix" if in_virtual_env() else "--user")))
+        problems.append(
+            (
+                "The page modules' files are not installed.",
+                "jupyter nbext_pkg install " + ("--sys-prefix" if in_virtual_env() else "--user"),
+            )
+        )
         return
     for i, folder in enumerate(found):
         how = f"linked to {os.path.realpath(folder)}" if folder.is_symlink() else "copied"
         out.append(f"  {'served' if i == 0 else 'hidden'}: {folder} ({how})")
     served = found[0]
     missing = [n for n in wanted if not (served / n).is_file()]
-    stale = [n for n in wanted
-             if (served / n).is_file() and not filecmp.cmp(served / n, STATIC / n, shallow=False)]
+    stale = [
+        n for n in wanted if (served / n).is_file() and not filecmp.cmp(served / n, STATIC / n, shallow=False)
+    ]
     where = data_flag(served)
     if missing:
         problems.append((f"{served} lacks {', '.join(missing)}.", f"jupyter nbext_pkg install {where}"))
     elif stale:
-        problems.append((f"{served} holds files of another nbext_pkg version ({', '.join(stale)}).",
-                         f"jupyter nbext_pkg install {where}"))
+        problems.append(
+            (
+                f"{served} holds files of another nbext_pkg version ({', '.join(stale)}).",
+                f"jupyter nbext_pkg install {where}",
+            )
+        )
 
 
 def diagnose_part(part, out, problems):
@@ -272,8 +317,12 @@ def diagnose_part(part, out, problems):
     out.append(f"{part.name}:")
     if not mentions:
         out.append("  not mentioned in any config file")
-        problems.append((f"The {part.name} is not enabled anywhere.",
-                         f"{part.enable} {'--sys-prefix' if in_virtual_env() else '--user'}"))
+        problems.append(
+            (
+                f"The {part.name} is not enabled anywhere.",
+                f"{part.enable} {'--sys-prefix' if in_virtual_env() else '--user'}",
+            )
+        )
         return
     winner = mentions[-1]
     for rank, path, value in reversed(mentions):
@@ -283,8 +332,9 @@ def diagnose_part(part, out, problems):
     if not is_enabled(part, winner[2]):
         flag = flag_for(folders[winner[0]])
         fix = f"{part.enable} {flag}" if flag else f"remove the nbext_pkg entry from {winner[1]}"
-        problems.append((f"The {part.name} is disabled by {winner[1]}, which wins over the other files.",
-                         fix))
+        problems.append(
+            (f"The {part.name} is disabled by {winner[1]}, which wins over the other files.", fix)
+        )
 
 
 SERVER_CONFIGS = (("notebook 6", "jupyter_notebook_config"), ("jupyter_server", "jupyter_server_config"))
@@ -320,8 +370,10 @@ def diagnose_pool(out, pool, server="", measured=None):
 
     measured = {} if measured is None else measured
     if not pool:
-        out.append(f"warm kernel pool{server}: off (c.NbextPkg.kernel_pool is empty; to keep one Python "
-                   "kernel ready for New notebook: --NbextPkg.kernel_pool python3=1)")
+        out.append(
+            f"warm kernel pool{server}: off (c.NbextPkg.kernel_pool is empty; to keep one Python "
+            "kernel ready for New notebook: --NbextPkg.kernel_pool python3=1)"
+        )
         return
     out.append(f"warm kernel pool{server} (c.NbextPkg.kernel_pool), one idle kernel measured here:")
     ksm = KernelSpecManager()
@@ -342,8 +394,10 @@ def diagnose_pool(out, pool, server="", measured=None):
             out.append(f"  {name} x{count}: started; its memory cannot be read on this system")
             continue
         own = f", {pss / 2**20:.0f} MiB not shared with other processes (PSS)" if pss else ""
-        out.append(f"  {name} x{count}: {rss / 2**20:.0f} MiB each (RSS){own}; "
-                   f"{count * rss / 2**20:.0f} MiB kept while no notebook uses them")
+        out.append(
+            f"  {name} x{count}: {rss / 2**20:.0f} MiB each (RSS){own}; "
+            f"{count * rss / 2**20:.0f} MiB kept while no notebook uses them"
+        )
 
 
 def measure_kernel(name, ksm):
@@ -376,10 +430,12 @@ def doctor(say=print, kernels=True):
     for dist in ("notebook", "nbclassic", "jupyter_server", "tornado", "jupyter_core"):
         out.append(f"  {dist}: {version_of(dist) or 'not installed'}")
     prefer = os.environ.get("JUPYTER_PREFER_ENV_PATH")
-    out.append("config folders, the first wins"
-               + (" (JUPYTER_PREFER_ENV_PATH=" + prefer + ")" if prefer is not None else "")
-               + (", this environment's before the user's" if in_virtual_env() and prefer not in ("0", "no")
-                  else "") + ":")
+    out.append(
+        "config folders, the first wins"
+        + (" (JUPYTER_PREFER_ENV_PATH=" + prefer + ")" if prefer is not None else "")
+        + (", this environment's before the user's" if in_virtual_env() and prefer not in ("0", "no") else "")
+        + ":"
+    )
     out.extend(f"  {p}" for p in jupyter_config_path())
     problems = []
     diagnose_files(out, problems)
@@ -405,6 +461,7 @@ def doctor(say=print, kernels=True):
 
 
 # -- the command-line apps ----------------------------------------------------
+
 
 class _Quiet(JupyterApp):
     def migrate_config(self):
@@ -459,6 +516,7 @@ class DoctorApp(_Quiet):
 
 
 # -- verify / open --------------------------------------------------------------
+
 
 def verify(path, limits, say=print):
     checked = extract.audit(path, limits)
@@ -522,13 +580,16 @@ class VerifyApp(_ArchiveApp):
 
 class OpenApp(_ArchiveApp):
     name = "jupyter-nbext_pkg-open"
-    description = ("Open a notebook bundle (or any zip, tar, tar.gz) into a new folder beside it, "
-                   "or into FOLDER, which must not exist: open BUNDLE [FOLDER].")
+    description = (
+        "Open a notebook bundle (or any zip, tar, tar.gz) into a new folder beside it, "
+        "or into FOLDER, which must not exist: open BUNDLE [FOLDER]."
+    )
 
     def start(self):
         if len(self.extra_args) not in (1, 2):
-            self.exit_with("Give the bundle, and the new folder if you like: "
-                           "jupyter nbext_pkg open BUNDLE [FOLDER]")
+            self.exit_with(
+                "Give the bundle, and the new folder if you like: jupyter nbext_pkg open BUNDLE [FOLDER]"
+            )
         folder = self.extra_args[1] if len(self.extra_args) == 2 else None
         self.exit(open_bundle(self.extra_args[0], folder, self.limits()))
 
@@ -545,8 +606,10 @@ SUBCOMMANDS = {
 class NbextPkgApp(_Quiet):
     name = "jupyter-nbext_pkg"
     version = __version__
-    description = ("Set up, remove or diagnose nbext_pkg (install, uninstall, doctor), and check or "
-                   "open a notebook bundle (verify, open).")
+    description = (
+        "Set up, remove or diagnose nbext_pkg (install, uninstall, doctor), and check or "
+        "open a notebook bundle (verify, open)."
+    )
     subcommands = SUBCOMMANDS
 
     # The server's options, so that `jupyter nbext_pkg --help-all` lists them:

@@ -34,7 +34,8 @@ class NbextPkg(Configurable):
     ).tag(config=True)
 
     contents_reader = CaselessStrEnum(
-        ["auto", "process", "thread"], "auto",
+        ["auto", "process", "thread"],
+        "auto",
         help="How a bundle reads files through a contents manager that is not the disk. "
         "'process': a process of its own rebuilds the manager from the server's "
         "configuration and reads there, so the manager's decoding holds neither the "
@@ -49,7 +50,6 @@ class NbextPkg(Configurable):
         help="Size of the pieces a bundle is sent in; at most a few of them wait in "
         "memory at any time, whatever the size of the bundle.",
     ).tag(config=True)
-
 
     bundle_embed_max_bytes = Integer(
         8 * 1024**2,

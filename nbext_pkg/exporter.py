@@ -90,9 +90,11 @@ class NbextPkgBundleExporter(Exporter):
         if app is None and _on_an_event_loop():
             # notebook 6 runs its nbconvert routes on the server's event loop: everything
             # else the server does would wait for the whole bundle.
-            raise BundleError("This route would make the bundle on the server's event loop; "
-                              "download it from <base_url>/nbext_pkg/bundle/<path>, which "
-                              "streams it.")
+            raise BundleError(
+                "This route would make the bundle on the server's event loop; "
+                "download it from <base_url>/nbext_pkg/bundle/<path>, which "
+                "streams it."
+            )
         options = options_mod.Options.from_settings(NbextPkg(config=self.config))
         target = _target(resources, self.file_extension)
         try:
@@ -101,8 +103,14 @@ class NbextPkgBundleExporter(Exporter):
                 # the file its name suggests is nobody's business here.
                 name = os.path.basename((resources.get("metadata") or {}).get("name") or "notebook")
                 # Its references are listed as skipped, "not-looked-for".
-                bundle = prepare(name + ".ipynb", options, tree=Nowhere(), model={"content": notebook},
-                                 asked={"format": "zip"}, storage=None)
+                bundle = prepare(
+                    name + ".ipynb",
+                    options,
+                    tree=Nowhere(),
+                    model={"content": notebook},
+                    asked={"format": "zip"},
+                    storage=None,
+                )
             else:
                 root, rel = self._where(resources, app)
                 if target:
@@ -133,15 +141,17 @@ class NbextPkgBundleExporter(Exporter):
             bundle.write(out)
         except SinkFailed as error:
             cause = error.__cause__
-            raise BundleError(f"{where} could not be written: "
-                              f"{getattr(cause, 'strerror', None) or cause}.") from None
+            raise BundleError(
+                f"{where} could not be written: {getattr(cause, 'strerror', None) or cause}."
+            ) from None
 
     def _write_file(self, bundle, target):
         """Write ``target`` through a temporary file beside it; return its path."""
         folder = os.path.dirname(target)
         try:
-            fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.",
-                                             suffix=".part")
+            fd, temporary = tempfile.mkstemp(
+                dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".part"
+            )
         except OSError as error:
             raise BundleError(f"{target} could not be written: {error.strerror}.") from None
         out = os.fdopen(fd, "wb")
@@ -188,12 +198,16 @@ class NbextPkgBundleExporter(Exporter):
             raise BundleError(f"The root folder {self.root_dir} is not a folder.")
         real = os.path.realpath(source)
         if not inside(real, root):
-            raise BundleError(f"{source} is not inside the root folder {root}: give a root_dir "
-                              "that holds the notebook.")
+            raise BundleError(
+                f"{source} is not inside the root folder {root}: give a root_dir that holds the notebook."
+            )
         if app is None:
             server = _server_root()
-            if server is None or not inside(real, server[0]) or (
-                    not server[1] and hidden(os.path.relpath(real, server[0]))):
+            if (
+                server is None
+                or not inside(real, server[0])
+                or (not server[1] and hidden(os.path.relpath(real, server[0])))
+            ):
                 raise BundleError(f"{source} is not a notebook inside the server's root.")
         return root, os.path.relpath(real, root).replace(os.sep, "/")
 
@@ -203,8 +217,10 @@ class NbextPkgBundleExporter(Exporter):
             return source
         meta = resources.get("metadata") or {}
         if not meta.get("name"):
-            raise BundleError("The notebook's file is not known, so neither are the files it "
-                              "refers to: convert a notebook file.")
+            raise BundleError(
+                "The notebook's file is not known, so neither are the files it "
+                "refers to: convert a notebook file."
+            )
         return os.path.abspath(os.path.join(meta.get("path") or ".", meta["name"] + ".ipynb"))
 
     def _refuse_to_overwrite(self, target):
@@ -214,14 +230,17 @@ class NbextPkgBundleExporter(Exporter):
         from .bundlers.pipeline import is_our_bundle
 
         if os.path.islink(target):
-            raise BundleError(f"{target} is a symbolic link: nbext_pkg writes no bundle through "
-                              "one; remove it or name the bundle with --output.")
+            raise BundleError(
+                f"{target} is a symbolic link: nbext_pkg writes no bundle through "
+                "one; remove it or name the bundle with --output."
+            )
         if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
-            raise BundleError(f"{target} is not a file: move it away or name the bundle with "
-                              "--output.")
+            raise BundleError(f"{target} is not a file: move it away or name the bundle with --output.")
         if os.path.lexists(target) and not is_our_bundle(target):
-            raise BundleError(f"{target} already exists and is not a bundle nbext_pkg made; "
-                              "move it away or name the bundle with --output.")
+            raise BundleError(
+                f"{target} already exists and is not a bundle nbext_pkg made; "
+                "move it away or name the bundle with --output."
+            )
 
     def _fail(self, error):
         if _on_command_line():

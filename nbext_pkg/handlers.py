@@ -52,15 +52,22 @@ class SessionsMixin:
         model = self.get_json_body()
         path = model.get("path") if isinstance(model, dict) else None
         if not isinstance(path, str) or not path:
-            raise web.HTTPError(400, 'Say which notebook the session is for: {"path": "<notebook>", '
-                                     '"type": "notebook", "kernel": {"name": "<kernelspec>"}}.')
+            raise web.HTTPError(
+                400,
+                'Say which notebook the session is for: {"path": "<notebook>", '
+                '"type": "notebook", "kernel": {"name": "<kernelspec>"}}.',
+            )
         kernel = model.get("kernel") or {}
         if not isinstance(kernel, dict):
             raise web.HTTPError(400, 'Say which kernel as {"name": "<kernelspec>"}.')
         kernel_name = kernel.get("name") or None
         kernel_id = kernel.get("id") or None
-        for what, value in (("kernel's name", kernel_name), ("kernel's id", kernel_id),
-                            ("session's name", model.get("name")), ("session's type", model.get("type"))):
+        for what, value in (
+            ("kernel's name", kernel_name),
+            ("kernel's id", kernel_id),
+            ("session's name", model.get("name")),
+            ("session's type", model.get("type")),
+        ):
             if value is not None and not isinstance(value, str):
                 raise web.HTTPError(400, f"The {what} must be a string.")
         sm = self.session_manager
@@ -71,20 +78,34 @@ class SessionsMixin:
         else:
             pool = self.settings.get("nbext_pkg_kernel_pool")
             # A session for a running kernel (kernel.id) is the stock route's business: passed on.
-            warm = pool.take(kernel_name or self.kernel_manager.default_kernel_name) if (
-                pool and kernel_id is None) else None
+            warm = (
+                pool.take(kernel_name or self.kernel_manager.default_kernel_name)
+                if (pool and kernel_id is None)
+                else None
+            )
             token = CLAIM.set(warm)
             try:
-                session = await maybe_await(sm.create_session(
-                    path=path, kernel_name=kernel_name, kernel_id=kernel_id, name=model.get("name"),
-                    type=model.get("type") or "notebook"))
+                session = await maybe_await(
+                    sm.create_session(
+                        path=path,
+                        kernel_name=kernel_name,
+                        kernel_id=kernel_id,
+                        name=model.get("name"),
+                        type=model.get("type") or "notebook",
+                    )
+                )
             except NoSuchKernel:
                 self.set_status(501)
                 self.set_header("X-Nbext-Pkg-Kernel", how)
-                self.finish(json.dumps({
-                    "message": f"The '{kernel_name}' kernel is not available. Please pick another "
-                               "suitable kernel instead, or install that kernel.",
-                    "short_message": f"{kernel_name} not found"}))
+                self.finish(
+                    json.dumps(
+                        {
+                            "message": f"The '{kernel_name}' kernel is not available. Please pick another "
+                            "suitable kernel instead, or install that kernel.",
+                            "short_message": f"{kernel_name} not found",
+                        }
+                    )
+                )
                 return
             except DuplicateKernelError as error:
                 raise web.HTTPError(409, "%s", str(error)) from error
@@ -172,10 +193,16 @@ class SelectionMixin(BundleMixin):
         # The route is guarded for reading; saving writes into the folder, and asks for that
         # too where the server has an authorizer (jupyter_server: JupyterHub's scopes).
         authorizer = getattr(self, "authorizer", None)
-        if save and authorizer is not None and not authorizer.is_authorized(
-                self, self.current_user, "write", "contents"):
-            raise web.HTTPError(403, "You may read this folder but not write into it, so the bundle "
-                                     "cannot be saved here: download it instead.")
+        if (
+            save
+            and authorizer is not None
+            and not authorizer.is_authorized(self, self.current_user, "write", "contents")
+        ):
+            raise web.HTTPError(
+                403,
+                "You may read this folder but not write into it, so the bundle "
+                "cannot be saved here: download it instead.",
+            )
         await respond_selection(self, save=save)
 
 
@@ -224,15 +251,17 @@ class StockBundleMixin(BundleMixin):
         if bundler_id not in enabled:
             raise web.HTTPError(400, f"Bundler {bundler_id} not enabled")
         if not hasattr(self, "_stock_get"):
-            raise web.HTTPError(400, f"This server has no handler for the bundler {bundler_id}; "
-                                     f"here bundle/ serves {BUNDLER_ID} only.")
+            raise web.HTTPError(
+                400,
+                f"This server has no handler for the bundler {bundler_id}; "
+                f"here bundle/ serves {BUNDLER_ID} only.",
+            )
         await in_thread(lambda: self._check_stock_path(path))
         from urllib.parse import unquote
 
         model = await contents_get(self.contents_manager, unquote(path), content=False)
         if model.get("type") != "notebook":
-            raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only notebooks can "
-                                     "be bundled.")
+            raise web.HTTPError(400, f"{model.get('path')} is not a notebook: only notebooks can be bundled.")
         await self._stock_get(path)
 
     def _check_stock_path(self, path):
@@ -307,17 +336,35 @@ def handler_classes(flavour):
         def guard(method, resource, action="read"):
             return web.authenticated(method)
 
-    status = type("StatusHandler", (StatusMixin, APIHandler), {
-        "auth_resource": "server", "get": guard(StatusMixin._get, "server")})
-    sessions = type("SessionsHandler", (SessionsMixin, APIHandler), {
-        "auth_resource": "sessions", "post": guard(SessionsMixin._post, "sessions", "write")})
-    warm = type("WarmHandler", (WarmMixin, APIHandler), {
-        "auth_resource": "server", "get": guard(WarmMixin._get, "server")})
-    kernel_pool = type("KernelPoolHandler", (KernelPoolMixin, APIHandler), {
-        "auth_resource": "kernels", "get": guard(KernelPoolMixin._get, "kernels")})
-    bundle = type("BundleHandler", (BundleMixin, JupyterHandler), {
-        "auth_resource": "contents", "get": guard(BundleMixin._get, "contents"),
-        "head": guard(BundleMixin._head, "contents")})
+    status = type(
+        "StatusHandler",
+        (StatusMixin, APIHandler),
+        {"auth_resource": "server", "get": guard(StatusMixin._get, "server")},
+    )
+    sessions = type(
+        "SessionsHandler",
+        (SessionsMixin, APIHandler),
+        {"auth_resource": "sessions", "post": guard(SessionsMixin._post, "sessions", "write")},
+    )
+    warm = type(
+        "WarmHandler",
+        (WarmMixin, APIHandler),
+        {"auth_resource": "server", "get": guard(WarmMixin._get, "server")},
+    )
+    kernel_pool = type(
+        "KernelPoolHandler",
+        (KernelPoolMixin, APIHandler),
+        {"auth_resource": "kernels", "get": guard(KernelPoolMixin._get, "kernels")},
+    )
+    bundle = type(
+        "BundleHandler",
+        (BundleMixin, JupyterHandler),
+        {
+            "auth_resource": "contents",
+            "get": guard(BundleMixin._get, "contents"),
+            "head": guard(BundleMixin._head, "contents"),
+        },
+    )
     stock_bases = (StockBundleMixin, JupyterHandler)
     extra = {}
     if flavour != "jupyter_server":
@@ -325,17 +372,41 @@ def handler_classes(flavour):
 
         stock_bases = (StockBundleMixin, BundlerHandler)
         extra["_stock_get"] = BundlerHandler.get
-    stock = type("StockBundleHandler", stock_bases, {
-        "auth_resource": "contents", "get": guard(StockBundleMixin._get, "contents"),
-        "head": guard(StockBundleMixin._head, "contents"), **extra})
+    stock = type(
+        "StockBundleHandler",
+        stock_bases,
+        {
+            "auth_resource": "contents",
+            "get": guard(StockBundleMixin._get, "contents"),
+            "head": guard(StockBundleMixin._head, "contents"),
+            **extra,
+        },
+    )
     files = type("OwnFilesHandler", (OwnFilesMixin, FileFindHandler), {})
-    selection = type("SelectionHandler", (SelectionMixin, JupyterHandler), {
-        "auth_resource": "contents", "post": guard(SelectionMixin._post, "contents")})
-    save = type("SaveHandler", (SaveMixin, JupyterHandler), {
-        "auth_resource": "contents", "post": guard(SaveMixin._post, "contents", "write")})
-    opener = type("OpenHandler", (OpenMixin, JupyterHandler), {
-        "auth_resource": "contents", "post": guard(OpenMixin._post, "contents", "write")})
-    return {"status": status, "sessions": sessions, "kernel_pool": kernel_pool, "warm": warm,
-            "bundle": bundle,
-            "selection": selection, "save": save,
-            "open": opener, "stock": stock, "files": files}
+    selection = type(
+        "SelectionHandler",
+        (SelectionMixin, JupyterHandler),
+        {"auth_resource": "contents", "post": guard(SelectionMixin._post, "contents")},
+    )
+    save = type(
+        "SaveHandler",
+        (SaveMixin, JupyterHandler),
+        {"auth_resource": "contents", "post": guard(SaveMixin._post, "contents", "write")},
+    )
+    opener = type(
+        "OpenHandler",
+        (OpenMixin, JupyterHandler),
+        {"auth_resource": "contents", "post": guard(OpenMixin._post, "contents", "write")},
+    )
+    return {
+        "status": status,
+        "sessions": sessions,
+        "kernel_pool": kernel_pool,
+        "warm": warm,
+        "bundle": bundle,
+        "selection": selection,
+        "save": save,
+        "open": opener,
+        "stock": stock,
+        "files": files,
+    }

@@ -77,10 +77,13 @@ def refusal(kernel_spec_manager, name, count):
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         return f"{count!r} is not a number of kernels"
     if (spec.language or "").lower() != "python":
-        return (f"its language is {spec.language or 'not given'}: only Python kernels can be moved "
-                "to the notebook's folder once started")
+        return (
+            f"its language is {spec.language or 'not given'}: only Python kernels can be moved "
+            "to the notebook's folder once started"
+        )
     provisioner = ((spec.metadata or {}).get("kernel_provisioner") or {}).get(
-        "provisioner_name", "local-provisioner")
+        "provisioner_name", "local-provisioner"
+    )
     if provisioner != "local-provisioner":
         return f"it is started by the {provisioner} provisioner, not on this machine"
     return None
@@ -112,8 +115,13 @@ class Warm:
 
 def fingerprint(spec):
     """What must not change between pooling a kernel and handing it out."""
-    return (tuple(spec.argv), tuple(sorted((spec.env or {}).items())), spec.resource_dir,
-            (spec.language or "").lower(), repr(sorted((spec.metadata or {}).items())))
+    return (
+        tuple(spec.argv),
+        tuple(sorted((spec.env or {}).items())),
+        spec.resource_dir,
+        (spec.language or "").lower(),
+        repr(sorted((spec.metadata or {}).items())),
+    )
 
 
 def memory_of(pid):
@@ -135,8 +143,9 @@ async def launch_env(km, env):
     """The environment a kernel of ``km``'s spec is launched with when asked for ``env``
     (None: the server's own): the provisioner's substitutions and clean-up, and the
     launcher's parent pid, computed by the same code the launch runs."""
-    kwargs = await KernelProvisionerBase.pre_launch(km.provisioner, env=dict(env if env is not None
-                                                                              else os.environ))
+    kwargs = await KernelProvisionerBase.pre_launch(
+        km.provisioner, env=dict(env if env is not None else os.environ)
+    )
     result = dict(kwargs["env"])
     result["JPY_PARENT_PID"] = str(os.getpid())
     return result
@@ -145,8 +154,16 @@ async def launch_env(km, env):
 class KernelPool:
     """Keeps ``sizes[name]`` started, idle kernels of each kernelspec ready to claim."""
 
-    def __init__(self, kernel_manager, sizes, log, refill_delay=5.0, max_age=3600.0,
-                 start_timeout=60.0, check_interval=2.0):
+    def __init__(
+        self,
+        kernel_manager,
+        sizes,
+        log,
+        refill_delay=5.0,
+        max_age=3600.0,
+        start_timeout=60.0,
+        check_interval=2.0,
+    ):
         self.mkm = kernel_manager
         self.log = log
         self.refill_delay = refill_delay
@@ -177,12 +194,19 @@ class KernelPool:
             reason = refusal(ksm, name, count)
             if reason is not None:
                 self.refused[name] = reason
-                self.log.warning("nbext_pkg: no warm kernels for %r: %s; New notebook starts its "
-                                 "kernels as usual.", name, reason)
+                self.log.warning(
+                    "nbext_pkg: no warm kernels for %r: %s; New notebook starts its kernels as usual.",
+                    name,
+                    reason,
+                )
                 continue
             if count > MOST_PER_SPEC:
-                self.log.warning("nbext_pkg: kernel_pool asks for %d warm %r kernels; keeping %d.",
-                                 count, name, MOST_PER_SPEC)
+                self.log.warning(
+                    "nbext_pkg: kernel_pool asks for %d warm %r kernels; keeping %d.",
+                    count,
+                    name,
+                    MOST_PER_SPEC,
+                )
                 count = MOST_PER_SPEC
             if count:
                 self.sizes[name] = count
@@ -201,21 +225,25 @@ class KernelPool:
         self.mkm.pre_start_kernel = self._pre_start_kernel
         own = self._own_shutdown_all = self.mkm.shutdown_all
         if inspect.iscoroutinefunction(own):
+
             async def shutdown_all(*args, **kwargs):
                 await self.stop()
                 return await own(*args, **kwargs)
         else:
+
             def shutdown_all(*args, **kwargs):
                 self.stop_sync()
                 return own(*args, **kwargs)
+
         self.mkm.shutdown_all = shutdown_all
         atexit.register(self.stop_sync)
         from tornado.ioloop import PeriodicCallback
 
         self._ticker = PeriodicCallback(self._tick, self.check_interval * 1000)
         self._ticker.start()
-        self.log.info("nbext_pkg: keeping warm kernels: %s",
-                      ", ".join(f"{n} x{c}" for n, c in self.sizes.items()))
+        self.log.info(
+            "nbext_pkg: keeping warm kernels: %s", ", ".join(f"{n} x{c}" for n, c in self.sizes.items())
+        )
         self._tick()
 
     def _spawn(self, coro):
@@ -258,11 +286,13 @@ class KernelPool:
                 if warm in kernels and (not alive or expired):
                     kernels.remove(warm)
                     if alive:
-                        self.log.info("nbext_pkg: a warm %r kernel was %d s old; replacing it.",
-                                      name, warm.age())
+                        self.log.info(
+                            "nbext_pkg: a warm %r kernel was %d s old; replacing it.", name, warm.age()
+                        )
                     else:
-                        self.log.warning("nbext_pkg: a warm %r kernel (pid %s) died; replacing it.",
-                                         name, warm.pid)
+                        self.log.warning(
+                            "nbext_pkg: a warm %r kernel (pid %s) died; replacing it.", name, warm.pid
+                        )
                     await self._discard(warm)
 
     async def _start_one(self, name):
@@ -278,14 +308,17 @@ class KernelPool:
             # A pooled kernel is restarted by nobody: if it dies, the pool replaces it.
             km.autorestart = False
             env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
-            await asyncio.wait_for(maybe_await(km.start_kernel(kernel_id=kernel_id, cwd=self._dir,
-                                                                env=env)), self.start_timeout)
+            await asyncio.wait_for(
+                maybe_await(km.start_kernel(kernel_id=kernel_id, cwd=self._dir, env=env)), self.start_timeout
+            )
             warm.launch_env = await launch_env(km, env)
-            client = warm.client = AsyncKernelClient(**km.get_connection_info(session=True),
-                                                     connection_file=km.connection_file, parent=km)
+            client = warm.client = AsyncKernelClient(
+                **km.get_connection_info(session=True), connection_file=km.connection_file, parent=km
+            )
             client.start_channels(hb=False, stdin=False, control=False)
-            await asyncio.wait_for(maybe_await(client.wait_for_ready(timeout=self.start_timeout)),
-                                   self.start_timeout)
+            await asyncio.wait_for(
+                maybe_await(client.wait_for_ready(timeout=self.start_timeout)), self.start_timeout
+            )
         except asyncio.CancelledError:
             if warm is not None:
                 kill(warm, self.log)
@@ -295,9 +328,14 @@ class KernelPool:
             self.starting[name] -= 1
             self.failures[name] += 1
             given_up = self.failures[name] >= 3
-            self.log.warning("nbext_pkg: a warm %r kernel did not start (%s)%s", name, error,
-                             "; no more tries: New notebook starts these kernels as usual." if given_up
-                             else "; trying again.")
+            self.log.warning(
+                "nbext_pkg: a warm %r kernel did not start (%s)%s",
+                name,
+                error,
+                "; no more tries: New notebook starts these kernels as usual."
+                if given_up
+                else "; trying again.",
+            )
             if given_up:
                 self.refused[name] = f"it did not start three times in a row (last: {error})"
             if warm is not None:
@@ -436,14 +474,19 @@ class KernelPool:
                 km.connection_file = target
                 others = set(kw) - {"cwd", "env"}
                 if others:
-                    raise RuntimeError(f"the server launches kernels with {', '.join(sorted(others))}, "
-                                       "which a started kernel cannot take")
+                    raise RuntimeError(
+                        f"the server launches kernels with {', '.join(sorted(others))}, "
+                        "which a started kernel cannot take"
+                    )
                 if not await maybe_await(km.is_alive()):
                     raise RuntimeError("it is no longer running")
                 await asyncio.wait_for(self._move(warm, kw), 5)
             except Exception as error:
-                self.log.warning("nbext_pkg: a warm kernel could not be moved to %s (%s); starting "
-                                 "a fresh one instead.", kw.get("cwd"), error)
+                self.log.warning(
+                    "nbext_pkg: a warm kernel could not be moved to %s (%s); starting a fresh one instead.",
+                    kw.get("cwd"),
+                    error,
+                )
                 close_client(warm)
                 km._launch_args = dict(kw)
                 km.autorestart = warm.autorestart
@@ -460,16 +503,22 @@ class KernelPool:
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
         new = await launch_env(warm.km, kw.get("env"))
         # What the interpreter read when it started cannot be changed afterwards.
-        startup = sorted(k for k in set(new) | set(warm.launch_env)
-                         if new.get(k) != warm.launch_env.get(k) and k.startswith(("PYTHON", "LD_")))
+        startup = sorted(
+            k
+            for k in set(new) | set(warm.launch_env)
+            if new.get(k) != warm.launch_env.get(k) and k.startswith(("PYTHON", "LD_"))
+        )
         if startup:
             raise RuntimeError(f"the notebook's kernel would start with other {', '.join(startup)}")
         args = {"cwd": cwd, "old": warm.launch_env, "new": new, "start": warm.start_dir}
-        code = (f"exec(compile({MOVE!r}, '<nbext_pkg>', 'exec'), "
-                f"{{'__builtins__': __builtins__, 'ARGS': {args!r}}})")
+        code = (
+            f"exec(compile({MOVE!r}, '<nbext_pkg>', 'exec'), "
+            f"{{'__builtins__': __builtins__, 'ARGS': {args!r}}})"
+        )
         client = warm.client
-        msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False,
-                                stop_on_error=False)
+        msg_id = client.execute(
+            code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False
+        )
         while True:
             reply = await maybe_await(client.get_shell_msg(timeout=5))
             if reply["parent_header"].get("msg_id") == msg_id:
@@ -485,11 +534,22 @@ class KernelPool:
         """What the pool holds, for the status route and the doctor."""
         report = {}
         for name in sorted(set(self.sizes) | set(self.refused)):
-            ready = [{"kernel_id": w.kernel_id, "pid": w.pid, "age": round(w.age(), 1),
-                      "connection_file": w.km.connection_file, **memory_of(w.pid)}
-                     for w in self.ready.get(name, [])]
-            report[name] = {"wanted": self.sizes.get(name, 0), "ready": ready,
-                            "starting": self.starting.get(name, 0), "refused": self.refused.get(name)}
+            ready = [
+                {
+                    "kernel_id": w.kernel_id,
+                    "pid": w.pid,
+                    "age": round(w.age(), 1),
+                    "connection_file": w.km.connection_file,
+                    **memory_of(w.pid),
+                }
+                for w in self.ready.get(name, [])
+            ]
+            report[name] = {
+                "wanted": self.sizes.get(name, 0),
+                "ready": ready,
+                "starting": self.starting.get(name, 0),
+                "refused": self.refused.get(name),
+            }
         return {"kernels": report, "refill_delay": self.refill_delay, "max_age": self.max_age}
 
 

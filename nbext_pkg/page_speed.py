@@ -80,17 +80,26 @@ def notebook_page_assets(handler):
     from tornado.httputil import HTTPServerRequest
 
     base = handler.base_url.rstrip("/") + "/"
-    request = HTTPServerRequest(method="GET", uri=base + "notebooks/nbext_pkg-warm.ipynb",
-                                headers=handler.request.headers, connection=_NoConnection())
+    request = HTTPServerRequest(
+        method="GET",
+        uri=base + "notebooks/nbext_pkg-warm.ipynb",
+        headers=handler.request.headers,
+        connection=_NoConnection(),
+    )
     request.remote_ip = handler.request.remote_ip
     try:
         delegate = handler.application.find_handler(request)
         page = delegate.handler_class(handler.application, request, **(delegate.handler_kwargs or {}))
         page.current_user = handler.current_user  # jupyter_server sets it in prepare(), not run here
         html = page.render_template(
-            "notebook.html", notebook_path="nbext_pkg-warm.ipynb", notebook_name="nbext_pkg-warm.ipynb",
-            kill_kernel=False, mathjax_url=page.mathjax_url, mathjax_config=page.mathjax_config,
-            get_frontend_exporters=lambda: [])
+            "notebook.html",
+            notebook_path="nbext_pkg-warm.ipynb",
+            notebook_name="nbext_pkg-warm.ipynb",
+            kill_kernel=False,
+            mathjax_url=page.mathjax_url,
+            mathjax_config=page.mathjax_config,
+            get_frontend_exporters=lambda: [],
+        )
     except Exception as error:  # another server's page handler: nothing to warm, nothing broken
         handler.log.debug("nbext_pkg: the notebook page's files could not be listed: %s", error)
         return []

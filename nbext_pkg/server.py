@@ -79,10 +79,13 @@ def start_kernel_pool(app, web_app, settings):
 
     from .kernel_pool import KernelPool
 
-    pool = KernelPool(app.kernel_manager, settings.kernel_pool, app.log,
-                      refill_delay=settings.kernel_pool_refill_delay,
-                      max_age=settings.kernel_pool_max_age,
-                      start_timeout=settings.kernel_pool_start_timeout)
+    pool = KernelPool(
+        app.kernel_manager,
+        settings.kernel_pool,
+        app.log,
+        refill_delay=settings.kernel_pool_refill_delay,
+        max_age=settings.kernel_pool_max_age,
+        start_timeout=settings.kernel_pool_start_timeout,
+    )
     web_app.settings["nbext_pkg_kernel_pool"] = pool
     IOLoop.current().add_callback(pool.start)
-

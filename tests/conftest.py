@@ -34,8 +34,10 @@ def pytest_sessionstart(session):
     leaked = [str(p) for p in env_config.rglob("*.json") if '"nbext_pkg' in p.read_text(errors="replace")]
     if leaked:
         raise pytest.UsageError(
-            "nbext_pkg is enabled in the test environment's own config (" + ", ".join(leaked)
-            + "): run `jupyter nbext_pkg uninstall --sys-prefix` with its Python first")
+            "nbext_pkg is enabled in the test environment's own config ("
+            + ", ".join(leaked)
+            + "): run `jupyter nbext_pkg uninstall --sys-prefix` with its Python first"
+        )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -53,8 +55,7 @@ def pytest_runtest_makereport(item, call):
 
 def failed(request):
     return any(
-        getattr(request.node, f"rep_{when}", None) is not None
-        and getattr(request.node, f"rep_{when}").failed
+        getattr(request.node, f"rep_{when}", None) is not None and getattr(request.node, f"rep_{when}").failed
         for when in ("setup", "call")
     )
 
@@ -85,7 +86,8 @@ def jupyter_env(tmp_path_factory):
     jenv = JupyterEnv(tmp_path_factory.mktemp("jupyter"))
     jenv.add_kernelspec(ALT_KERNEL, "Python 3 (alt)")
     jenv.add_kernelspec(
-        BROKEN_KERNEL, "Broken kernel",
+        BROKEN_KERNEL,
+        "Broken kernel",
         argv=["/nonexistent/nbext-pkg-kernel", "-f", "{connection_file}"],
     )
     # One environment serves both servers, each set up with its own commands
@@ -138,10 +140,7 @@ def chromium(downloads, server):
 
 def nbext_pkg_errors(entries):
     """Browser console errors that come from nbext_pkg's own modules."""
-    return [
-        e for e in entries
-        if e.get("level") == "SEVERE" and "nbext_pkg" in e.get("message", "")
-    ]
+    return [e for e in entries if e.get("level") == "SEVERE" and "nbext_pkg" in e.get("message", "")]
 
 
 @pytest.fixture
@@ -175,8 +174,14 @@ def browser(request, chromium, server):
     if not failed(request):
         # The browser logs every refused request; those a test makes on purpose are named.
         meant = [m.args for m in request.node.iter_markers("refused_request")]
-        errors = [e for e in nbext_pkg_errors(console) if not (e.get("source") == "network" and any(
-            all(text in e.get("message", "") for text in texts) for texts in meant))]
+        errors = [
+            e
+            for e in nbext_pkg_errors(console)
+            if not (
+                e.get("source") == "network"
+                and any(all(text in e.get("message", "") for text in texts) for texts in meant)
+            )
+        ]
         assert errors == [], "nbext_pkg logged errors in the browser console"
 
 

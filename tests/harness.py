@@ -170,20 +170,29 @@ class NotebookServer:
     def start(self, timeout=60):
         app = "NotebookApp" if self.flavour == "notebook" else "ServerApp"
         args = [
-            self.jenv.python, "-m", self.flavour,
-            "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={self.port}", f"--{app}.port_retries=0",
-            f"--NotebookApp.token={self.token}" if self.flavour == "notebook"
+            self.jenv.python,
+            "-m",
+            self.flavour,
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            f"--{app}.port_retries=0",
+            f"--NotebookApp.token={self.token}"
+            if self.flavour == "notebook"
             else f"--IdentityProvider.token={self.token}",
             f"--{app}.base_url={self.base_url}",
-            f"--{app}.root_dir={self.root}" if self.flavour == "nbclassic"
-            else f"--notebook-dir={self.root}",
+            f"--{app}.root_dir={self.root}" if self.flavour == "nbclassic" else f"--notebook-dir={self.root}",
             *self.extra_args,
         ]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            args, env=self.jenv.env, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=str(self.root), start_new_session=True,
+            args,
+            env=self.jenv.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.root),
+            start_new_session=True,
         )
         prefix = "nbserver" if self.flavour == "notebook" else "jpserver"
         info_file = self.jenv.runtime_dir / f"{prefix}-{self.proc.pid}.json"
@@ -230,8 +239,10 @@ class NotebookServer:
         except requests.RequestException as error:
             # Say what the server was doing: its exit status and the end of its log.
             state = "running" if self.proc and self.proc.poll() is None else f"exited ({self.proc.poll()})"
-            raise AssertionError(f"{method} {path}: {error!r}; the {self.flavour} server is {state}; "
-                                 f"its log ends:\n{self.log_text()[-3000:]}") from error
+            raise AssertionError(
+                f"{method} {path}: {error!r}; the {self.flavour} server is {state}; "
+                f"its log ends:\n{self.log_text()[-3000:]}"
+            ) from error
         if expect is not None and response.status_code != expect:
             raise AssertionError(
                 f"{method} {path}: expected {expect}, got {response.status_code}: {response.text}"
@@ -276,9 +287,15 @@ def chromium_options(download_dir=None, lang=None, network_log=False):
     options = Options()
     options.binary_location = os.environ.get("NBEXT_PKG_CHROMIUM", "/usr/bin/chromium")
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1280,900",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
         f"--user-data-dir={tempfile.mkdtemp(prefix='nbext_pkg-chromium-')}",
     ):
         options.add_argument(flag)
@@ -288,10 +305,12 @@ def chromium_options(download_dir=None, lang=None, network_log=False):
     if lang:
         prefs["intl.accept_languages"] = lang
     if download_dir:
-        prefs.update({
-            "download.default_directory": str(download_dir),
-            "download.prompt_for_download": False,
-        })
+        prefs.update(
+            {
+                "download.default_directory": str(download_dir),
+                "download.prompt_for_download": False,
+            }
+        )
     options.add_experimental_option("prefs", prefs)
     logs = {"browser": "ALL"}
     if network_log:  # the DevTools events, read with driver.get_log("performance")
@@ -324,7 +343,9 @@ def overlay_venv(folder):
     python = Path(folder) / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     ours = [p for p in site.getsitepackages() if Path(p).is_dir()] or [sysconfig.get_path("purelib")]
     (Path(purelib) / "_nbext_pkg_parent_env.pth").write_text("\n".join(ours) + "\n")

@@ -24,7 +24,7 @@ SINGLE_USER_APPS = {
     "notebook": "notebook.notebookapp.NotebookApp",
 }
 
-CONFIG = '''
+CONFIG = """
 import json
 import os
 c = get_config()  # noqa
@@ -54,15 +54,17 @@ c.Spawner.environment = {k[len("NBEXT_USER_"):]: v for k, v in e.items() if k.st
 c.JupyterHub.services = [{"name": "nbext-tests", "api_token": e["NBEXT_HUB_API_TOKEN"]}]
 c.JupyterHub.load_roles = [{"name": "nbext-tests", "services": ["nbext-tests"],
                             "scopes": ["read:users", "read:servers", "access:servers", "servers"]}]
-'''
+"""
 
 
 def proxy_command():
     found = os.environ.get("NBEXT_PKG_CHP") or str(
-        Path(sys.prefix) / "chp" / "node_modules" / ".bin" / "configurable-http-proxy")
+        Path(sys.prefix) / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
+    )
     if not Path(found).exists():
-        raise RuntimeError(f"configurable-http-proxy is missing at {found}: run ./scripts/test, "
-                           "which installs it from npm")
+        raise RuntimeError(
+            f"configurable-http-proxy is missing at {found}: run ./scripts/test, which installs it from npm"
+        )
     return found
 
 
@@ -91,17 +93,31 @@ class Hub:
         (self.run / "jupyterhub_config.py").write_text(CONFIG)
         env = dict(os.environ)
         env.update(
-            NBEXT_HUB_PORT=str(self.port), NBEXT_HUB_API_PORT=str(free_port()),
-            NBEXT_HUB_PROXY_API_PORT=str(free_port()), NBEXT_HUB_PROXY=proxy_command(),
-            NBEXT_HUB_PROXY_TOKEN=secrets.token_hex(16), NBEXT_HUB_RUN=str(self.run),
-            NBEXT_HUB_COOKIE_SECRET=secrets.token_hex(32), NBEXT_HUB_PASSWORD=self.password,
-            NBEXT_HUB_HOME=str(self.home), NBEXT_HUB_API_TOKEN=self.api_token,
+            NBEXT_HUB_PORT=str(self.port),
+            NBEXT_HUB_API_PORT=str(free_port()),
+            NBEXT_HUB_PROXY_API_PORT=str(free_port()),
+            NBEXT_HUB_PROXY=proxy_command(),
+            NBEXT_HUB_PROXY_TOKEN=secrets.token_hex(16),
+            NBEXT_HUB_RUN=str(self.run),
+            NBEXT_HUB_COOKIE_SECRET=secrets.token_hex(32),
+            NBEXT_HUB_PASSWORD=self.password,
+            NBEXT_HUB_HOME=str(self.home),
+            NBEXT_HUB_API_TOKEN=self.api_token,
             NBEXT_HUB_SINGLEUSER=str(Path(sys.executable).parent / "jupyterhub-singleuser"),
             NBEXT_HUB_SINGLEUSER_ARGS=json.dumps(self.args),
         )
-        user_env = {k: self.jenv.env[k] for k in (
-            "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
-            "JUPYTER_PREFER_ENV_PATH", "JUPYTER_PLATFORM_DIRS", "PYTHONUNBUFFERED")}
+        user_env = {
+            k: self.jenv.env[k]
+            for k in (
+                "JUPYTER_CONFIG_DIR",
+                "JUPYTER_DATA_DIR",
+                "JUPYTER_RUNTIME_DIR",
+                "IPYTHONDIR",
+                "JUPYTER_PREFER_ENV_PATH",
+                "JUPYTER_PLATFORM_DIRS",
+                "PYTHONUNBUFFERED",
+            )
+        }
         user_env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
         if SINGLE_USER_APPS[self.flavour]:
             user_env["JUPYTERHUB_SINGLEUSER_APP"] = SINGLE_USER_APPS[self.flavour]
@@ -110,7 +126,12 @@ class Hub:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(self.run / "jupyterhub_config.py")],
-            cwd=str(self.run), env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=str(self.run),
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
         def up():
             if self.proc.poll() is not None:
@@ -145,9 +166,12 @@ class Hub:
         if server.api("GET", "nbext_pkg/api/status", allow_redirects=False).status_code != 200:
             started = self.api("POST", f"hub/api/users/{quote(self.user, safe='')}/server")
             assert started.status_code in (201, 202, 400), started.text
-            wait_until(lambda: server.api("GET", "nbext_pkg/api/status",
-                                          allow_redirects=False).status_code == 200,
-                       timeout, "the user's server to answer through the proxy", interval=0.2)
+            wait_until(
+                lambda: server.api("GET", "nbext_pkg/api/status", allow_redirects=False).status_code == 200,
+                timeout,
+                "the user's server to answer through the proxy",
+                interval=0.2,
+            )
         return server
 
     def _processes(self):
@@ -210,8 +234,9 @@ class UserServer:
     def api(self, method, path, expect=None, **kwargs):
         response = self.hub.api(method, self.hub.user_path.lstrip("/") + path, **kwargs)
         if expect is not None and response.status_code != expect:
-            raise AssertionError(f"{method} {path}: expected {expect}, got {response.status_code}: "
-                                 f"{response.text[:500]}")
+            raise AssertionError(
+                f"{method} {path}: expected {expect}, got {response.status_code}: {response.text[:500]}"
+            )
         return response
 
     def sessions(self):

@@ -20,16 +20,23 @@ def seed_trait():
 
 
 class MemoryStore:
-
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.store = json.loads(open(self.seed).read()) if self.seed else {}
         self.now = datetime.datetime.now(datetime.timezone.utc)
 
     def _model(self, path, kind):
-        return {"name": path.rsplit("/", 1)[-1], "path": path, "type": kind, "format": None,
-                "mimetype": None, "content": None, "created": self.now, "last_modified": self.now,
-                "writable": True}
+        return {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "type": kind,
+            "format": None,
+            "mimetype": None,
+            "content": None,
+            "created": self.now,
+            "last_modified": self.now,
+            "writable": True,
+        }
 
     def dir_exists(self, path):
         path = path.strip("/")
@@ -105,8 +112,9 @@ class FolderStore(Configurable):
     damaged = List(help="Paths whose base64 content it spoils half-way.").tag(config=True)
     listed_sizes = Dict(help="Sizes its listings give (wrongly) for these paths.").tag(config=True)
     noisy = Bool(False, help="Print on standard output at every call, as libraries do.").tag(config=True)
-    wrapped = Bool(False, help="Base64 in lines of 76, as notebook 6's file manager gives it."
-                   ).tag(config=True)
+    wrapped = Bool(False, help="Base64 in lines of 76, as notebook 6's file manager gives it.").tag(
+        config=True
+    )
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -124,9 +132,14 @@ class FolderStore(Configurable):
         if os.path.isdir(full):
             model = {"name": name, "path": path, "type": "directory", "content": None}
             if content:
-                model["content"] = [{"name": n, "path": f"{path}/{n}".strip("/"),
-                                     "type": "directory" if os.path.isdir(os.path.join(full, n)) else "file"}
-                                    for n in sorted(os.listdir(full))]
+                model["content"] = [
+                    {
+                        "name": n,
+                        "path": f"{path}/{n}".strip("/"),
+                        "type": "directory" if os.path.isdir(os.path.join(full, n)) else "file",
+                    }
+                    for n in sorted(os.listdir(full))
+                ]
                 for entry in model["content"]:
                     if entry["path"] in self.listed_sizes:
                         entry["size"] = self.listed_sizes[entry["path"]]
@@ -138,9 +151,9 @@ class FolderStore(Configurable):
                     model["content"], model["format"] = base64.b64encode(f.read()).decode(), "base64"
                 if self.wrapped:
                     text = model["content"]
-                    model["content"] = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+                    model["content"] = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
                 if path in self.damaged:
                     half = len(model["content"]) // 8 * 4
-                    model["content"] = model["content"][:half] + "@@@@" + model["content"][half + 4:]
+                    model["content"] = model["content"][:half] + "@@@@" + model["content"][half + 4 :]
             return model
         raise web.HTTPError(404, f"No such file: {path}")

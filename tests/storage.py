@@ -28,7 +28,8 @@ import pytest
 from harness import JupyterEnv, NotebookServer, free_port, read_log, url_path, wait_until
 
 PGCONTENTS_PYTHON = os.environ.get("NBEXT_PKG_PGCONTENTS_PYTHON") or str(
-    Path(sys.prefix, "pgcontents", "bin", "python"))
+    Path(sys.prefix, "pgcontents", "bin", "python")
+)
 HYBRIDCONTENTS = os.environ.get("NBEXT_PKG_HYBRIDCONTENTS") or str(Path(sys.prefix, "hybridcontents"))
 # pgcontents' own migrations, up to the one that drops foreign keys by the names
 # PostgreSQL gave them before version 12.
@@ -86,20 +87,50 @@ class PostgresCluster:
             shutil.chown(self.base, "postgres", "postgres")
         # The superuser connects by the socket in base only (trust); the run's role
         # by TCP, with its password.
-        self._run(self.bin / "initdb", "-D", self.data, "-U", self.superuser, "-E", "UTF8",
-                  "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
+        self._run(
+            self.bin / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            self.superuser,
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        )
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [*self.run_as, self.bin / "postgres", "-D", self.data, "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", self.base,
-             # A throwaway cluster: durability buys nothing.
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                *self.run_as,
+                self.bin / "postgres",
+                "-D",
+                self.data,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                self.base,
+                # A throwaway cluster: durability buys nothing.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         wait_until(self._ready, 60, f"PostgreSQL to accept connections on port {self.port}")
-        self.psql(f"CREATE ROLE {self.role} LOGIN PASSWORD '{self.password}'",
-                  f"CREATE DATABASE {self.database} OWNER {self.role}")
+        self.psql(
+            f"CREATE ROLE {self.role} LOGIN PASSWORD '{self.password}'",
+            f"CREATE DATABASE {self.database} OWNER {self.role}",
+        )
         return self
 
     def _ready(self):
@@ -118,8 +149,22 @@ class PostgresCluster:
 
     def psql(self, *commands, database="postgres"):
         """Run SQL as the superuser; returns psql's unaligned output."""
-        args = [self.bin / "psql", "-h", self.base, "-p", self.port, "-U", self.superuser,
-                "-d", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        args = [
+            self.bin / "psql",
+            "-h",
+            self.base,
+            "-p",
+            self.port,
+            "-U",
+            self.superuser,
+            "-d",
+            database,
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ]
         for command in commands:
             args += ["-c", command]
         return self._run(*args)
@@ -171,8 +216,13 @@ with temp_alembic_ini(ALEMBIC_DIR_LOCATION, url) as ini:
 """
     if not Path(PGCONTENTS_PYTHON).exists():
         pytest.fail(f"the pgcontents environment is missing ({PGCONTENTS_PYTHON}): {SETUP_HINT}")
-    proc = subprocess.run([PGCONTENTS_PYTHON, "-c", script, db_url], capture_output=True, text=True,
-                          timeout=300, cwd=tempfile.gettempdir())
+    proc = subprocess.run(
+        [PGCONTENTS_PYTHON, "-c", script, db_url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tempfile.gettempdir(),
+    )
     if proc.returncode:
         raise RuntimeError(f"pgcontents' migrations failed:\n{proc.stdout}{proc.stderr}")
 
@@ -198,9 +248,20 @@ class SeaweedS3:
         self.key = "nbext" + secrets.token_hex(8)
         self.secret = secrets.token_hex(20)
         self.bucket = "nbext-pkg-tests"
-        self.ports = {name: free_port() for name in (
-            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-            "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port")}
+        self.ports = {
+            name: free_port()
+            for name in (
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "s3.port",
+                "s3.port.grpc",
+                "admin.port",
+            )
+        }
         # The admin server's own worker dials the admin port + 10000 whatever
         # -admin.port.grpc says: keep both below 65536 and listening alike.
         while self.ports["admin.port"] > 55000 or not _port_free(self.ports["admin.port"] + 10000):
@@ -213,19 +274,33 @@ class SeaweedS3:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_"))}
         env.update(AWS_ACCESS_KEY_ID=self.key, AWS_SECRET_ACCESS_KEY=self.secret)
         args = [
-            self.weed, "-logtostderr", "mini", f"-dir={self.data}",
+            self.weed,
+            "-logtostderr",
+            "mini",
+            f"-dir={self.data}",
             # -ip alone still binds 0.0.0.0.
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.preStopSeconds=0",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-volume.preStopSeconds=0",
             # Its unix sockets default to /tmp/seaweedfs-*.sock.
-            f"-filer.localSocket={self.data / 'filer.sock'}", f"-s3.localSocket={self.data / 's3.sock'}",
+            f"-filer.localSocket={self.data / 'filer.sock'}",
+            f"-s3.localSocket={self.data / 's3.sock'}",
             *(f"-{name}={port}" for name, port in self.ports.items()),
         ]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            args, env=env, cwd=self.data, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            args,
+            env=env,
+            cwd=self.data,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.client = self._client()
         wait_until(self._ready, 60, f"SeaweedFS's S3 gateway to answer on {self.endpoint}")
@@ -237,8 +312,11 @@ class SeaweedS3:
         from botocore.config import Config
 
         return botocore.session.get_session().create_client(
-            "s3", endpoint_url=self.endpoint, region_name=self.region,
-            aws_access_key_id=key or self.key, aws_secret_access_key=secret or self.secret,
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=key or self.key,
+            aws_secret_access_key=secret or self.secret,
             config=Config(connect_timeout=2, read_timeout=60, retries={"max_attempts": 1}),
         )
 
@@ -256,9 +334,14 @@ class SeaweedS3:
 
     def manager_config(self, prefix):
         """s3contents' settings for this server, under ``prefix`` in the bucket."""
-        return {"endpoint_url": self.endpoint, "bucket": self.bucket, "prefix": prefix,
-                "access_key_id": self.key, "secret_access_key": self.secret,
-                "region_name": self.region}
+        return {
+            "endpoint_url": self.endpoint,
+            "bucket": self.bucket,
+            "prefix": prefix,
+            "access_key_id": self.key,
+            "secret_access_key": self.secret,
+            "region_name": self.region,
+        }
 
     def log_text(self):
         return read_log(self.log_path)
@@ -305,13 +388,19 @@ def start_pgcontents_server(jenv, db_url, root, user_id=None, base_url="/", extr
     """A notebook 6 server whose contents live in PostgreSQL, as pgcontents user ``user_id``
     (a new user each time by default, so servers never see each other's files)."""
     user_id = user_id or unique_name()
-    server = NotebookServer(jenv, root, base_url=base_url, flavour="notebook", extra_args=[
-        "--NotebookApp.contents_manager_class=pgcontents.PostgresContentsManager",
-        f"--PostgresContentsManager.db_url={db_url}",
-        f"--PostgresContentsManager.user_id={user_id}",
-        "--PostgresContentsManager.create_user_on_startup=True",
-        *extra_args,
-    ])
+    server = NotebookServer(
+        jenv,
+        root,
+        base_url=base_url,
+        flavour="notebook",
+        extra_args=[
+            "--NotebookApp.contents_manager_class=pgcontents.PostgresContentsManager",
+            f"--PostgresContentsManager.db_url={db_url}",
+            f"--PostgresContentsManager.user_id={user_id}",
+            "--PostgresContentsManager.create_user_on_startup=True",
+            *extra_args,
+        ],
+    )
     server.storage, server.pg_user_id = "pgcontents", user_id
     return _started(server)
 
@@ -319,11 +408,17 @@ def start_pgcontents_server(jenv, db_url, root, user_id=None, base_url="/", extr
 def start_s3contents_server(jenv, s3, root, prefix=None, base_url="/", extra_args=()):
     """An nbclassic server whose contents live in S3 under ``prefix`` (new by default)."""
     config = s3.manager_config(prefix or unique_name())
-    server = NotebookServer(jenv, root, base_url=base_url, flavour="nbclassic", extra_args=[
-        "--ServerApp.contents_manager_class=s3contents.S3ContentsManager",
-        *(f"--S3ContentsManager.{name}={value}" for name, value in config.items()),
-        *extra_args,
-    ])
+    server = NotebookServer(
+        jenv,
+        root,
+        base_url=base_url,
+        flavour="nbclassic",
+        extra_args=[
+            "--ServerApp.contents_manager_class=s3contents.S3ContentsManager",
+            *(f"--S3ContentsManager.{name}={value}" for name, value in config.items()),
+            *extra_args,
+        ],
+    )
     server.storage, server.s3_prefix = "s3contents", config["prefix"]
     return _started(server)
 
@@ -338,23 +433,27 @@ c.HybridContentsManager.manager_kwargs = {{"": {s3!r}, {local!r}: {{"root_dir": 
 """
 
 
-def start_hybrid_server(jenv, s3, root, local_root, prefix=None, local_prefix="local",
-                        base_url="/", extra_args=()):
+def start_hybrid_server(
+    jenv, s3, root, local_root, prefix=None, local_prefix="local", base_url="/", extra_args=()
+):
     """An nbclassic server with hybridcontents: S3 at the top, the folder ``local_root``
     on disk under ``local_prefix``. Dicts of classes do not fit a command line,
     so the set-up is a config file of its own, given with --config."""
     prefix = prefix or unique_name()
     config = jenv.base / f"hybrid-{prefix}.py"
-    config.write_text(HYBRID_CONFIG.format(
-        local=local_prefix, s3=s3.manager_config(prefix), root=str(local_root)))
-    server = NotebookServer(jenv, root, base_url=base_url, flavour="nbclassic",
-                            extra_args=[f"--config={config}", *extra_args])
+    config.write_text(
+        HYBRID_CONFIG.format(local=local_prefix, s3=s3.manager_config(prefix), root=str(local_root))
+    )
+    server = NotebookServer(
+        jenv, root, base_url=base_url, flavour="nbclassic", extra_args=[f"--config={config}", *extra_args]
+    )
     server.storage, server.s3_prefix = "hybrid", prefix
     server.local_root, server.local_prefix = Path(local_root), local_prefix
     return _started(server)
 
 
 # The REST API, the same way whatever keeps the files.
+
 
 def _contents(path):
     return "api/contents/" + url_path(path)
@@ -384,8 +483,13 @@ def _put(server, path, body, timeout=60):
 
 def get_file(server, path, timeout=300) -> bytes:
     """The bytes of the file ``path``, as the server gives them back."""
-    model = server.api("GET", _contents(path), expect=200, timeout=timeout,
-                       params={"content": "1", "format": "base64", "type": "file"}).json()
+    model = server.api(
+        "GET",
+        _contents(path),
+        expect=200,
+        timeout=timeout,
+        params={"content": "1", "format": "base64", "type": "file"},
+    ).json()
     return base64.b64decode(model["content"])
 
 
@@ -397,6 +501,7 @@ def list_dir(server, path=""):
 
 
 # Fixtures.
+
 
 @pytest.fixture(scope="session")
 def postgres():
@@ -453,18 +558,30 @@ def _server_factory(request, tmp_path_factory):
     def start(kind, base_url="/", extra_args=()):
         root = tmp_path_factory.mktemp(f"root-{kind}")
         if kind == "pgcontents":
-            server = start_pgcontents_server(request.getfixturevalue("pgcontents_jupyter_env"),
-                                             request.getfixturevalue("pgcontents_db"), root,
-                                             base_url=base_url, extra_args=extra_args)
+            server = start_pgcontents_server(
+                request.getfixturevalue("pgcontents_jupyter_env"),
+                request.getfixturevalue("pgcontents_db"),
+                root,
+                base_url=base_url,
+                extra_args=extra_args,
+            )
         elif kind == "s3contents":
-            server = start_s3contents_server(request.getfixturevalue("s3_jupyter_env"),
-                                             request.getfixturevalue("seaweedfs"), root,
-                                             base_url=base_url, extra_args=extra_args)
+            server = start_s3contents_server(
+                request.getfixturevalue("s3_jupyter_env"),
+                request.getfixturevalue("seaweedfs"),
+                root,
+                base_url=base_url,
+                extra_args=extra_args,
+            )
         elif kind == "hybrid":
-            server = start_hybrid_server(request.getfixturevalue("s3_jupyter_env"),
-                                         request.getfixturevalue("seaweedfs"), root,
-                                         tmp_path_factory.mktemp("hybrid-local"),
-                                         base_url=base_url, extra_args=extra_args)
+            server = start_hybrid_server(
+                request.getfixturevalue("s3_jupyter_env"),
+                request.getfixturevalue("seaweedfs"),
+                root,
+                tmp_path_factory.mktemp("hybrid-local"),
+                base_url=base_url,
+                extra_args=extra_args,
+            )
         else:
             raise ValueError(f"no such kind of storage server: {kind!r}")
         started.append(server)

@@ -45,7 +45,8 @@ def test_install_then_uninstall_leaves_the_configuration_as_found(jenv):
     # Somebody else's settings in the files we write to must survive both ways.
     (nbconfig / "notebook.json").write_text(json.dumps({"load_extensions": {"other/main": True}}))
     (jenv.config_dir / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"other": True}}}))
+        json.dumps({"ServerApp": {"jpserver_extensions": {"other": True}}})
+    )
     before = snapshot(jenv.config_dir, jenv.data_dir)
 
     done = run(jenv, "nbext_pkg", "install", "--user")
@@ -56,7 +57,8 @@ def test_install_then_uninstall_leaves_the_configuration_as_found(jenv):
     assert notebook["load_extensions"] == {"other/main": True, "nbext_pkg/notebook": True}
     assert notebook["bundlerextensions"]["nbext_pkg_bundle"]["module_name"] == "nbext_pkg.bundlers"
     assert json.loads((jenv.config_dir / "jupyter_notebook_config.json").read_text()) == {
-        "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}}
+        "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}
+    }
     assert run(jenv, "nbext_pkg", "doctor").returncode == 0
 
     done = run(jenv, "nbext_pkg", "uninstall", "--user")
@@ -158,23 +160,36 @@ def test_bad_arguments_get_a_sentence_and_status_2(jenv):
 def test_help_all_lists_the_server_options_with_their_help(jenv):
     done = run(jenv, "nbext_pkg", "--help-all")
     assert done.returncode == 0
-    for option in ("--NbextPkg.max_bundle_bytes", "--NbextPkg.max_bundle_files",
-                   "--NbextPkg.bundle_chunk_bytes", "--NbextPkg.open_max_files"):
+    for option in (
+        "--NbextPkg.max_bundle_bytes",
+        "--NbextPkg.max_bundle_files",
+        "--NbextPkg.bundle_chunk_bytes",
+        "--NbextPkg.open_max_files",
+    ):
         assert option in done.stdout
     assert "A bundle over it is refused with 413" in done.stdout
 
 
 # -- verify / open ------------------------------------------------------------------
 
+
 def bundle_zip(path, changed=None):
     """A bundle of ours written by hand (nb/nb.ipynb, nb/data.csv, nb/MANIFEST.json), its
     members then replaced by ``changed`` (name -> bytes) as a tamperer would."""
-    members = {"nb.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-               "data.csv": b"a,b\n1,2\n"}
-    manifest = {"generator": {"name": "nbext_pkg", "version": "0"}, "notebook": "nb.ipynb",
-                "files": [{"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                          for name, data in members.items()],
-                "skipped": [], "generated": {"manifest": "MANIFEST.json"}}
+    members = {
+        "nb.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        "data.csv": b"a,b\n1,2\n",
+    }
+    manifest = {
+        "generator": {"name": "nbext_pkg", "version": "0"},
+        "notebook": "nb.ipynb",
+        "files": [
+            {"path": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in members.items()
+        ],
+        "skipped": [],
+        "generated": {"manifest": "MANIFEST.json"},
+    }
     members.update(changed or {})
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
@@ -214,7 +229,8 @@ def test_open_makes_a_new_folder_beside_the_bundle_under_a_free_name(jenv, tmp_p
     assert done.stdout.splitlines() == [
         f"Opened {good} into {tmp_path / 'nb-1'} (3 files, {size} bytes).",
         "notebook: nb.ipynb",
-        "Every member matches its manifest (MANIFEST.json)."]
+        "Every member matches its manifest (MANIFEST.json).",
+    ]
     assert sorted(os.listdir(tmp_path / "nb-1")) == ["MANIFEST.json", "data.csv", "nb.ipynb"]
     assert os.listdir(tmp_path / "nb") == []
 
@@ -227,7 +243,10 @@ def test_open_reports_mismatches_keeps_the_folder_and_exits_1(jenv, tmp_path):
     # The hidden member is left out, so it is told as such rather than as unlisted.
     assert done.stdout.splitlines() == [
         f"Opened {bad} into {tmp_path / 'mine'} (3 files, {size} bytes).",
-        "notebook: nb.ipynb", "left out: nb/.env (hidden)", f"mismatch: {TAMPERED}"]
+        "notebook: nb.ipynb",
+        "left out: nb/.env (hidden)",
+        f"mismatch: {TAMPERED}",
+    ]
     assert (tmp_path / "mine" / "data.csv").read_bytes() == b"a,b\n6,6\n"
     assert not (tmp_path / "mine" / ".env").exists()
 
@@ -237,8 +256,10 @@ def test_open_into_a_folder_that_exists_is_refused_and_nothing_is_merged(jenv, t
     (tmp_path / "there").mkdir()
     done = run(jenv, "open", str(good), str(tmp_path / "there"), module=True)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"jupyter nbext_pkg: {tmp_path / 'there'} already exists, and an archive is "
-                           "never opened into an existing folder, so nothing was opened.\n")
+    assert done.stderr == (
+        f"jupyter nbext_pkg: {tmp_path / 'there'} already exists, and an archive is "
+        "never opened into an existing folder, so nothing was opened.\n"
+    )
     assert sorted(os.listdir(tmp_path)) == ["env", "nb.zip", "there"] and os.listdir(tmp_path / "there") == []
     done = run(jenv, "open", str(good), str(tmp_path / "no" / "such"), module=True)
     assert done.returncode == 1 and f"{tmp_path / 'no'} is not a folder" in done.stderr
@@ -249,8 +270,10 @@ def test_open_takes_its_limits_from_the_configuration(jenv, tmp_path):
     good = bundle_zip(tmp_path / "nb.zip")
     done = run(jenv, "open", "--NbextPkg.open_max_files=2", str(good), module=True)
     assert done.returncode == 1
-    assert done.stderr == ("jupyter nbext_pkg: The archive holds more members than NbextPkg.open_max_files "
-                           "allows (2), so nothing was opened.\n")
+    assert done.stderr == (
+        "jupyter nbext_pkg: The archive holds more members than NbextPkg.open_max_files "
+        "allows (2), so nothing was opened.\n"
+    )
     assert sorted(os.listdir(tmp_path)) == ["env", "nb.zip"]
     assert run(jenv, "open", "--NbextPkg.open_max_files=3", str(good), module=True).returncode == 0
 
@@ -266,13 +289,14 @@ def test_doctor_says_the_pool_is_off_and_what_a_pooled_kernel_costs(jenv):
     # Read from the servers' own config files: one for notebook 6, one for jupyter_server.
     (jenv.config_dir / "jupyter_notebook_config.d").mkdir(exist_ok=True)
     (jenv.config_dir / "jupyter_notebook_config.d" / "pool.json").write_text(
-        json.dumps({"NbextPkg": {"kernel_pool": {"python3": 2}}}))
+        json.dumps({"NbextPkg": {"kernel_pool": {"python3": 2}}})
+    )
     (jenv.config_dir / "jupyter_server_config.py").write_text("c.NbextPkg.kernel_pool = {'nbext-lisp': 1}\n")
     done = run(jenv, "nbext_pkg", "doctor")
     assert done.returncode == 0, done.stdout
     out = done.stdout
-    notebook6 = out[out.index("pool for notebook 6"):out.index("pool for jupyter_server")]
+    notebook6 = out[out.index("pool for notebook 6") : out.index("pool for jupyter_server")]
     line = next(x for x in notebook6.splitlines() if x.strip().startswith("python3 x2:"))
     each, kept = re.search(r"(\d+) MiB each \(RSS\).*; (\d+) MiB kept", line).groups()
     assert 10 < int(each) < 1000 and int(kept) == pytest.approx(2 * int(each), abs=1)
-    assert "nbext-lisp: refused, its language is lisp" in out[out.index("for jupyter_server"):]
+    assert "nbext-lisp: refused, its language is lisp" in out[out.index("for jupyter_server") :]

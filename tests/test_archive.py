@@ -27,17 +27,22 @@ def add_path(writer, arcname, path):
 
 def notebook(*markdown, code=()):
     cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
-    cells += [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
-               "execution_count": None} for c in code]
+    cells += [
+        {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+        for c in code
+    ]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-@pytest.mark.parametrize("name, content, deflated", [
-    ("table.csv", b"a,b,c\n1,2,3\n" * 5000, True),
-    ("picture.png", b"a,b,c\n1,2,3\n" * 5000, False),    # by its suffix: already compressed
-    ("noise.bin", os.urandom(200_000), False),             # its first 64 KiB do not shrink
-    ("empty.txt", b"", True),
-])
+@pytest.mark.parametrize(
+    "name, content, deflated",
+    [
+        ("table.csv", b"a,b,c\n1,2,3\n" * 5000, True),
+        ("picture.png", b"a,b,c\n1,2,3\n" * 5000, False),  # by its suffix: already compressed
+        ("noise.bin", os.urandom(200_000), False),  # its first 64 KiB do not shrink
+        ("empty.txt", b"", True),
+    ],
+)
 def test_zip_compression_is_chosen_per_file(tmp_path, name, content, deflated):
     (tmp_path / name).write_bytes(content)
     sink = io.BytesIO()
@@ -143,11 +148,16 @@ def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for()
     assert local_root(RemoteContents()) is None
 
 
-@pytest.mark.parametrize("name, header", [
-    ("plain.zip", "attachment; filename=\"plain.zip\"; filename*=UTF-8''plain.zip"),
-    ("résumé \"x\".zip",
-     "attachment; filename=\"r_sum_ _x_.zip\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.zip"),
-])
+@pytest.mark.parametrize(
+    "name, header",
+    [
+        ("plain.zip", "attachment; filename=\"plain.zip\"; filename*=UTF-8''plain.zip"),
+        (
+            'résumé "x".zip',
+            "attachment; filename=\"r_sum_ _x_.zip\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.zip",
+        ),
+    ],
+)
 def test_download_names_survive_proxies(name, header):
     assert content_disposition(name) == header
 
@@ -159,7 +169,7 @@ class Shrinking:
         from nbext_pkg.bundlers.paths import Resolved
 
         self.item = Resolved("/x", "x", len(data))
-        self.pieces = [data[i:i + 65536] for i in range(0, len(data), 65536)]
+        self.pieces = [data[i : i + 65536] for i in range(0, len(data), 65536)]
         self.after = after
 
     def read(self, n=65536):
@@ -210,8 +220,9 @@ def test_a_member_that_fails_part_way_is_left_out_and_the_archive_stays_valid(tm
 
 
 @pytest.mark.parametrize("fmt", archive.FORMATS)
-@pytest.mark.parametrize("mtime", [0, -86400 * 365, 7_000_000_000, 10**11],
-                         ids=["1970", "1969", "2191", "5138"])
+@pytest.mark.parametrize(
+    "mtime", [0, -86400 * 365, 7_000_000_000, 10**11], ids=["1970", "1969", "2191", "5138"]
+)
 def test_files_from_any_time_go_in(tmp_path, monkeypatch, fmt, mtime):
     """Zip dates hold 1980 to 2107 only (and a server west of UTC sees 1970 as 1969)."""
     import time as time_mod

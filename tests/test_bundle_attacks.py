@@ -114,9 +114,16 @@ def grow_while_read(case):
 
 
 CHANGES = {
-    swap_link: "changed", swap_parent: "changed", to_folder: "changed", to_fifo: "changed",
-    to_socket: "changed", shrink: "changed", grow: "changed", delete: "missing",
-    shrink_while_read: "changed", grow_while_read: "changed",
+    swap_link: "changed",
+    swap_parent: "changed",
+    to_folder: "changed",
+    to_fifo: "changed",
+    to_socket: "changed",
+    shrink: "changed",
+    grow: "changed",
+    delete: "missing",
+    shrink_while_read: "changed",
+    grow_while_read: "changed",
 }
 
 
@@ -140,8 +147,12 @@ class Case:
 
 # A tar member is read whole before it is written, so in tar.gz "while read" is "before
 # read" (the property test in test_pipeline.py changes files between any two reads).
-MOVES = [pytest.param(change, fmt, id=f"{change.__name__}-{fmt}") for change in CHANGES
-         for fmt in ("zip", "tar.gz") if fmt == "zip" or not change.__name__.endswith("_read")]
+MOVES = [
+    pytest.param(change, fmt, id=f"{change.__name__}-{fmt}")
+    for change in CHANGES
+    for fmt in ("zip", "tar.gz")
+    if fmt == "zip" or not change.__name__.endswith("_read")
+]
 
 
 @pytest.mark.parametrize("change, fmt", MOVES)
@@ -176,8 +187,10 @@ def attack_paths(server):
     write_nb(outside / "nb.ipynb", "outside")
     write_nb(root / "attacks" / ".hid" / "nb.ipynb", "hidden")
     write_nb(root / "attacks" / "ok.ipynb", "ok")
-    for name, target in (("out.ipynb", outside / "nb.ipynb"),
-                         ("to-hidden.ipynb", root / "attacks" / ".hid" / "nb.ipynb")):
+    for name, target in (
+        ("out.ipynb", outside / "nb.ipynb"),
+        ("to-hidden.ipynb", root / "attacks" / ".hid" / "nb.ipynb"),
+    ):
         link = root / "attacks" / name
         if not link.is_symlink():
             link.symlink_to(target)
@@ -185,13 +198,16 @@ def attack_paths(server):
 
 
 @pytest.mark.parametrize("route", ["ours", "stock"])
-@pytest.mark.parametrize("path, words", [
-    ("../{evil}/nb.ipynb", "is outside the server's root"),
-    ("attacks/../../{evil}/nb.ipynb", "is outside the server's root"),
-    ("attacks/out.ipynb", "leads outside the server's root through a symbolic link"),
-    ("attacks/.hid/nb.ipynb", None),
-    ("attacks/to-hidden.ipynb", "leads to a hidden file"),
-])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("../{evil}/nb.ipynb", "is outside the server's root"),
+        ("attacks/../../{evil}/nb.ipynb", "is outside the server's root"),
+        ("attacks/out.ipynb", "leads outside the server's root through a symbolic link"),
+        ("attacks/.hid/nb.ipynb", None),
+        ("attacks/to-hidden.ipynb", "leads to a hidden file"),
+    ],
+)
 def test_a_notebook_outside_the_root_or_hidden_is_not_bundled(server, attack_paths, route, path, words):
     path = path.format(evil=attack_paths.name)
     url = ours(path) if route == "ours" else stock(path)
@@ -217,7 +233,7 @@ def test_member_names_never_climb_out(server, attack_paths):
 
 PATHOLOGICAL = [
     "<!--" * 10_000 + "<img " * 8_000 + "-->",  # froze our own src rewrite for 4.5 s
-    "![a](b " * 6_000,                          # freezes nbconvert's strip_files_prefix for ~4 s
+    "![a](b " * 6_000,  # freezes nbconvert's strip_files_prefix for ~4 s
     '<p style="url(' + " " * 60_000 + 'x">a</p>',  # froze a CSS url() pattern for 5 s
 ]
 
@@ -325,26 +341,32 @@ def test_odd_notebooks_and_names_still_bundle(server, tmp_path, route):
     (folder / "linked" / "a\\..\\..\\evil.txt").write_text("backslashes")
     for name in ("requirements.txt", "runtime.txt", "MANIFEST.json", "odd.html"):
         (folder / name).write_text(f"the user's own {name}")
-    cells = [nbformat.v4.new_markdown_cell("[l](linked) [r](requirements.txt) [m](MANIFEST.json) "
-                                           "[t](runtime.txt) "
-                                           "[h](odd.html)"),
-             nbformat.v4.new_code_cell("import nbformat")]
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            "[l](linked) [r](requirements.txt) [m](MANIFEST.json) [t](runtime.txt) [h](odd.html)"
+        ),
+        nbformat.v4.new_code_cell("import nbformat"),
+    ]
     write_nb(folder / "odd.ipynb", cells=cells)
     # A code cell whose source is not a string: the server opens it with only a warning.
     raw = json.loads((folder / "odd.ipynb").read_text())
-    raw["cells"].append({"cell_type": "code", "source": 5, "metadata": {}, "outputs": [],
-                         "execution_count": None})
+    raw["cells"].append(
+        {"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": None}
+    )
     (folder / "odd.ipynb").write_text(json.dumps(raw))
-    response = server.api("GET", ours("odd names/odd.ipynb") if route == "ours"
-                          else stock("odd names/odd.ipynb"), expect=200)
+    response = server.api(
+        "GET", ours("odd names/odd.ipynb") if route == "ours" else stock("odd names/odd.ipynb"), expect=200
+    )
     found, _ = open_archive(response.content, "zip", tmp_path)
     for name in ("requirements.txt", "runtime.txt", "MANIFEST.json", "odd.html"):
         assert found[f"odd/{name}"] == f"the user's own {name}".encode()
     manifest = json.loads(found["odd/MANIFEST.nbext_pkg.json"])
-    assert manifest["generated"] == {"html": "odd.nbext_pkg.html",
-                                     "requirements": "requirements.nbext_pkg.txt",
-                                     "runtime": "runtime.nbext_pkg.txt",
-                                     "manifest": "MANIFEST.nbext_pkg.json"}
+    assert manifest["generated"] == {
+        "html": "odd.nbext_pkg.html",
+        "requirements": "requirements.nbext_pkg.txt",
+        "runtime": "runtime.nbext_pkg.txt",
+        "manifest": "MANIFEST.nbext_pkg.json",
+    }
     assert b"nbformat==" in found["odd/requirements.nbext_pkg.txt"]
     originals = {f["path"]: f.get("original") for f in manifest["files"]}
     assert originals["linked/caf\ufffd.txt"] == "linked/caf\\xe9.txt"
@@ -394,8 +416,13 @@ def zip_bundler_server(flavour, tmp_path_factory):
     jenv = JupyterEnv(base / "env")
     jenv.install_nbext_pkg(flavour=flavour)
     prefix = "nbclassic-" if flavour == "nbclassic" else ""
-    jenv.jupyter(f"{prefix}bundlerextension", "enable", "--py",
-                 "nbclassic.bundler.zip_bundler" if prefix else "notebook.bundler.zip_bundler", "--user")
+    jenv.jupyter(
+        f"{prefix}bundlerextension",
+        "enable",
+        "--py",
+        "nbclassic.bundler.zip_bundler" if prefix else "notebook.bundler.zip_bundler",
+        "--user",
+    )
     root = base / "root"
     write_nb(root / "ok.ipynb", "fine")
     write_nb(base / "root_evil" / "nb.ipynb", "EVIL-NOTEBOOK")
@@ -416,8 +443,10 @@ def test_other_bundlers_on_the_stock_route_obey_the_same_rules(zip_bundler_serve
     if srv.flavour == "notebook":  # notebook 6's own zip bundler, handed over as before
         assert response.status_code == 200 and response.headers["Content-Type"] == "application/zip"
     else:
-        assert response.status_code == 400 and "here bundle/ serves nbext_pkg_bundle only" in \
-            response.json()["message"]
+        assert (
+            response.status_code == 400
+            and "here bundle/ serves nbext_pkg_bundle only" in response.json()["message"]
+        )
 
 
 # --- planning, stalled clients, the server's limits ---------------------------------------
@@ -426,8 +455,12 @@ def test_other_bundlers_on_the_stock_route_obey_the_same_rules(zip_bundler_serve
 @pytest.fixture(scope="module")
 def tight_server(jupyter_env, tmp_path_factory, flavour):
     root = tmp_path_factory.mktemp(f"tight-{flavour}")
-    srv = NotebookServer(jupyter_env, root, flavour=flavour, extra_args=[
-        "--NbextPkg.bundle_idle_timeout=5", "--NbextPkg.bundle_plan_timeout=0.2"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        root,
+        flavour=flavour,
+        extra_args=["--NbextPkg.bundle_idle_timeout=5", "--NbextPkg.bundle_plan_timeout=0.2"],
+    ).start()
     yield srv
     srv.stop()
 
@@ -452,8 +485,11 @@ def test_eight_stalled_clients_get_a_503_for_a_ninth_then_are_ended(tight_server
     assert time.perf_counter() - started < 5
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "10"
     assert "c.NbextPkg.max_concurrent_bundles" in busy.json()["message"]
-    wait_until(lambda: srv.log_text()[log_start:].count("took no bytes for 5 s") == 8, 30,
-               "both stalled downloads to be ended")
+    wait_until(
+        lambda: srv.log_text()[log_start:].count("took no bytes for 5 s") == 8,
+        30,
+        "both stalled downloads to be ended",
+    )
     assert srv.api("GET", ours("stall/small.ipynb"), timeout=30).status_code == 200
     for response in stalled:  # the server cut them: the bodies never complete
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
@@ -466,8 +502,11 @@ def test_a_plan_past_its_deadline_is_refused_with_a_sentence(tight_server):
     """Reading the notebook is part of the plan: 40 MB of output do not parse in 0.2 s."""
     srv = tight_server
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
-        "stream", name="stdout", text="0123456789\n" * 4_000_000)])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="0123456789\n" * 4_000_000)]
+        )
+    ]
     nbformat.write(nb, str(srv.root / "slow to read.ipynb"))
     response = srv.api("GET", ours("slow to read.ipynb"), timeout=30)
     assert response.status_code == 413, response.status_code
@@ -485,8 +524,11 @@ def render_children(pid):
                 cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            procs[int(entry.name)] = (int(fields[1]), b"render_child" in cmd,
-                                      int(fields[11]) + int(fields[12]))
+            procs[int(entry.name)] = (
+                int(fields[1]),
+                b"render_child" in cmd,
+                int(fields[11]) + int(fields[12]),
+            )
     zygotes = {p for p, (parent, ours, _) in procs.items() if ours and parent == pid}
     return [(p, ticks) for p, (parent, ours, ticks) in procs.items() if ours and parent in zygotes]
 
@@ -502,11 +544,15 @@ def test_a_client_that_leaves_during_the_render_stops_it(server):
     write_nb(folder / "slow.ipynb", PATHOLOGICAL[1])
     sock = socket.create_connection(("127.0.0.1", server.port))
     path = f"{server.base_url}{ours('leaving/slow.ipynb')}"
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 f"Authorization: token {server.token}\r\n\r\n".encode())
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {server.token}\r\n\r\n".encode()
+    )
     start = render_children(server.proc.pid)
-    wait_until(lambda: busy_children(server.proc.pid, start), 20,
-               "a render child to work on the slow notebook (4 s of nbconvert)")
+    wait_until(
+        lambda: busy_children(server.proc.pid, start),
+        20,
+        "a render child to work on the slow notebook (4 s of nbconvert)",
+    )
     sock.close()
     left = time.monotonic()
     sample = {"last": render_children(server.proc.pid), "at": time.monotonic()}

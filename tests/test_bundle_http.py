@@ -60,7 +60,8 @@ def project(notebook_root):
         nbformat.v4.new_markdown_cell(MARKDOWN),
         nbformat.v4.new_code_cell(
             "import os\nimport nbformat\nfrom tornado import web\n"
-            "%matplotlib inline\n!ls\nimport not_a_real_module_xyz"),
+            "%matplotlib inline\n!ls\nimport not_a_real_module_xyz"
+        ),
     ]
     nbformat.write(nb, str(base / "notebooks" / NB_NAME))
     (base / "notebooks" / "broken.ipynb").write_text("{ this is not json")
@@ -95,9 +96,9 @@ def test_bundle_layout_manifest_and_safety(server, project, tmp_path, route, fmt
     # nbclassic has no /bundle/ route of its own: nbext_pkg's serves the stock URL there too.
     response = get(server, route, NB_PATH, fmt)
     assert response.status_code == 200, response.text
-    stem = NB_NAME[:-len(".ipynb")]
+    stem = NB_NAME[: -len(".ipynb")]
     assert response.headers["Content-Disposition"] == (
-        f"attachment; filename=\"{stem.replace('é', '_')}.{fmt}\"; "
+        f'attachment; filename="{stem.replace("é", "_")}.{fmt}"; '
         f"filename*=UTF-8''{quote(stem + '.' + fmt, safe='')}"
     )
     top = extract(response.content, fmt, tmp_path / "out")
@@ -107,18 +108,31 @@ def test_bundle_layout_manifest_and_safety(server, project, tmp_path, route, fmt
     assert manifest["kernelspec"]["name"] == "python3"
     assert manifest["generator"]["name"] == "nbext_pkg"
     paths = sorted(f["path"] for f in manifest["files"])
-    assert paths == sorted([
-        f"notebooks/{NB_NAME}", f"notebooks/{stem}.html", "requirements.txt", "runtime.txt",
-        "images/plot 1.png", "images/small.png", "data/x.csv", "data/y.json",
-        "notebooks/inside-link.csv", "folder/one.txt", "folder/sub/two.txt",
-    ])
+    assert paths == sorted(
+        [
+            f"notebooks/{NB_NAME}",
+            f"notebooks/{stem}.html",
+            "requirements.txt",
+            "runtime.txt",
+            "images/plot 1.png",
+            "images/small.png",
+            "data/x.csv",
+            "data/y.json",
+            "notebooks/inside-link.csv",
+            "folder/one.txt",
+            "folder/sub/two.txt",
+        ]
+    )
     for entry in manifest["files"]:
         data = (top / entry["path"]).read_bytes()
         assert len(data) == entry["size"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
     skipped = {s["reference"]: s["reason"] for s in manifest["skipped"]}
     assert skipped == {
-        "../../../etc/passwd": "outside-root", "/etc/passwd": "outside-root",
-        "away.txt": "symlink-outside-root", "../.secret/key.txt": "hidden", "missing.csv": "missing",
+        "../../../etc/passwd": "outside-root",
+        "/etc/passwd": "outside-root",
+        "away.txt": "symlink-outside-root",
+        "../.secret/key.txt": "hidden",
+        "missing.csv": "missing",
     }
     # Relative references work after extraction as they did on the server.
     nb_dir = top / "notebooks"
@@ -145,12 +159,22 @@ def test_bad_requests_say_what_is_wrong(server, project):
     missing = f"{PROJECT}/notebooks/nope.ipynb"
     cases = [
         # Each server's contents manager words it its own way; both name the path.
-        (missing, "zip", 404, f"file or directory does not exist: '{missing}'"
-         if server.flavour == "notebook" else f"No such file or directory: {missing}"),
+        (
+            missing,
+            "zip",
+            404,
+            f"file or directory does not exist: '{missing}'"
+            if server.flavour == "notebook"
+            else f"No such file or directory: {missing}",
+        ),
         (f"{PROJECT}/data/x.csv", "zip", 400, f"{PROJECT}/data/x.csv is not a notebook"),
         (f"{PROJECT}/notebooks/broken.ipynb", "zip", 400, "Unreadable Notebook"),
-        (NB_PATH, "rar", 400,
-         "Unknown bundle format 'rar': ask for format=zip, format=tar or format=tar.gz."),
+        (
+            NB_PATH,
+            "rar",
+            400,
+            "Unknown bundle format 'rar': ask for format=zip, format=tar or format=tar.gz.",
+        ),
     ]
     for path, fmt, status, words in cases:
         response = get(server, "ours", path, fmt)
@@ -165,8 +189,12 @@ def test_bad_requests_say_what_is_wrong(server, project):
 
 @pytest.fixture(scope="module")
 def small_server(jupyter_env, notebook_root, flavour):
-    srv = NotebookServer(jupyter_env, notebook_root, flavour=flavour, extra_args=[
-        "--NbextPkg.max_bundle_files=3", "--NbextPkg.max_bundle_bytes=20000"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        notebook_root,
+        flavour=flavour,
+        extra_args=["--NbextPkg.max_bundle_files=3", "--NbextPkg.max_bundle_bytes=20000"],
+    ).start()
     yield srv
     srv.stop()
 
@@ -195,8 +223,12 @@ def test_a_client_that_leaves_stops_the_worker(server, notebook_root):
     next(response.iter_content(64 * 1024))
     response.close()
     from harness import wait_until
-    wait_until(lambda: "the bundle's worker has stopped" in server.log_text()[log_start:], 5,
-               "the server to notice the client left")
+
+    wait_until(
+        lambda: "the bundle's worker has stopped" in server.log_text()[log_start:],
+        5,
+        "the server to notice the client left",
+    )
     assert server.api("GET", "api/status", expect=200)
 
 
@@ -270,8 +302,7 @@ def test_the_server_still_shuts_down_with_a_download_in_flight(jupyter_env, note
         srv.stop()
 
 
-def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(jupyter_env, tmp_path,
-                                                                             flavour):
+def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(jupyter_env, tmp_path, flavour):
     """The notebook comes from the contents manager, and so would its files: files of
     those names in the server's working folder are not read. (This manager keeps
     notebooks only, so the files are missing; tests/test_storage_bundles.py has real
@@ -288,11 +319,17 @@ def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(ju
     (disk / "remote" / "data" / "x.csv").write_text("a,b\n")
     jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
     try:
-        app, cm = (("NotebookApp", "MemoryContentsManager") if flavour == "notebook"
-                   else ("ServerApp", "ServerMemoryContentsManager"))
-        srv = NotebookServer(jupyter_env, disk, flavour=flavour, extra_args=[
-            f"--{app}.contents_manager_class=memory_contents.{cm}",
-            f"--{cm}.seed={seed}"]).start()
+        app, cm = (
+            ("NotebookApp", "MemoryContentsManager")
+            if flavour == "notebook"
+            else ("ServerApp", "ServerMemoryContentsManager")
+        )
+        srv = NotebookServer(
+            jupyter_env,
+            disk,
+            flavour=flavour,
+            extra_args=[f"--{app}.contents_manager_class=memory_contents.{cm}", f"--{cm}.seed={seed}"],
+        ).start()
     finally:
         del jupyter_env.env["PYTHONPATH"]
     try:
@@ -302,12 +339,20 @@ def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(ju
             top = extract(response.content, "zip", tmp_path / route)
             manifest = json.loads((top / "MANIFEST.json").read_text())
             assert sorted(f["path"] for f in manifest["files"]) == [
-                "analysis.html", "analysis.ipynb", "requirements.txt", "runtime.txt"]
+                "analysis.html",
+                "analysis.ipynb",
+                "requirements.txt",
+                "runtime.txt",
+            ]
             assert manifest["storage"] == cm
-            assert manifest["skipped"] == [{"reference": "plot.png", "reason": "missing"},
-                                           {"reference": "data/x.csv", "reason": "missing"}]
-            assert nbformat.reads((top / "analysis.ipynb").read_text(), as_version=4).cells[0].source \
+            assert manifest["skipped"] == [
+                {"reference": "plot.png", "reason": "missing"},
+                {"reference": "data/x.csv", "reason": "missing"},
+            ]
+            assert (
+                nbformat.reads((top / "analysis.ipynb").read_text(), as_version=4).cells[0].source
                 == nb.cells[0].source
+            )
             assert not (top / "plot.png").exists() and not (top / "data").exists()
         assert get(srv, "ours", "remote/nope.ipynb").status_code == 404
     finally:
@@ -352,10 +397,17 @@ def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env
     seed.write_text(json.dumps({"nb.ipynb": nbformat.writes(nb)}))
     jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
     try:
-        srv = NotebookServer(jupyter_env, tmp_path, flavour="nbclassic", extra_args=[
-            "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
-            f"--HangingContentsManager.seed={seed}", "--NbextPkg.bundle_plan_timeout=1",
-            "--NbextPkg.max_concurrent_bundles=1"]).start()
+        srv = NotebookServer(
+            jupyter_env,
+            tmp_path,
+            flavour="nbclassic",
+            extra_args=[
+                "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
+                f"--HangingContentsManager.seed={seed}",
+                "--NbextPkg.bundle_plan_timeout=1",
+                "--NbextPkg.max_concurrent_bundles=1",
+            ],
+        ).start()
     finally:
         del jupyter_env.env["PYTHONPATH"]
     try:

@@ -102,16 +102,18 @@ def offsets_of(data):
 
     def data_at(info):
         at = info.header_offset
-        name_len = int.from_bytes(data[at + 26:at + 28], "little")
-        extra_len = int.from_bytes(data[at + 28:at + 30], "little")
+        name_len = int.from_bytes(data[at + 26 : at + 28], "little")
+        extra_len = int.from_bytes(data[at + 28 : at + 30], "little")
         return at + 30 + name_len + extra_len
 
     stored, deflated = infos["nb/data/noise.bin"], infos["nb/data/table.csv"]
     assert stored.compress_type == zipfile.ZIP_STORED and deflated.compress_type == zipfile.ZIP_DEFLATED
-    return {"stored": data_at(stored) + stored.compress_size // 2,
-            "deflated": data_at(deflated) + 10,
-            "central directory": start_dir + 30,
-            "last byte": len(data) - 1}
+    return {
+        "stored": data_at(stored) + stored.compress_size // 2,
+        "deflated": data_at(deflated) + 10,
+        "central directory": start_dir + 30,
+        "last byte": len(data) - 1,
+    }
 
 
 @pytest.mark.parametrize("route", ["ours", "stock"])
@@ -119,8 +121,12 @@ def test_a_resumed_download_is_the_uninterrupted_one(server, project, route):
     full = fetch(server, url(project, "zip", route), expect=200)
     etag, whole = full.headers["ETag"], full.content
     for where, offset in offsets_of(whole).items():
-        part = fetch(server, url(project, "zip", route), expect=206,
-                     headers={"Range": f"bytes={offset}-", "If-Range": etag})
+        part = fetch(
+            server,
+            url(project, "zip", route),
+            expect=206,
+            headers={"Range": f"bytes={offset}-", "If-Range": etag},
+        )
         assert part.headers["Content-Range"] == f"bytes {offset}-{len(whole) - 1}/{len(whole)}", where
         assert int(part.headers["Content-Length"]) == len(part.content) == len(whole) - offset
         assert digest(whole[:offset] + part.content) == digest(whole), where
@@ -172,8 +178,12 @@ def touch_notebook(base):
 def test_a_changed_input_gets_the_whole_new_bundle(server, project, change):
     first = fetch(server, url(project), expect=200)
     change(project)
-    resumed = fetch(server, url(project), expect=200,
-                    headers={"Range": f"bytes={len(first.content) // 2}-", "If-Range": first.headers["ETag"]})
+    resumed = fetch(
+        server,
+        url(project),
+        expect=200,
+        headers={"Range": f"bytes={len(first.content) // 2}-", "If-Range": first.headers["ETag"]},
+    )
     assert resumed.headers["ETag"] != first.headers["ETag"]
     assert int(resumed.headers["Content-Length"]) == len(resumed.content)
     with zipfile.ZipFile(io.BytesIO(resumed.content)) as zf:
@@ -195,9 +205,10 @@ def zf_member(data, name):
 
 def test_if_range_with_a_date_or_another_etag_gets_all_of_it(server, project):
     full = fetch(server, url(project), expect=200).content
-    for validator in ('"nbx-0000"', "Tue, 01 Dec 2026 10:00:00 GMT", 'W/' + '"x"'):
-        response = fetch(server, url(project), headers={"Range": "bytes=100-", "If-Range": validator},
-                         expect=200)
+    for validator in ('"nbx-0000"', "Tue, 01 Dec 2026 10:00:00 GMT", "W/" + '"x"'):
+        response = fetch(
+            server, url(project), headers={"Range": "bytes=100-", "If-Range": validator}, expect=200
+        )
         assert response.content == full
 
 
@@ -210,8 +221,9 @@ def test_curl_resumes_a_cut_download(server, project, tmp_path):
     cut = target.stat().st_size
     assert 0 < cut < len(full)
     common = ["curl", "-sS", "-H", f"Authorization: token {server.token}", "-o", str(target)]
-    done = subprocess.run(common + ["-C", "-", "-w", "%{http_code}", server.url + url(project)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        common + ["-C", "-", "-w", "%{http_code}", server.url + url(project)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "206"
     assert digest(target.read_bytes()) == digest(full)
@@ -240,8 +252,12 @@ class RangeFile(io.RawIOBase):
         end = self.length if n is None or n < 0 else min(self.at + n, self.length)
         if end <= self.at:
             return b""
-        got = fetch(self.server, self.path, headers={"Range": f"bytes={self.at}-{end - 1}",
-                                                     "If-Range": self.etag}, expect=206).content
+        got = fetch(
+            self.server,
+            self.path,
+            headers={"Range": f"bytes={self.at}-{end - 1}", "If-Range": self.etag},
+            expect=206,
+        ).content
         self.at += len(got)
         return got
 
@@ -258,8 +274,13 @@ def big_server(jupyter_env, tmp_path):
     """A server that allows bundles of 8 GiB (the default limit is 2 GiB). One flavour:
     the bytes are made by the same code on both, and 5 GiB take half a minute."""
     (tmp_path / "root").mkdir()
-    srv = NotebookServer(jupyter_env, tmp_path / "root", flavour="nbclassic", base_url="/big/",
-                         extra_args=["--NbextPkg.max_bundle_bytes=8589934592"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        tmp_path / "root",
+        flavour="nbclassic",
+        base_url="/big/",
+        extra_args=["--NbextPkg.max_bundle_bytes=8589934592"],
+    ).start()
     yield srv
     srv.stop()
 
@@ -294,13 +315,14 @@ def test_five_gib_download_resumes_from_the_middle_and_verifies(big_server):
         with server.http.get(server.url + path, stream=True, timeout=600) as first:
             taken = 0
             for block in first.iter_content(4 * 1024 * 1024):
-                block = block[:half - taken]
+                block = block[: half - taken]
                 resumed.update(block)
                 taken += len(block)
                 if taken >= half:
                     break
-        with server.http.get(server.url + path, stream=True, timeout=600,
-                             headers={"Range": f"bytes={half}-", "If-Range": etag}) as rest:
+        with server.http.get(
+            server.url + path, stream=True, timeout=600, headers={"Range": f"bytes={half}-", "If-Range": etag}
+        ) as rest:
             assert rest.status_code == 206
             for block in rest.iter_content(4 * 1024 * 1024):
                 resumed.update(block)
@@ -311,7 +333,7 @@ def test_five_gib_download_resumes_from_the_middle_and_verifies(big_server):
             assert info.file_size == size and info.compress_type == zipfile.ZIP_STORED
             zeros, crc, left = bytes(64 * 1024 * 1024), 0, size
             while left:
-                crc = zlib.crc32(zeros[:min(left, len(zeros))], crc)
+                crc = zlib.crc32(zeros[: min(left, len(zeros))], crc)
                 left -= min(left, len(zeros))
             assert info.CRC == crc
             manifest = json.loads(zf.read("nb/MANIFEST.json"))

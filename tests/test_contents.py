@@ -49,8 +49,14 @@ class StoreManager:
         return path in self.hidden
 
     def _model(self, path, kind):
-        model = {"name": path.rsplit("/", 1)[-1], "path": path, "type": kind, "format": None,
-                 "content": None, "last_modified": "2026-11-30T12:00:00Z"}
+        model = {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "type": kind,
+            "format": None,
+            "content": None,
+            "last_modified": "2026-11-30T12:00:00Z",
+        }
         if self.sizes and kind != "directory":
             model["size"] = len(self.files[path])
         return model
@@ -63,18 +69,24 @@ class StoreManager:
             if content:
                 text = base64.b64encode(self.files[path]).decode("ascii")
                 if self.line_breaks:
-                    text = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+                    text = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
                 model["content"], model["format"] = text, "base64"
             return model
         if self._is_dir(path):
             model = self._model(path, "directory")
             if content:
-                below = {p[len(path) + 1 if path else 0:].split("/")[0]
-                         for p in self.files if p.startswith(path + "/" if path else "")}
+                below = {
+                    p[len(path) + 1 if path else 0 :].split("/")[0]
+                    for p in self.files
+                    if p.startswith(path + "/" if path else "")
+                }
                 model["content"] = [
-                    self._model(f"{path}/{n}" if path else n,
-                                "directory" if self._is_dir(f"{path}/{n}" if path else n) else "file")
-                    for n in sorted(below)]
+                    self._model(
+                        f"{path}/{n}" if path else n,
+                        "directory" if self._is_dir(f"{path}/{n}" if path else n) else "file",
+                    )
+                    for n in sorted(below)
+                ]
                 model["format"] = "json"
             return model
         if self.invent and not content:
@@ -98,13 +110,18 @@ def bundle(manager, path="work/nb.ipynb", *, routes=None, run=None, **limits):
     """(zip file, manifest dict) of the bundle of ``path`` through ``manager``."""
     options = options_mod.Options(**limits)
     store = contents.Store(manager, run=run)
-    tree = contents.ContentsTree(store, allow_hidden=False, check=options.check, routes=routes,
-                                 file_limit=options.max_contents_file_bytes)
-    model = {"content": json.loads(manager.files[path])} if path in getattr(manager, "files", {}) \
-        else None
+    tree = contents.ContentsTree(
+        store,
+        allow_hidden=False,
+        check=options.check,
+        routes=routes,
+        file_limit=options.max_contents_file_bytes,
+    )
+    model = {"content": json.loads(manager.files[path])} if path in getattr(manager, "files", {}) else None
     sink = io.BytesIO()
-    pipeline.prepare(path, options, tree=tree, model=model, asked={"requirements": False},
-                     storage=store.name).write(sink)
+    pipeline.prepare(
+        path, options, tree=tree, model=model, asked={"requirements": False}, storage=store.name
+    ).write(sink)
     zf = zipfile.ZipFile(sink)
     top = zf.namelist()[0].split("/")[0]
     return zf, json.loads(zf.read(f"{top}/MANIFEST.json")), top
@@ -122,17 +139,21 @@ FILES = {
     "work/.secret": b"SECRET",
     "work/private/.hidden/key": b"SECRET",
 }
-MARKDOWN = ("![a](img/a.png) [d](data.csv) [f](folder) [s](.secret) [k](private/.hidden/key) "
-            "[m](missing.txt) [o](../../outside.txt) [abs](/etc/passwd)")
+MARKDOWN = (
+    "![a](img/a.png) [d](data.csv) [f](folder) [s](.secret) [k](private/.hidden/key) "
+    "[m](missing.txt) [o](../../outside.txt) [abs](/etc/passwd)"
+)
 
 
 @pytest.mark.parametrize("kind", ["pgcontents-like", "s3contents-like", "line-breaks", "async"])
 def test_every_reference_is_followed_through_the_api_by_the_disk_rules(kind):
     files = dict(FILES, **{"work/nb.ipynb": notebook_bytes(MARKDOWN)})
-    manager = {"pgcontents-like": lambda: StoreManager(files),
-               "s3contents-like": lambda: StoreManager(files, sizes=True, invent=True),
-               "line-breaks": lambda: StoreManager(files, line_breaks=True),
-               "async": lambda: AsyncManager(files)}[kind]()
+    manager = {
+        "pgcontents-like": lambda: StoreManager(files),
+        "s3contents-like": lambda: StoreManager(files, sizes=True, invent=True),
+        "line-breaks": lambda: StoreManager(files, line_breaks=True),
+        "async": lambda: AsyncManager(files),
+    }[kind]()
     run, loop = None, None
     if kind == "async":
         loop = asyncio.new_event_loop()
@@ -143,22 +164,32 @@ def test_every_reference_is_followed_through_the_api_by_the_disk_rules(kind):
     finally:
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
-    names = sorted(n[len(top) + 1:] for n in zf.namelist())
-    assert names == ["MANIFEST.json", "data.csv", "folder/one.txt", "folder/sub/two.txt",
-                     "img/a.png", "nb.html", "nb.ipynb"]
+    names = sorted(n[len(top) + 1 :] for n in zf.namelist())
+    assert names == [
+        "MANIFEST.json",
+        "data.csv",
+        "folder/one.txt",
+        "folder/sub/two.txt",
+        "img/a.png",
+        "nb.html",
+        "nb.ipynb",
+    ]
     for name in ("data.csv", "folder/one.txt", "folder/sub/two.txt", "img/a.png"):
         assert zf.read(f"{top}/{name}") == files[f"work/{name}"]
-    assert skipped(manifest) == {".secret": "hidden", "private/.hidden/key": "hidden",
-                                 "missing.txt": "missing", "../../outside.txt": "outside-root",
-                                 "/etc/passwd": "outside-root"}
+    assert skipped(manifest) == {
+        ".secret": "hidden",
+        "private/.hidden/key": "hidden",
+        "missing.txt": "missing",
+        "../../outside.txt": "outside-root",
+        "/etc/passwd": "outside-root",
+    }
     assert manifest["storage"] == type(manager).__name__
     assert all("storage" not in entry for entry in manifest["files"])
     # The HTML copy shows the image read through the API.
     assert f"data:image/png;base64,{base64.b64encode(PNG).decode()}" in zf.read(f"{top}/nb.html").decode()
     # Nothing hidden or outside the root was ever asked for.
     asked = {call[1] for call in manager.calls}
-    assert not any(".secret" in p or ".hidden" in p or "outside" in p or "passwd" in p
-                   for p in asked), asked
+    assert not any(".secret" in p or ".hidden" in p or "outside" in p or "passwd" in p for p in asked), asked
     for name in zf.namelist():
         assert b"SECRET" not in zf.read(name)
 
@@ -166,8 +197,11 @@ def test_every_reference_is_followed_through_the_api_by_the_disk_rules(kind):
 def test_a_file_counts_only_when_its_content_comes_back():
     """s3contents answers get(content=False) for anything; a file listed, then gone, or
     whose model has no content, is missing: never an empty member."""
-    files = {"nb.ipynb": notebook_bytes("[g](gone.txt) [e](empty.txt) [i](invented.txt)"),
-             "gone.txt": b"soon gone", "empty.txt": b"has bytes"}
+    files = {
+        "nb.ipynb": notebook_bytes("[g](gone.txt) [e](empty.txt) [i](invented.txt)"),
+        "gone.txt": b"soon gone",
+        "empty.txt": b"has bytes",
+    }
 
     class Flaky(StoreManager):
         def get(self, path, content=True, type=None, format=None):
@@ -180,24 +214,29 @@ def test_a_file_counts_only_when_its_content_comes_back():
 
     zf, manifest, top = bundle(Flaky(files, sizes=True, invent=True), path="nb.ipynb")
     assert sorted(zf.namelist()) == [f"{top}/MANIFEST.json", f"{top}/nb.html", f"{top}/nb.ipynb"]
-    assert skipped(manifest) == {"gone.txt": "missing", "empty.txt": "missing",
-                                 "invented.txt": "missing"}
+    assert skipped(manifest) == {"gone.txt": "missing", "empty.txt": "missing", "invented.txt": "missing"}
 
 
 def test_hidden_by_the_managers_word_as_well_as_by_name():
-    files = {"nb.ipynb": notebook_bytes("[a](shown.txt) [b](flagged.txt) [c](dir)"),
-             "shown.txt": b"ok", "flagged.txt": b"SECRET", "dir/flagged": b"SECRET", "dir/ok": b"ok"}
+    files = {
+        "nb.ipynb": notebook_bytes("[a](shown.txt) [b](flagged.txt) [c](dir)"),
+        "shown.txt": b"ok",
+        "flagged.txt": b"SECRET",
+        "dir/flagged": b"SECRET",
+        "dir/ok": b"ok",
+    }
     manager = StoreManager(files, hidden={"flagged.txt", "dir/flagged"})
     zf, manifest, top = bundle(manager, path="nb.ipynb")
     assert sorted(n for n in zf.namelist() if not n.endswith((".json", ".html", ".ipynb"))) == [
-        f"{top}/dir/ok", f"{top}/shown.txt"]
+        f"{top}/dir/ok",
+        f"{top}/shown.txt",
+    ]
     assert skipped(manifest) == {"flagged.txt": "hidden"}
 
 
 def test_per_file_limit_before_fetching_when_the_size_is_known_and_after_when_not():
     big = os.urandom(300_000)
-    files = {"nb.ipynb": notebook_bytes("[b](big.bin) [s](small.bin)"), "big.bin": big,
-             "small.bin": b"small"}
+    files = {"nb.ipynb": notebook_bytes("[b](big.bin) [s](small.bin)"), "big.bin": big, "small.bin": b"small"}
     for sizes in (True, False):
         manager = StoreManager(files, sizes=sizes)
         zf, manifest, top = bundle(manager, path="nb.ipynb", max_contents_file_bytes=200_000)
@@ -206,8 +245,12 @@ def test_per_file_limit_before_fetching_when_the_size_is_known_and_after_when_no
         fetched = [c for c in manager.calls if c[:3] == ("get", "big.bin", True)]
         assert (fetched == []) is sizes, manager.calls
     # A file left out for its size takes nothing of the bundle's byte limit.
-    _, manifest, _ = bundle(StoreManager(files, sizes=True), path="nb.ipynb",
-                            max_contents_file_bytes=200_000, max_bytes=len(files["nb.ipynb"]) + 1000)
+    _, manifest, _ = bundle(
+        StoreManager(files, sizes=True),
+        path="nb.ipynb",
+        max_contents_file_bytes=200_000,
+        max_bytes=len(files["nb.ipynb"]) + 1000,
+    )
     assert skipped(manifest) == {"big.bin": "too-large"}
 
 
@@ -268,8 +311,13 @@ def test_large_base64_is_decoded_in_slices_exactly(monkeypatch):
 
 
 def test_a_globbed_include_matches_the_listings():
-    files = {"nb.ipynb": notebook_bytes("", {"nbext_pkg": {"include": ["data/**/*.csv", "none/*"]}}),
-             "data/a.csv": b"a", "data/x/b.csv": b"b", "data/x/c.txt": b"c", "data/.h/d.csv": b"SECRET"}
+    files = {
+        "nb.ipynb": notebook_bytes("", {"nbext_pkg": {"include": ["data/**/*.csv", "none/*"]}}),
+        "data/a.csv": b"a",
+        "data/x/b.csv": b"b",
+        "data/x/c.txt": b"c",
+        "data/.h/d.csv": b"SECRET",
+    }
     zf, manifest, top = bundle(StoreManager(files), path="nb.ipynb")
     assert sorted(e["path"] for e in manifest["files"])[:-2] == ["data/a.csv", "data/x/b.csv"]
     assert skipped(manifest) == {"none/*": "missing"}
@@ -287,9 +335,13 @@ def test_the_client_leaving_stops_the_reading():
 
     manager = Leaving(files)
     tree = contents.ContentsTree(contents.Store(manager), check=options.check)
-    prepared = pipeline.prepare("nb.ipynb", options, tree=tree,
-                                model={"content": json.loads(files["nb.ipynb"])},
-                                asked={"html": False, "requirements": False})
+    prepared = pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=tree,
+        model={"content": json.loads(files["nb.ipynb"])},
+        asked={"html": False, "requirements": False},
+    )
     with pytest.raises(options_mod.Cancelled):
         prepared.write(io.BytesIO())
     assert not [c for c in manager.calls if c[:2] == ("get", "d/5.bin")]
@@ -332,9 +384,14 @@ def test_a_mixed_manager_reads_each_path_the_way_its_manager_allows(tmp_path):
     (local / "pics" / "p.png").write_bytes(PNG)
     (tmp_path / "outside.txt").write_bytes(b"SECRET")
     (local / "link.txt").symlink_to(tmp_path / "outside.txt")
-    remote = StoreManager({"nb.ipynb": notebook_bytes(
-        "![p](../local/pics/p.png) [r](r.txt) [l](../local/link.txt) [all](../local)"),
-        "r.txt": b"remote"})
+    remote = StoreManager(
+        {
+            "nb.ipynb": notebook_bytes(
+                "![p](../local/pics/p.png) [r](r.txt) [l](../local/link.txt) [all](../local)"
+            ),
+            "r.txt": b"remote",
+        }
+    )
     local_manager = LocalManager(local)
     hybrid = Hybrid({"s3": remote, "local": local_manager})
     routes = contents.mixed_routes(hybrid, pipeline_local_root)
@@ -342,14 +399,23 @@ def test_a_mixed_manager_reads_each_path_the_way_its_manager_allows(tmp_path):
     options = options_mod.Options()
     tree = contents.ContentsTree(contents.Store(hybrid), check=options.check, routes=routes)
     sink = io.BytesIO()
-    pipeline.prepare("s3/nb.ipynb", options, tree=tree,
-                     model={"content": json.loads(remote.files["nb.ipynb"])},
-                     asked={"requirements": False}, storage="Hybrid").write(sink)
+    pipeline.prepare(
+        "s3/nb.ipynb",
+        options,
+        tree=tree,
+        model={"content": json.loads(remote.files["nb.ipynb"])},
+        asked={"requirements": False},
+        storage="Hybrid",
+    ).write(sink)
     zf = zipfile.ZipFile(sink)
     manifest = json.loads(zf.read("nb/MANIFEST.json"))
     by_path = {e["path"]: e.get("storage") for e in manifest["files"]}
-    assert by_path == {"s3/nb.ipynb": None, "s3/nb.html": None, "s3/r.txt": "StoreManager",
-                       "local/pics/p.png": "LocalManager"}
+    assert by_path == {
+        "s3/nb.ipynb": None,
+        "s3/nb.html": None,
+        "s3/r.txt": "StoreManager",
+        "local/pics/p.png": "LocalManager",
+    }
     assert skipped(manifest) == {"../local/link.txt": "symlink-outside-root"}
     assert zf.read("nb/local/pics/p.png") == PNG and zf.read("nb/s3/r.txt") == b"remote"
     assert local_manager.calls == []
@@ -366,8 +432,14 @@ def test_the_nbconvert_api_without_a_file_lists_every_reference_as_not_looked_fo
     options = options_mod.Options()
     nb = json.loads(notebook_bytes("[a](a.txt)", {"nbext_pkg": {"include": ["*.csv"]}}))
     sink = io.BytesIO()
-    pipeline.prepare("nb.ipynb", options, tree=contents.Nowhere(), model={"content": nb},
-                     asked={"html": False, "requirements": False}, storage=None).write(sink)
+    pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=contents.Nowhere(),
+        model={"content": nb},
+        asked={"html": False, "requirements": False},
+        storage=None,
+    ).write(sink)
     manifest = json.loads(zipfile.ZipFile(sink).read("nb/MANIFEST.json"))
     assert skipped(manifest) == {"a.txt": "not-looked-for", "*.csv": "not-looked-for"}
     assert "files_note" not in manifest
@@ -377,8 +449,12 @@ def test_the_nbconvert_api_without_a_file_lists_every_reference_as_not_looked_fo
 
 
 def test_what_is_below_a_folder_the_manager_calls_hidden_is_never_asked_for():
-    files = {"nb.ipynb": notebook_bytes("[k](private/key.txt) [g](private/sub) [o](ok/f.txt)"),
-             "private/key.txt": b"SECRET", "private/sub/k2": b"SECRET", "ok/f.txt": b"f"}
+    files = {
+        "nb.ipynb": notebook_bytes("[k](private/key.txt) [g](private/sub) [o](ok/f.txt)"),
+        "private/key.txt": b"SECRET",
+        "private/sub/k2": b"SECRET",
+        "ok/f.txt": b"f",
+    }
     manager = StoreManager(files, hidden={"private"})
     zf, manifest, top = bundle(manager, path="nb.ipynb")
     assert skipped(manifest) == {"private/key.txt": "hidden", "private/sub": "hidden"}
@@ -406,8 +482,13 @@ class Cycle(StoreManager):
         self.calls.append(("get", path, content, type))
         if path == "nb.ipynb":
             return super().get(path, content, type, format)
-        return {"name": "x", "path": path, "type": "directory", "format": "json",
-                "content": [{"name": "x", "type": "directory"}, {"name": "y", "type": "directory"}]}
+        return {
+            "name": "x",
+            "path": path,
+            "type": "directory",
+            "format": "json",
+            "content": [{"name": "x", "type": "directory"}, {"name": "y", "type": "directory"}],
+        }
 
 
 def test_a_folder_that_lists_itself_ends_at_the_folder_limit():
@@ -415,15 +496,20 @@ def test_a_folder_that_lists_itself_ends_at_the_folder_limit():
     options = options_mod.Options()
     tree = contents.ContentsTree(contents.Store(manager), check=options.check, max_listings=50)
     with pytest.raises(pipeline.NotBundled) as refused:
-        pipeline.prepare("nb.ipynb", options, tree=tree,
-                         model={"content": json.loads(manager.files["nb.ipynb"])},
-                         asked={"html": False, "requirements": False})
+        pipeline.prepare(
+            "nb.ipynb",
+            options,
+            tree=tree,
+            model={"content": json.loads(manager.files["nb.ipynb"])},
+            asked={"html": False, "requirements": False},
+        )
     assert refused.value.status == 413 and "more than 50 folders" in str(refused.value)
     assert len([c for c in manager.calls if c[0] == "get" and c[3] == "directory"]) <= 51
 
 
-@pytest.mark.parametrize("odd, fmt", [("\ud800", "text"), ({"a": {1, 2}}, "json"),
-                                      (12, "base64"), ("QQ==QUJD", "base64")])
+@pytest.mark.parametrize(
+    "odd, fmt", [("\ud800", "text"), ({"a": {1, 2}}, "json"), (12, "base64"), ("QQ==QUJD", "base64")]
+)
 def test_a_model_that_cannot_be_written_costs_that_file_only(odd, fmt, monkeypatch):
     monkeypatch.setattr(fetch, "_SLICE", 4)  # padding in the middle, at a slice's end
     files = {"nb.ipynb": notebook_bytes("[a](a.txt) [b](b.txt)"), "a.txt": b"a", "b.txt": b"bee"}
@@ -470,8 +556,11 @@ def test_base64_given_as_bytes_is_decoded():
 
 def test_the_html_copy_embeds_only_images_in_the_bundle_and_fetches_none_twice():
     pa, pb = PNG + os.urandom(3000), PNG + os.urandom(3000)
-    files = {"nb.ipynb": notebook_bytes("![a](a.png) ![b](b.png) ![a again](a.png)"),
-             "a.png": pa, "b.png": pb}
+    files = {
+        "nb.ipynb": notebook_bytes("![a](a.png) ![b](b.png) ![a again](a.png)"),
+        "a.png": pa,
+        "b.png": pb,
+    }
     manager = StoreManager(files)
     zf, manifest, top = bundle(manager, path="nb.ipynb", max_bytes=len(files["nb.ipynb"]) + len(pa) + 100)
     assert skipped(manifest) == {"b.png": "limit"}
@@ -484,18 +573,24 @@ def test_the_html_copy_embeds_only_images_in_the_bundle_and_fetches_none_twice()
 
 @pytest.mark.parametrize("root_on_disk", [False, True])
 def test_a_prefix_of_a_mixed_manager_is_a_folder_whatever_its_parent_lists(tmp_path, root_on_disk):
-    remote = StoreManager({"nb.ipynb": notebook_bytes("[here](.)", {"nbext_pkg": {"include": ["*.csv"]}}),
-                           "a.csv": b"a"})
+    remote = StoreManager(
+        {"nb.ipynb": notebook_bytes("[here](.)", {"nbext_pkg": {"include": ["*.csv"]}}), "a.csv": b"a"}
+    )
     (tmp_path / "r").mkdir()
     root = LocalManager(tmp_path / "r") if root_on_disk else StoreManager({"z.txt": b"z"})
     hybrid = Hybrid({"": root, "s3": remote})
     options = options_mod.Options()
-    tree = contents.ContentsTree(contents.Store(hybrid), check=options.check,
-                                 routes=contents.mixed_routes(hybrid, pipeline_local_root))
+    tree = contents.ContentsTree(
+        contents.Store(hybrid), check=options.check, routes=contents.mixed_routes(hybrid, pipeline_local_root)
+    )
     sink = io.BytesIO()
-    pipeline.prepare("s3/nb.ipynb", options, tree=tree,
-                     model={"content": json.loads(remote.files["nb.ipynb"])},
-                     asked={"requirements": False, "html": False}).write(sink)
+    pipeline.prepare(
+        "s3/nb.ipynb",
+        options,
+        tree=tree,
+        model={"content": json.loads(remote.files["nb.ipynb"])},
+        asked={"requirements": False, "html": False},
+    ).write(sink)
     manifest = json.loads(zipfile.ZipFile(sink).read("nb/MANIFEST.json"))
     assert [e["path"] for e in manifest["files"]] == ["nb.ipynb", "a.csv"]
     assert manifest["skipped"] == []
@@ -559,8 +654,13 @@ def test_a_hung_asynchronous_listing_ends_the_plan_at_its_deadline():
         tree = contents.ContentsTree(store, check=options.check)
         started = time.monotonic()
         with pytest.raises(options_mod.PlanTimeout):
-            pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": json.loads(files["nb.ipynb"])},
-                             asked={"html": False, "requirements": False})
+            pipeline.prepare(
+                "nb.ipynb",
+                options,
+                tree=tree,
+                model={"content": json.loads(files["nb.ipynb"])},
+                asked={"html": False, "requirements": False},
+            )
         assert time.monotonic() - started < 3
     finally:
         loop.call_soon_threadsafe(loop.stop)
@@ -585,9 +685,13 @@ def folder_bundle(tmp_path, mode, before_write=None):
     reader = reader_mod.Reader.for_manager(manager, mode)
     options = options_mod.Options()
     tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
-    prepared = pipeline.prepare("nb.ipynb", options, tree=tree,
-                                model={"content": json.loads((store_dir / "nb.ipynb").read_bytes())},
-                                asked={"requirements": False})
+    prepared = pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=tree,
+        model={"content": json.loads((store_dir / "nb.ipynb").read_bytes())},
+        asked={"requirements": False},
+    )
     if before_write:
         before_write(reader)
     sink = io.BytesIO()
@@ -651,8 +755,9 @@ def bundle_of_folder(folder, mode, **store):
     tree = contents.ContentsTree(contents.Store(manager), check=options.check, reader=reader)
     sink = io.BytesIO()
     nb = json.loads((folder / "nb.ipynb").read_bytes())
-    pipeline.prepare("nb.ipynb", options, tree=tree, model={"content": nb},
-                     asked={"requirements": False, "html": False}).write(sink)
+    pipeline.prepare(
+        "nb.ipynb", options, tree=tree, model={"content": nb}, asked={"requirements": False, "html": False}
+    ).write(sink)
     return zipfile.ZipFile(sink), manager, reader
 
 
@@ -753,9 +858,11 @@ def test_no_reading_process_outlives_the_server(tmp_path):
         "    piped.read(); piped.finish(); r.done()  # kept idle, ready\n"
         "    print(r.proc.pid, flush=True)\n"
         "    sys.stdin.read()  # lives until the test kills it\n"
-        "threading.Thread(target=work).start()\n")
-    server = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+        "threading.Thread(target=work).start()\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     child = int(server.stdout.readline())
     os.kill(server.pid, signal.SIGKILL)
     server.wait()

@@ -65,8 +65,9 @@ def forget():
 def test_the_kernels_interpreter_pins_what_only_it_has(tmp_path):
     python, _ = make_env(tmp_path / "kenv")
     specs = {"tabenv": spec([python, "-m", "ipykernel_launcher", "-f", "{connection_file}"])}.get
-    env = environment.of_notebook(["tabby", "os", "nbformat", "no_such_mod_xyz"],
-                                  {"name": "tabenv", "language": "python"}, None, specs)
+    env = environment.of_notebook(
+        ["tabby", "os", "nbformat", "no_such_mod_xyz"], {"name": "tabenv", "language": "python"}, None, specs
+    )
     text = env.requirements(["tabby", "os", "nbformat", "no_such_mod_xyz"])
     assert env.source == "kernel" and env.kernelspec == "tabenv"
     lines = text.splitlines()
@@ -98,8 +99,9 @@ def test_a_kernel_that_does_not_answer_in_time_is_not_waited_for(tmp_path):
     # It also starts a grandchild that holds the pipes: the whole group is ended.
     slow = fake_python(tmp_path / "slow", "sleep 30 & sleep 30")
     started = time.monotonic()
-    env = environment.of_notebook(["nbformat"], {"name": "slow"}, None,
-                                  {"slow": spec([slow])}.get, timeout=1.0)
+    env = environment.of_notebook(
+        ["nbformat"], {"name": "slow"}, None, {"slow": spec([slow])}.get, timeout=1.0
+    )
     assert env.source == "server"
     assert time.monotonic() - started < 8
 
@@ -107,16 +109,18 @@ def test_a_kernel_that_does_not_answer_in_time_is_not_waited_for(tmp_path):
 def test_a_kernel_that_says_too_much_is_not_listened_to(tmp_path):
     chatty = fake_python(tmp_path / "chatty", "yes 0123456789012345678901234567890123456789")
     started = time.monotonic()
-    env = environment.of_notebook(["nbformat"], {"name": "chatty"}, None,
-                                  {"chatty": spec([chatty])}.get, timeout=30)
+    env = environment.of_notebook(
+        ["nbformat"], {"name": "chatty"}, None, {"chatty": spec([chatty])}.get, timeout=30
+    )
     assert env.source == "server" and time.monotonic() - started < 10
 
 
 def test_python_means_the_servers_interpreter_as_jupyter_client_decides():
     assert environment.interpreter(spec(["python", "-m", "ipykernel_launcher"])) == sys.executable
     assert environment.interpreter(spec(["python3", "-m", "ipykernel", "-f", "x"])) == sys.executable
-    assert environment.interpreter(spec(["{prefix}/bin/python", "-m", "ipykernel_launcher"])) == \
-        os.path.join(sys.prefix, "bin", "python")
+    assert environment.interpreter(spec(["{prefix}/bin/python", "-m", "ipykernel_launcher"])) == os.path.join(
+        sys.prefix, "bin", "python"
+    )
     assert environment.interpreter(spec([])) is None
     assert environment.interpreter(spec(["no-such-interpreter-xyz"])) is None
     assert environment.interpreter(spec(["python3", "-m", "some_other_kernel"])) is None
@@ -126,8 +130,20 @@ def test_a_launcher_that_starts_the_kernels_python_counts_as_that_python(tmp_pat
     python, _ = make_env(tmp_path / "conda-like")
     # As nb_conda_kernels writes them: the server's python runs a runner, which runs the
     # environment's own python with ipykernel.
-    runner = spec(["python", "-m", "nb_conda_kernels.runner", "/opt/conda", str(tmp_path), python,
-                   "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    runner = spec(
+        [
+            "python",
+            "-m",
+            "nb_conda_kernels.runner",
+            "/opt/conda",
+            str(tmp_path),
+            python,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ]
+    )
     assert environment.interpreter(runner) == python
     env = environment.of_notebook(["tabby", "tornado"], {"name": "c"}, None, {"c": runner}.get)
     lines = env.requirements(["tabby", "tornado"]).splitlines()
@@ -137,8 +153,9 @@ def test_a_launcher_that_starts_the_kernels_python_counts_as_that_python(tmp_pat
 
 def test_a_kernelspec_that_is_a_shell_script_is_not_run(tmp_path):
     marker = tmp_path / "ran"
-    wrapper = spec(["bash", "-c", f"touch {marker}; exec python -m ipykernel_launcher -f $0",
-                    "{connection_file}"])
+    wrapper = spec(
+        ["bash", "-c", f"touch {marker}; exec python -m ipykernel_launcher -f $0", "{connection_file}"]
+    )
     assert environment.interpreter(wrapper) is None
     env = environment.of_notebook(["nbformat"], {"name": "w"}, None, {"w": wrapper}.get)
     assert env.source == "server" and not marker.exists()
@@ -168,8 +185,9 @@ def test_an_answer_is_remembered_until_the_environment_changes(tmp_path):
     python, site = make_env(tmp_path / "kenv")
     specs = {"k": spec([python])}.get
     first = environment.of_notebook(["tabby", "later"], {"name": "k"}, None, specs)
-    assert "# later: imported, but no installed distribution provides it" in \
-        first.requirements(["tabby", "later"])
+    assert "# later: imported, but no installed distribution provides it" in first.requirements(
+        ["tabby", "later"]
+    )
     calls = []
     real_run = environment._run
 
@@ -209,9 +227,11 @@ def test_what_a_sitecustomize_prints_is_not_taken_for_the_answer(tmp_path):
 
 def older_pythons():
     """Interpreters older than 3.10 (no packages_distributions), from pyenv."""
-    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() \
-        if any(os.access(os.path.join(p, "pyenv"), os.X_OK) for p in os.environ["PATH"].split(":")) \
+    root = (
+        subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+        if any(os.access(os.path.join(p, "pyenv"), os.X_OK) for p in os.environ["PATH"].split(":"))
         else os.path.expanduser("~/.pyenv")
+    )
     found = sorted(glob.glob(os.path.join(root, "versions", "3.[89].*", "bin", "python3")))
     return found
 
@@ -225,21 +245,35 @@ def test_a_kernel_on_python_3_8_or_3_9_is_read_without_packages_distributions(tm
         python, site = make_env(tmp_path / f"old{n}", python=older)
         # No top_level.txt: the modules are found from the files the RECORD lists.
         install(site, "No-Top", "4.5", "notop", top_level=False)
-        env = environment.of_notebook(["tabby", "notop", "json"], {"name": "old"}, None,
-                                      {"old": spec([python])}.get)
+        env = environment.of_notebook(
+            ["tabby", "notop", "json"], {"name": "old"}, None, {"old": spec([python])}.get
+        )
         lines = env.requirements(["tabby", "notop", "json"]).splitlines()
         assert env.source == "kernel", older
         assert "Tabby-Thing==1.2.3" in lines and "No-Top==4.5" in lines, lines
         assert not any("json" in line for line in lines)
-        version = subprocess.run([older, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                 capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            [older, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        ).stdout.strip()
         assert env.runtime() == f"python-{version}\n"
 
 
 def test_a_bare_python_after_nb_conda_kernels_runner_is_the_environments(tmp_path):
     python, _ = make_env(tmp_path / "envs" / "geo")
-    runner = spec(["python", "-m", "nb_conda_kernels.runner", "/opt/conda", str(tmp_path / "envs" / "geo"),
-                   "python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    runner = spec(
+        [
+            "python",
+            "-m",
+            "nb_conda_kernels.runner",
+            "/opt/conda",
+            str(tmp_path / "envs" / "geo"),
+            "python",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+        ]
+    )
     found = environment.interpreter(runner)
     assert found is not None and os.path.samefile(found, python)
     # Any other launcher's bare word is not guessed: the server is asked, and says so.
@@ -254,9 +288,12 @@ def test_a_first_pip_install_user_is_seen(tmp_path):
     specs = {"k": spec([python], env={"PYTHONUSERBASE": str(base)})}.get
     before = environment.of_notebook(["userdist"], {"name": "k"}, None, specs)
     assert "# userdist: imported" in before.requirements(["userdist"])
-    site = subprocess.run([python, "-c", "import site; print(site.getusersitepackages())"],
-                          env=dict(os.environ, PYTHONUSERBASE=str(base)), capture_output=True,
-                          text=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import site; print(site.getusersitepackages())"],
+        env=dict(os.environ, PYTHONUSERBASE=str(base)),
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     os.makedirs(site)
     install(site, "User-Dist", "1.0", "userdist")
     after = environment.of_notebook(["userdist"], {"name": "k"}, None, specs)
@@ -264,8 +301,9 @@ def test_a_first_pip_install_user_is_seen(tmp_path):
 
 
 def test_a_kernel_python_without_importlib_metadata_is_not_taken_for_an_answer(tmp_path):
-    found = sorted(glob.glob(os.path.join(os.path.expanduser("~/.pyenv"), "versions", "3.[67].*",
-                                          "bin", "python3")))
+    found = sorted(
+        glob.glob(os.path.join(os.path.expanduser("~/.pyenv"), "versions", "3.[67].*", "bin", "python3"))
+    )
     if not found:
         pytest.skip("no Python 3.6 or 3.7 here (pyenv)")
     env = environment.of_notebook(["nbformat"], {"name": "old"}, None, {"old": spec([found[0]])}.get)
@@ -274,7 +312,7 @@ def test_a_kernel_python_without_importlib_metadata_is_not_taken_for_an_answer(t
 
 def test_a_long_question_reaches_an_interpreter_that_reads_it_late(tmp_path):
     python, _ = make_env(tmp_path / "kenv")
-    slow = fake_python(tmp_path / "late", f"sleep 1; exec {python} \"$@\"")
+    slow = fake_python(tmp_path / "late", f'sleep 1; exec {python} "$@"')
     imports = [f"module_with_a_long_name_{i:04d}_" + "x" * 80 for i in range(900)] + ["tabby"]
     env = environment.of_notebook(imports, {"name": "k"}, None, {"k": spec([slow])}.get)
     assert env.source == "kernel" and "Tabby-Thing==1.2.3" in env.requirements(imports).splitlines()

@@ -43,7 +43,12 @@ def project(tmp_path):
 def convert(jenv, *args, cwd=None):
     return subprocess.run(
         [jenv.python, "-m", "nbconvert", "--to", "nbext_pkg_bundle", *map(str, args)],
-        env=jenv.env, cwd=cwd, capture_output=True, text=True, timeout=120)
+        env=jenv.env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def members(path):
@@ -62,21 +67,35 @@ def test_writes_the_zip_next_to_the_notebook_rooted_at_its_folder(jenv, project)
     assert done.returncode == 0, done.stderr
     names, manifest, _ = members(project / "notebooks" / "Résumé 1.zip")
     # The notebook's folder is the root: what lies above it stays out, and says why.
-    assert names == {"Résumé 1/Résumé 1.ipynb", "Résumé 1/Résumé 1.html",
-                     "Résumé 1/requirements.txt", "Résumé 1/runtime.txt", "Résumé 1/MANIFEST.json"}
+    assert names == {
+        "Résumé 1/Résumé 1.ipynb",
+        "Résumé 1/Résumé 1.html",
+        "Résumé 1/requirements.txt",
+        "Résumé 1/runtime.txt",
+        "Résumé 1/MANIFEST.json",
+    }
     assert {s["reference"]: s["reason"] for s in manifest["skipped"]} == {
-        "../images/plot%201.png": "outside-root", "../data/x.csv": "outside-root",
-        "../../../../etc/passwd": "outside-root"}
+        "../images/plot%201.png": "outside-root",
+        "../data/x.csv": "outside-root",
+        "../../../../etc/passwd": "outside-root",
+    }
 
 
 def test_root_dir_on_the_command_line_takes_the_files_in(jenv, project):
-    done = convert(jenv, f"--NbextPkgBundleExporter.root_dir={project}",
-                   project / "notebooks" / "Résumé 1.ipynb")
+    done = convert(
+        jenv, f"--NbextPkgBundleExporter.root_dir={project}", project / "notebooks" / "Résumé 1.ipynb"
+    )
     assert done.returncode == 0, done.stderr
     names, manifest, data = members(project / "notebooks" / "Résumé 1.zip")
-    assert names == {"Résumé 1/notebooks/Résumé 1.ipynb", "Résumé 1/notebooks/Résumé 1.html",
-                     "Résumé 1/images/plot 1.png", "Résumé 1/data/x.csv",
-                     "Résumé 1/requirements.txt", "Résumé 1/runtime.txt", "Résumé 1/MANIFEST.json"}
+    assert names == {
+        "Résumé 1/notebooks/Résumé 1.ipynb",
+        "Résumé 1/notebooks/Résumé 1.html",
+        "Résumé 1/images/plot 1.png",
+        "Résumé 1/data/x.csv",
+        "Résumé 1/requirements.txt",
+        "Résumé 1/runtime.txt",
+        "Résumé 1/MANIFEST.json",
+    }
     assert data["Résumé 1/images/plot 1.png"] == PNG
     assert manifest["skipped"] == [{"reference": "../../../../etc/passwd", "reason": "outside-root"}]
     assert manifest["notebook"] == "notebooks/Résumé 1.ipynb"
@@ -99,8 +118,9 @@ def test_the_same_bundle_as_the_download(jenv, project, server):
     done = convert(jenv, f"--NbextPkgBundleExporter.root_dir={root}", target / "notebooks" / "Résumé 1.ipynb")
     assert done.returncode == 0, done.stderr
     _, cli_manifest, cli = members(target / "notebooks" / "Résumé 1.zip")
-    response = server.api("GET", "nbext_pkg/bundle/" + url_path("exporter same/notebooks/Résumé 1.ipynb"),
-                          expect=200)
+    response = server.api(
+        "GET", "nbext_pkg/bundle/" + url_path("exporter same/notebooks/Résumé 1.ipynb"), expect=200
+    )
     with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
         served = {n: zf.read(n) for n in zf.namelist()}
     assert set(cli) == set(served)
@@ -120,22 +140,33 @@ def test_bad_input_gets_one_line_and_status_1_and_leaves_no_file(jenv, project):
     before = snapshot(project)
     cases = [
         ([notebooks / "broken.ipynb"], "broken.ipynb is not a notebook nbformat can read: "),
-        ([notebooks / "mine.ipynb"], "mine.zip already exists and is not a bundle nbext_pkg made; "
-                                     "move it away or name the bundle with --output."),
-        (["--NbextPkgBundleExporter.root_dir=/nonexistent", notebooks / "Résumé 1.ipynb"],
-         "The root folder /nonexistent is not a folder."),
-        ([f"--NbextPkgBundleExporter.root_dir={project / 'data'}", notebooks / "Résumé 1.ipynb"],
-         "is not inside the root folder"),
-        ([f"--NbextPkgBundleExporter.root_dir={project}", "--NbextPkg.max_bundle_files=1",
-          notebooks / "Résumé 1.ipynb"],
-         "This bundle would hold 2 files, more than the limit of 1 (c.NbextPkg.max_bundle_files)."),
+        (
+            [notebooks / "mine.ipynb"],
+            "mine.zip already exists and is not a bundle nbext_pkg made; "
+            "move it away or name the bundle with --output.",
+        ),
+        (
+            ["--NbextPkgBundleExporter.root_dir=/nonexistent", notebooks / "Résumé 1.ipynb"],
+            "The root folder /nonexistent is not a folder.",
+        ),
+        (
+            [f"--NbextPkgBundleExporter.root_dir={project / 'data'}", notebooks / "Résumé 1.ipynb"],
+            "is not inside the root folder",
+        ),
+        (
+            [
+                f"--NbextPkgBundleExporter.root_dir={project}",
+                "--NbextPkg.max_bundle_files=1",
+                notebooks / "Résumé 1.ipynb",
+            ],
+            "This bundle would hold 2 files, more than the limit of 1 (c.NbextPkg.max_bundle_files).",
+        ),
     ]
     for args, words in cases:
         done = convert(jenv, *args)
         assert done.returncode == 1, (args, done.stderr)
         ours = [line for line in done.stderr.splitlines() if not line.startswith("[NbConvertApp]")]
-        assert len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: ") and words in ours[0], \
-            done.stderr
+        assert len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: ") and words in ours[0], done.stderr
         assert snapshot(project) == before, f"{args} changed the folder"
 
 
@@ -188,9 +219,19 @@ def test_the_servers_nbconvert_route_gives_the_bundle(server, project):
 
 def test_stdout_gets_the_archives_bytes(jenv, project):
     done = subprocess.run(
-        [jenv.python, "-m", "nbconvert", "--to", "nbext_pkg_bundle", "--stdout",
-         str(project / "notebooks" / "Résumé 1.ipynb")],
-        env=jenv.env, capture_output=True, timeout=120)
+        [
+            jenv.python,
+            "-m",
+            "nbconvert",
+            "--to",
+            "nbext_pkg_bundle",
+            "--stdout",
+            str(project / "notebooks" / "Résumé 1.ipynb"),
+        ],
+        env=jenv.env,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(io.BytesIO(done.stdout)) as zf:
         assert zf.testzip() is None
@@ -227,8 +268,7 @@ def small_disk(tmp_path):
 
 def one_line(done):
     ours = [line for line in done.stderr.splitlines() if not line.startswith("[NbConvertApp]")]
-    assert done.returncode == 1 and len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: "), \
-        done.stderr
+    assert done.returncode == 1 and len(ours) == 1 and ours[0].startswith("nbext_pkg_bundle: "), done.stderr
     return ours[0]
 
 
@@ -266,8 +306,11 @@ def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
     nbformat.write(nb, str(evil / "nb.ipynb"))
     posted = nbformat.v4.new_notebook()
     posted.cells = [nbformat.v4.new_markdown_cell("posted [s](secret.txt)")]
-    response = server.api("POST", "nbconvert/nbext_pkg_bundle", json={
-        "name": f"../{evil.name}/nb.ipynb", "content": json.loads(nbformat.writes(posted))})
+    response = server.api(
+        "POST",
+        "nbconvert/nbext_pkg_bundle",
+        json={"name": f"../{evil.name}/nb.ipynb", "content": json.loads(nbformat.writes(posted))},
+    )
     assert b"SECRET-OUTSIDE" not in response.content
     if server.flavour == "notebook":  # not on notebook 6's event loop (see above)
         assert response.status_code == 500 and b"nbext_pkg/bundle/" in response.content
@@ -278,8 +321,7 @@ def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
         assert b"SECRET-OUTSIDE" not in b"".join(zf.read(n) for n in names)
         assert b"posted" in zf.read("nb/nb.ipynb")
         manifest = json.loads(zf.read("nb/MANIFEST.json"))
-    assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/runtime.txt",
-                     "nb/MANIFEST.json"}
+    assert names == {"nb/nb.ipynb", "nb/nb.html", "nb/requirements.txt", "nb/runtime.txt", "nb/MANIFEST.json"}
     assert manifest["skipped"] == [{"reference": "secret.txt", "reason": "not-looked-for"}]
     assert "files_note" not in manifest
     from urllib.parse import quote
@@ -290,7 +332,16 @@ def test_the_servers_nbconvert_routes_stay_inside_the_root(server):
 
 def test_bundles_get_the_mode_the_umask_allows(jenv, project):
     done = subprocess.run(
-        ["sh", "-c", 'umask 022 && exec "$0" -m nbconvert --to nbext_pkg_bundle "$1"', jenv.python,
-         str(project / "notebooks" / "Résumé 1.ipynb")], env=jenv.env, capture_output=True, timeout=120)
+        [
+            "sh",
+            "-c",
+            'umask 022 && exec "$0" -m nbconvert --to nbext_pkg_bundle "$1"',
+            jenv.python,
+            str(project / "notebooks" / "Résumé 1.ipynb"),
+        ],
+        env=jenv.env,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (project / "notebooks" / "Résumé 1.zip").stat().st_mode & 0o777 == 0o644

@@ -33,6 +33,7 @@ FORMATS = ("zip", "tar", "tar.gz")
 
 # -- making archives -------------------------------------------------------------
 
+
 def zip_bytes(*members, compression=zipfile.ZIP_DEFLATED):
     """members: (name or ZipInfo, data)."""
     sink = io.BytesIO()
@@ -81,8 +82,10 @@ def place(tmp_path):
 
 
 def snapshot(folder):
-    return sorted((str(p.relative_to(folder)), p.is_dir(), p.read_bytes() if p.is_file() else None)
-                  for p in folder.rglob("*"))
+    return sorted(
+        (str(p.relative_to(folder)), p.is_dir(), p.read_bytes() if p.is_file() else None)
+        for p in folder.rglob("*")
+    )
 
 
 def refused(archive, parent, match, limits=extract.DEFAULT_LIMITS, error=Refused, **kwargs):
@@ -95,6 +98,7 @@ def refused(archive, parent, match, limits=extract.DEFAULT_LIMITS, error=Refused
 
 
 # -- real bundles of ours --------------------------------------------------------
+
 
 def make_bundle(tmp_path, fmt, extra_files=None):
     """A bundle made by the pipeline, of a notebook that links data/x.csv and ``extra_files``
@@ -110,8 +114,12 @@ def make_bundle(tmp_path, fmt, extra_files=None):
     nbformat.write(nb, str(root / "nb.ipynb"))
     options = options_mod.Options()
     sink = io.BytesIO()
-    pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(root), options),
-                     asked={"format": fmt, "html": False, "requirements": True}).write(sink)
+    pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=pipeline.local_tree(str(root), options),
+        asked={"format": fmt, "html": False, "requirements": True},
+    ).write(sink)
     path = tmp_path / "in" / f"nb.{fmt}"
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(sink.getvalue())
@@ -134,12 +142,19 @@ def rewrite(path, fmt, change=None, drop=(), add=()):
 def hand_bundle(members, generated, top="nb"):
     """The members of a bundle of ours made by hand: ``members`` (rel, data), all listed,
     and the manifest; ``generated``: names that may be there unlisted, the manifest's among them."""
-    files = [{"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-             for rel, data in members]
-    doc = {"generator": {"name": "nbext_pkg", "version": "0"}, "notebook": members[0][0],
-           "files": files, "skipped": [], "generated": generated}
+    files = [
+        {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for rel, data in members
+    ]
+    doc = {
+        "generator": {"name": "nbext_pkg", "version": "0"},
+        "notebook": members[0][0],
+        "files": files,
+        "skipped": [],
+        "generated": generated,
+    }
     return [(f"{top}/{rel}", data) for rel, data in members] + [
-        (f"{top}/{generated['manifest']}", json.dumps(doc).encode())]
+        (f"{top}/{generated['manifest']}", json.dumps(doc).encode())
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -150,9 +165,10 @@ def test_a_bundle_of_ours_opens_whole_and_matches_its_manifest(tmp_path, place, 
     assert opened.folder == str(place[1] / "nb") and opened.name == "nb"
     # The bundle's top folder is not repeated inside the new one.
     assert {"MANIFEST.json", "data", "nb.ipynb", "requirements.txt"} <= set(os.listdir(opened.folder))
-    on_disk = {str(p.relative_to(opened.folder)): p.read_bytes()
-               for p in (place[1] / "nb").rglob("*") if p.is_file()}
-    assert on_disk == {name[len("nb/"):]: data for name, data in members.items()}
+    on_disk = {
+        str(p.relative_to(opened.folder)): p.read_bytes() for p in (place[1] / "nb").rglob("*") if p.is_file()
+    }
+    assert on_disk == {name[len("nb/") :]: data for name, data in members.items()}
     assert opened.notebooks == ["nb.ipynb"] and opened.files == len(members) and opened.left_out == []
     assert opened.mismatches == []
     listed = json.loads(members["nb/MANIFEST.json"])["files"]
@@ -177,15 +193,18 @@ def test_a_resized_member_says_both_sizes(tmp_path, place):
     path = make_bundle(tmp_path, "zip")
     rewrite(path, "zip", change={"nb/data/x.csv": b"a,b\n"})
     assert extract.extract(str(path), str(place[1])).mismatches == [
-        "data/x.csv has 4 bytes where MANIFEST.json lists 8."]
+        "data/x.csv has 4 bytes where MANIFEST.json lists 8."
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_missing_member_and_an_extra_one_are_mismatches(tmp_path, place, fmt):
     path = make_bundle(tmp_path, fmt)
     rewrite(path, fmt, drop={"nb/data/x.csv"}, add=[("nb/extra.txt", b"slipped in")])
-    expected = ["data/x.csv is listed in MANIFEST.json but missing from the archive.",
-                "extra.txt is in the archive but not listed in MANIFEST.json."]
+    expected = [
+        "data/x.csv is listed in MANIFEST.json but missing from the archive.",
+        "extra.txt is in the archive but not listed in MANIFEST.json.",
+    ]
     assert extract.extract(str(path), str(place[1])).mismatches == expected
     assert extract.verify(str(path)) == expected
 
@@ -193,9 +212,14 @@ def test_a_missing_member_and_an_extra_one_are_mismatches(tmp_path, place, fmt):
 def test_our_manifest_moved_aside_by_a_users_own_is_still_found(tmp_path, place):
     # The user's MANIFEST.json is itself one of ours (from a bundle opened earlier), which
     # lists files this bundle does not hold: it must not be taken for this bundle's.
-    old = json.dumps({"generator": {"name": "nbext_pkg", "version": "0"}, "skipped": [],
-                      "files": [{"path": "gone.txt", "size": 1, "sha256": "0" * 64}],
-                      "generated": {"manifest": "MANIFEST.json"}})
+    old = json.dumps(
+        {
+            "generator": {"name": "nbext_pkg", "version": "0"},
+            "skipped": [],
+            "files": [{"path": "gone.txt", "size": 1, "sha256": "0" * 64}],
+            "generated": {"manifest": "MANIFEST.json"},
+        }
+    )
     path = make_bundle(tmp_path, "zip", extra_files={"MANIFEST.json": old})
     with zipfile.ZipFile(path) as zf:
         assert "nb/MANIFEST.nbext_pkg.json" in zf.namelist()
@@ -211,20 +235,21 @@ def test_every_generated_name_may_be_there_unlisted(place):
     assert extract.verify(str(archive)) == []
     assert extract.extract(str(archive), str(place[1])).mismatches == []
     archive = put(place[0], "other.zip", zip_bytes(*members, ("nb/runtime2.txt", b"python-3.11\n")))
-    assert extract.verify(str(archive)) == [
-        "runtime2.txt is in the archive but not listed in MANIFEST.json."]
+    assert extract.verify(str(archive)) == ["runtime2.txt is in the archive but not listed in MANIFEST.json."]
 
 
 def test_an_archive_not_of_ours_opens_without_a_manifest_and_verify_says_so(place):
     theirs = b'{"generator": {"name": "another-tool"}, "files": []}'
-    archive = put(place[0], "photos.zip", zip_bytes(("a.txt", b"a"), ("b/c.txt", b"c"),
-                                                    ("MANIFEST.json", theirs)))
+    archive = put(
+        place[0], "photos.zip", zip_bytes(("a.txt", b"a"), ("b/c.txt", b"c"), ("MANIFEST.json", theirs))
+    )
     opened = extract.extract(str(archive), str(place[1]))
     assert opened.manifest is None and opened.mismatches == [] and opened.notebooks == []
     assert sorted(os.listdir(opened.folder)) == ["MANIFEST.json", "a.txt", "b"]  # nothing stripped
     assert extract.verify(str(archive)) == [
         "photos.zip holds no manifest made by nbext_pkg (MANIFEST.json), so there is nothing to check "
-        "it against."]
+        "it against."
+    ]
 
 
 def test_verify_names_every_hostile_member_and_checks_the_rest(place):
@@ -234,13 +259,15 @@ def test_verify_names_every_hostile_member_and_checks_the_rest(place):
     archive = put(place[0], "bad.zip", zip_bytes(*members, ("nb/../../evil", b"x"), (link, b"/etc")))
     assert extract.verify(str(archive)) == [
         "The archive's member nb/../../evil climbs out of the folder it would be opened into.",
-        "The archive's member nb/link is a symbolic link, and only files and folders are opened."]
+        "The archive's member nb/link is a symbolic link, and only files and folders are opened.",
+    ]
     assert extract.audit(str(archive)).members == 4
 
 
 def test_verify_of_what_is_not_an_archive(place):
     assert extract.verify(str(put(place[0], "notes.zip", b"just text"))) == [
-        "notes.zip is not a zip, tar or tar.gz archive."]
+        "notes.zip is not a zip, tar or tar.gz archive."
+    ]
 
 
 # -- names that leave the folder, and kinds that are not files ----------------------
@@ -262,8 +289,12 @@ CLIMBERS = [
 def test_names_that_would_leave_the_folder_are_refused(place, fmt, name, rule):
     archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, ("a/ok.txt", b"ok"), (name, b"evil")))
     message = refused(archive, place[1], rule)
-    assert message == f"The archive's member {name} {rule}" + (
-        " (255 bytes)" if "longer" in rule else "") + ", so nothing was opened."
+    assert (
+        message
+        == f"The archive's member {name} {rule}"
+        + (" (255 bytes)" if "longer" in rule else "")
+        + ", so nothing was opened."
+    )
 
 
 def test_a_name_that_climbs_and_comes_back_stays_inside(place):
@@ -303,9 +334,14 @@ def test_tar_members_that_are_not_files_or_folders_are_refused(place, gz, attrs,
     refused(archive, place[1], f"member a/thing {kind}, and only files and folders are opened")
 
 
-@pytest.mark.parametrize("mode, kind", [(stat.S_IFLNK, "is a symbolic link"),
-                                        (stat.S_IFCHR, "is a character device"),
-                                        (stat.S_IFIFO, r"is a FIFO")])
+@pytest.mark.parametrize(
+    "mode, kind",
+    [
+        (stat.S_IFLNK, "is a symbolic link"),
+        (stat.S_IFCHR, "is a character device"),
+        (stat.S_IFIFO, r"is a FIFO"),
+    ],
+)
 def test_zip_members_whose_mode_says_link_or_device_are_refused(place, mode, kind):
     info = zipfile.ZipInfo("a/link")
     info.external_attr = (mode | 0o777) << 16
@@ -336,10 +372,16 @@ def test_a_compression_zipfile_reads_without_a_bound_is_refused(place):
 
 
 def test_not_an_archive_by_content_whatever_its_name(place):
-    refused(put(place[0], "a.zip", b"<html>not a zip</html>"), place[1],
-            r"^a\.zip is not a zip, tar or tar\.gz archive, so nothing was opened\.$")
-    refused(put(place[0], "b.tar.gz", gzip.compress(b"plain text, gzipped" * 50)), place[1],
-            "b.tar.gz is gzip-compressed but holds no tar archive")
+    refused(
+        put(place[0], "a.zip", b"<html>not a zip</html>"),
+        place[1],
+        r"^a\.zip is not a zip, tar or tar\.gz archive, so nothing was opened\.$",
+    )
+    refused(
+        put(place[0], "b.tar.gz", gzip.compress(b"plain text, gzipped" * 50)),
+        place[1],
+        "b.tar.gz is gzip-compressed but holds no tar archive",
+    )
     # And the other way round: a zip by any name opens as one.
     opened = extract.extract(str(put(place[0], "c.tar", zip_bytes(("x.txt", b"x")))), str(place[1]))
     assert os.listdir(opened.folder) == ["x.txt"] and opened.name == "c"
@@ -347,26 +389,31 @@ def test_not_an_archive_by_content_whatever_its_name(place):
 
 def test_a_damaged_archive_is_refused(place):
     whole = tar_bytes(("a/x.bin", os.urandom(200_000)), gz=True)
-    refused(put(place[0], "a.tar.gz", whole[:len(whole) // 2]), place[1], "a.tar.gz is damaged or cut short")
+    refused(put(place[0], "a.tar.gz", whole[: len(whole) // 2]), place[1], "a.tar.gz is damaged or cut short")
 
 
 # -- names that meet on disk ------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("first, second, words", [
-    ("a/Foo.txt", "a/foo.TXT", "differ only in case or Unicode form"),
-    ("a/caf\u00e9.txt", "a/cafe\u0301.txt", "differ only in case or Unicode form"),
-    ("a/Data/x.txt", "a/data/y.txt", "differ only in case or Unicode form"),
-    ("a/b", "a/b/c", "need a/b to be both a file and a folder"),
-    ("a/b/c", "a/b", "need a/b to be both a file and a folder"),
-    ("a/x.txt", "a/x.txt", "holds the member a/x.txt twice"),
-])
+@pytest.mark.parametrize(
+    "first, second, words",
+    [
+        ("a/Foo.txt", "a/foo.TXT", "differ only in case or Unicode form"),
+        ("a/caf\u00e9.txt", "a/cafe\u0301.txt", "differ only in case or Unicode form"),
+        ("a/Data/x.txt", "a/data/y.txt", "differ only in case or Unicode form"),
+        ("a/b", "a/b/c", "need a/b to be both a file and a folder"),
+        ("a/b/c", "a/b", "need a/b to be both a file and a folder"),
+        ("a/x.txt", "a/x.txt", "holds the member a/x.txt twice"),
+    ],
+)
 def test_names_that_meet_on_disk_are_refused(place, fmt, first, second, words):
     archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, (first, b"1"), (second, b"2")))
     refused(archive, place[1], words)
 
 
 # -- limits ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_more_members_than_allowed_are_refused(place, fmt, monkeypatch):
@@ -377,8 +424,9 @@ def test_more_members_than_allowed_are_refused(place, fmt, monkeypatch):
         patched.setattr(extract.zipfile, "ZipFile", None)
         if fmt == "zip":
             refused(archive, place[1], "more members than", Limits(max_files=3))
-    message = refused(archive, place[1], "more members than NbextPkg.open_max_files allows",
-                      Limits(max_files=3))
+    message = refused(
+        archive, place[1], "more members than NbextPkg.open_max_files allows", Limits(max_files=3)
+    )
     assert message.endswith("(3), so nothing was opened.")
     assert extract.extract(str(archive), str(place[1]), limits=Limits(max_files=4)).files == 4
 
@@ -386,14 +434,20 @@ def test_more_members_than_allowed_are_refused(place, fmt, monkeypatch):
 def test_a_zip64_end_record_is_counted_too(place, monkeypatch):
     archive = put(place[0], "a.zip", zip_bytes(*[(str(i), b"") for i in range(0x10000)]))
     monkeypatch.setattr(extract.zipfile, "ZipFile", None)  # refused before zipfile reads the list
-    refused(archive, place[1], r"more members than NbextPkg.open_max_files allows \(65535\)",
-            Limits(max_files=0xFFFF))
+    refused(
+        archive,
+        place[1],
+        r"more members than NbextPkg.open_max_files allows \(65535\)",
+        Limits(max_files=0xFFFF),
+    )
 
 
 def test_a_refusal_keeps_its_sentence_through_pickling():
     error = pickle.loads(pickle.dumps(Refused("The archive's member x is a FIFO")))
-    assert (str(error), error.reason) == ("The archive's member x is a FIFO, so nothing was opened.",
-                                          "The archive's member x is a FIFO")
+    assert (str(error), error.reason) == (
+        "The archive's member x is a FIFO, so nothing was opened.",
+        "The archive's member x is a FIFO",
+    )
 
 
 def test_a_zip_whose_list_of_members_is_too_long_is_refused_before_it_is_read(place):
@@ -406,8 +460,12 @@ def test_a_zip_whose_list_of_members_is_too_long_is_refused_before_it_is_read(pl
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_more_bytes_than_allowed_are_refused(place, fmt):
     archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, ("a/1", b"1" * 600), ("a/2", b"2" * 600)))
-    refused(archive, place[1], r"holds more than 1000 bytes once opened, more than NbextPkg.open_max_bytes",
-            Limits(max_bytes=1000))
+    refused(
+        archive,
+        place[1],
+        r"holds more than 1000 bytes once opened, more than NbextPkg.open_max_bytes",
+        Limits(max_bytes=1000),
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -421,8 +479,8 @@ def test_a_zip_that_lies_about_a_size_is_refused(place):
     content = os.urandom(300_000)
     data = bytearray(zip_bytes(("a/x.bin", content)))
     central = data.find(b"PK\x01\x02")
-    struct.pack_into("<I", data, central + 24, 1000)   # uncompressed size in the central directory
-    struct.pack_into("<I", data, 22, 1000)             # and in the local header
+    struct.pack_into("<I", data, central + 24, 1000)  # uncompressed size in the central directory
+    struct.pack_into("<I", data, 22, 1000)  # and in the local header
     refused(put(place[0], "a.zip", bytes(data)), place[1], "a.zip is damaged or cut short")
 
 
@@ -448,15 +506,20 @@ def test_a_huge_tar_header_is_refused_before_it_is_read_whole(place):
 def test_limits_come_from_the_server_settings():
     settings = NbextPkg(config=Config({"NbextPkg": {"open_max_files": 5, "open_max_ratio": 10.0}}))
     assert extract.limits_from(settings, allow_hidden=True) == Limits(
-        max_files=5, max_bytes=4 * 1024**3, max_ratio=10.0, allow_hidden=True)
+        max_files=5, max_bytes=4 * 1024**3, max_ratio=10.0, allow_hidden=True
+    )
     assert extract.limits_from(NbextPkg()) == Limits()
 
 
 # -- hidden members ------------------------------------------------------------------
 
+
 def test_hidden_members_are_left_out_and_reported_unless_allowed(place):
-    archive = put(place[0], "a.zip", zip_bytes(("a/ok.txt", b"ok"), ("a/.env", b"SECRET=1"),
-                                               ("a/.git/config", b"[core]")))
+    archive = put(
+        place[0],
+        "a.zip",
+        zip_bytes(("a/ok.txt", b"ok"), ("a/.env", b"SECRET=1"), ("a/.git/config", b"[core]")),
+    )
     opened = extract.extract(str(archive), str(place[1]))
     assert opened.left_out == [("a/.env", "hidden"), ("a/.git/config", "hidden")]
     assert os.listdir(opened.folder) == ["ok.txt"] and opened.files == 1
@@ -472,9 +535,20 @@ def test_a_hidden_member_left_out_is_not_missing_from_the_manifest(place):
 
 # -- where it lands, and what a failure leaves --------------------------------------
 
-@pytest.mark.parametrize("name, folder", [("foo.zip", "foo"), ("foo.tar", "foo"), ("foo.tar.gz", "foo"),
-                                          ("foo.TGZ", "foo"), ("foo.bundle", "foo"), (".zip", "archive"),
-                                          ("..foo.zip", "foo"), ("v1.2.zip", "v1.2")])
+
+@pytest.mark.parametrize(
+    "name, folder",
+    [
+        ("foo.zip", "foo"),
+        ("foo.tar", "foo"),
+        ("foo.tar.gz", "foo"),
+        ("foo.TGZ", "foo"),
+        ("foo.bundle", "foo"),
+        (".zip", "archive"),
+        ("..foo.zip", "foo"),
+        ("v1.2.zip", "v1.2"),
+    ],
+)
 def test_the_folder_is_named_after_the_archive(name, folder):
     assert extract.folder_name(f"/some/where/{name}") == folder
 
@@ -488,7 +562,7 @@ def test_the_single_top_folder_is_not_repeated(place):
 
 def test_a_taken_name_gets_a_free_one_and_nothing_is_merged(place):
     archive = put(place[0], "foo.zip", zip_bytes(("foo/a.txt", b"new")))
-    (place[1] / "foo").mkdir()                      # empty: os.rename would replace it
+    (place[1] / "foo").mkdir()  # empty: os.rename would replace it
     (place[1] / "foo-1").write_text("somebody's file")
     opened = extract.extract(str(archive), str(place[1]))
     assert opened.name == "foo-2" and os.listdir(opened.folder) == ["a.txt"]
@@ -499,8 +573,13 @@ def test_a_taken_name_gets_a_free_one_and_nothing_is_merged(place):
 def test_an_exact_name_that_is_taken_is_refused(place):
     archive = put(place[0], "foo.zip", zip_bytes(("foo/a.txt", b"new")))
     (place[1] / "target").mkdir()
-    refused(archive, place[1], "target already exists, and an archive is never opened into an existing "
-            "folder", name="target", exact=True)
+    refused(
+        archive,
+        place[1],
+        "target already exists, and an archive is never opened into an existing folder",
+        name="target",
+        exact=True,
+    )
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b", "a\x00b"])
@@ -625,7 +704,7 @@ def dead_pid():
 def test_temporary_folders_of_dead_runs_are_swept(place):
     host = extract._host()
     dead = place[1] / f".nbext_pkg-open-{host}-{dead_pid()}-0123456789abcdef"
-    alive = place[1] / f".nbext_pkg-open-{host}-1-0123456789abcdef"           # pid 1 lives
+    alive = place[1] / f".nbext_pkg-open-{host}-1-0123456789abcdef"  # pid 1 lives
     elsewhere = place[1] / f".nbext_pkg-open-other_host-{dead_pid()}-0123456789abcdef"
     for folder in (dead, alive, elsewhere):
         (folder / "half").mkdir(parents=True)
@@ -655,8 +734,10 @@ def test_files_get_default_modes_never_the_archives(place):
     tar_info, _ = tar_member("a/run.sh", b"#!/bin/sh\n", mode=0o6777, mtime=1_000_000_000)
     umask = os.umask(0o022)
     try:
-        for name, data in (("z.zip", zip_bytes((info, b"#!/bin/sh\n"))),
-                           ("t.tar", tar_bytes((tar_info, b"#!/bin/sh\n")))):
+        for name, data in (
+            ("z.zip", zip_bytes((info, b"#!/bin/sh\n"))),
+            ("t.tar", tar_bytes((tar_info, b"#!/bin/sh\n"))),
+        ):
             opened = extract.extract(str(put(place[0], name, data)), str(place[1]))
             mode = os.stat(os.path.join(opened.folder, "run.sh")).st_mode
             assert stat.S_IMODE(mode) == 0o644, oct(mode)
@@ -668,14 +749,16 @@ def test_files_get_default_modes_never_the_archives(place):
 # -- what an attack found: names deep enough to cost quadratic memory, headers kept whole,
 #    folders too deep to remove by recursion, manifests too deep to parse --------------
 
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_member_too_deep_is_refused_before_its_folders_cost_anything(place, fmt):
     deep = "a/" * (extract.MAX_DEPTH + 1) + "f"
     archive = put(place[0], f"deep.{fmt}", archive_bytes(fmt, ("ok.txt", b"ok"), (deep, b"x")))
     refused(archive, place[1], f"more than {extract.MAX_DEPTH} folders deep")
     fine = "a/" * (extract.MAX_DEPTH - 1) + "f"
-    opened = extract.extract(str(put(place[0], f"fine.{fmt}", archive_bytes(fmt, (fine, b"x")))),
-                             str(place[1]))
+    opened = extract.extract(
+        str(put(place[0], f"fine.{fmt}", archive_bytes(fmt, (fine, b"x")))), str(place[1])
+    )
     assert os.path.exists(os.path.join(opened.folder, fine[2:]))  # (its one top folder taken off)
 
 
@@ -743,8 +826,9 @@ def test_a_manifest_too_deep_to_parse_is_not_ours_and_no_traceback(place):
 
 def test_a_folder_that_cannot_be_written_is_said_so(monkeypatch, place):
     archive = put(place[0], "a.zip", zip_bytes(("a/x.txt", b"x")))
-    monkeypatch.setattr(extract, "_make_temp", lambda parent: (_ for _ in ()).throw(
-        PermissionError(errno.EACCES, "denied")))
+    monkeypatch.setattr(
+        extract, "_make_temp", lambda parent: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied"))
+    )
     with pytest.raises(extract.NotWritable, match="cannot be written to"):
         extract.extract(str(archive), str(place[1]))
 
@@ -758,5 +842,4 @@ def test_the_archive_is_opened_as_the_file_located_never_a_fifo_or_a_swapped_fil
     other = put(place[0], "other.zip", zip_bytes(("b/y.txt", b"y")))
     located = os.stat(good)
     os.replace(other, good)  # swapped between the look and the open
-    refused(good, place[1], "could not be read", error=OpenFailed,
-            expect=(located.st_dev, located.st_ino))
+    refused(good, place[1], "could not be read", error=OpenFailed, expect=(located.st_dev, located.st_ino))

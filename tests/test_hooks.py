@@ -47,8 +47,10 @@ def test_bundlerextension_enable_and_disable(jenv):
 
 
 def test_importing_the_package_imports_no_server_code():
-    code = ("import sys, nbext_pkg; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('notebook', 'tornado')))")
+    code = (
+        "import sys, nbext_pkg; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('notebook', 'tornado')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -136,13 +138,30 @@ def build_wheel(tmp_path):
     import shutil
 
     source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "*.egg-info", "test-artifacts", "__pycache__", ".*_cache", "demo"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "*.egg-info", "test-artifacts", "__pycache__", ".*_cache", "demo"
+        ),
+    )
     out = tmp_path / "wheel"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(out), str(source)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return next(out.glob("nbext_pkg-*.whl"))
 
@@ -155,14 +174,18 @@ def test_wheel_carries_static_files_and_enabling_config(tmp_path):
         for source in STATIC.iterdir():
             assert data + f"share/jupyter/nbextensions/nbext_pkg/{source.name}" in names
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/tree.d/nbext_pkg.json")) == {
-            "load_extensions": {"nbext_pkg/tree": True}}
+            "load_extensions": {"nbext_pkg/tree": True}
+        }
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/notebook.d/nbext_pkg.json")) == {
             "load_extensions": {"nbext_pkg/notebook": True},
-            "bundlerextensions": {"nbext_pkg_bundle": BUNDLER}}
+            "bundlerextensions": {"nbext_pkg_bundle": BUNDLER},
+        }
         assert json.loads(zf.read(data + "etc/jupyter/jupyter_notebook_config.d/nbext_pkg.json")) == {
-            "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}}
+            "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}
+        }
         assert json.loads(zf.read(data + "etc/jupyter/jupyter_server_config.d/nbext_pkg.json")) == {
-            "ServerApp": {"jpserver_extensions": {"nbext_pkg": True}}}
+            "ServerApp": {"jpserver_extensions": {"nbext_pkg": True}}
+        }
 
 
 def test_pip_install_alone_turns_everything_on(tmp_path):
@@ -172,7 +195,9 @@ def test_pip_install_alone_turns_everything_on(tmp_path):
     python = overlay_venv(tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-installed", str(wheel)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     jenv = JupyterEnv(tmp_path / "env", python=str(python))
     jenv.env["JUPYTER_PREFER_ENV_PATH"] = "1"
@@ -213,7 +238,8 @@ def test_nbclassic_commands_set_everything_up(jenv, tmp_path, symlink):
     installed = jenv.data_dir / "nbextensions" / "nbext_pkg"
     assert installed.is_symlink() == symlink
     assert read_json(jenv.config_dir / "nbconfig" / "notebook.json")["bundlerextensions"] == {
-        "nbext_pkg_bundle": BUNDLER}
+        "nbext_pkg_bundle": BUNDLER
+    }
     (tmp_path / "root").mkdir()
     assert_everything_on(NotebookServer(jenv, tmp_path / "root", flavour="nbclassic"))
     jenv.jupyter("nbclassic-bundlerextension", "disable", "--py", "nbext_pkg", "--user")

@@ -66,8 +66,11 @@ def run(server, kernel_id, code, runtime_dir=None):
     out = []
     try:
         client.wait_for_ready(timeout=60)
-        reply = client.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
-            m["content"]["text"]) if m["msg_type"] == "stream" else None)
+        reply = client.execute_interactive(
+            code,
+            timeout=60,
+            output_hook=lambda m: out.append(m["content"]["text"]) if m["msg_type"] == "stream" else None,
+        )
     finally:
         client.stop_channels()
     return reply["content"], "".join(out)
@@ -115,17 +118,24 @@ def pid_alive(pid):
 
 
 def pool_server(jupyter_env, root, flavour, pool, *extra):
-    return NotebookServer(jupyter_env, root, flavour=flavour, extra_args=[
-        f"--NbextPkg.kernel_pool={json.dumps(pool)}", *extra]).start()
+    return NotebookServer(
+        jupyter_env, root, flavour=flavour, extra_args=[f"--NbextPkg.kernel_pool={json.dumps(pool)}", *extra]
+    ).start()
 
 
 @pytest.fixture(scope="module")
 def warm(jupyter_env, notebook_root, flavour):
     """A pool of one python3 kernel, refilled half a second after a claim, with the idle
     culler culling every second."""
-    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 1},
-                      "--NbextPkg.kernel_pool_refill_delay=0.5",
-                      "--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1")
+    srv = pool_server(
+        jupyter_env,
+        notebook_root,
+        flavour,
+        {"python3": 1},
+        "--NbextPkg.kernel_pool_refill_delay=0.5",
+        "--MappingKernelManager.cull_idle_timeout=2",
+        "--MappingKernelManager.cull_interval=1",
+    )
     yield srv
     srv.stop()
 
@@ -161,10 +171,17 @@ def test_a_claimed_kernel_is_what_a_fresh_one_would_be(warm, folder):
     where = os.path.realpath(warm.root / folder)
     # The move ran in the kernel: the server's own working directory is where it started.
     assert os.readlink(f"/proc/{warm.proc.pid}/cwd") == os.path.realpath(warm.root)
-    session_names = None if warm.flavour == "notebook" else (  # notebook 6 sets none
-        str(warm.root / claimed_path), str(warm.root / fresh_path))
-    assert_alike(probe(warm, claimed["kernel"]["id"]), probe(warm, fresh["kernel"]["id"]), where,
-                 session_names)
+    session_names = (
+        None
+        if warm.flavour == "notebook"
+        else (  # notebook 6 sets none
+            str(warm.root / claimed_path),
+            str(warm.root / fresh_path),
+        )
+    )
+    assert_alike(
+        probe(warm, claimed["kernel"]["id"]), probe(warm, fresh["kernel"]["id"]), where, session_names
+    )
 
     # Restarting the claimed kernel is an ordinary restart: same folder, same session name.
     warm.api("POST", f"api/kernels/{claimed['kernel']['id']}/restart", expect=200)
@@ -235,26 +252,36 @@ def test_a_pooled_kernel_killed_from_outside_is_replaced(warm, folder):
     assert probe(warm, session["kernel"]["id"])[0] == 1
 
 
-def test_kernelspecs_the_pool_cannot_serve_are_refused_and_the_server_serves(jupyter_env, notebook_root,
-                                                                              flavour, tmp_path):
+def test_kernelspecs_the_pool_cannot_serve_are_refused_and_the_server_serves(
+    jupyter_env, notebook_root, flavour, tmp_path
+):
     bash = jupyter_env.data_dir / "kernels" / "nbext-not-python"
     bash.mkdir(parents=True, exist_ok=True)
-    (bash / "kernel.json").write_text(json.dumps({"argv": ["bash", "-c", "sleep 60"], "display_name": "B",
-                                                  "language": "bash"}))
-    srv = pool_server(jupyter_env, notebook_root, flavour, {"python3": 1, "nbext-no-such-kernel": 1,
-                                                            "nbext-not-python": 1, BROKEN_KERNEL: 1},
-                      "--NbextPkg.kernel_pool_refill_delay=0.1")
+    (bash / "kernel.json").write_text(
+        json.dumps({"argv": ["bash", "-c", "sleep 60"], "display_name": "B", "language": "bash"})
+    )
+    srv = pool_server(
+        jupyter_env,
+        notebook_root,
+        flavour,
+        {"python3": 1, "nbext-no-such-kernel": 1, "nbext-not-python": 1, BROKEN_KERNEL: 1},
+        "--NbextPkg.kernel_pool_refill_delay=0.1",
+    )
     try:
         wait_ready(srv)
-        status = wait_until(lambda: (s := pool_status(srv)["kernels"]) and s[BROKEN_KERNEL]["refused"] and s,
-                            60, "the broken kernelspec to be given up")
+        status = wait_until(
+            lambda: (s := pool_status(srv)["kernels"]) and s[BROKEN_KERNEL]["refused"] and s,
+            60,
+            "the broken kernelspec to be given up",
+        )
         assert "no kernelspec of that name" in status["nbext-no-such-kernel"]["refused"]
         assert "only Python kernels" in status["nbext-not-python"]["refused"]
         assert "did not start three times" in status[BROKEN_KERNEL]["refused"]
         log = srv.log_text()
         for name in ("nbext-no-such-kernel", "nbext-not-python", BROKEN_KERNEL):
-            assert (f"no warm kernels for '{name}'" in log
-                    or f"warm '{name}' kernel did not start" in log), name
+            assert f"no warm kernels for '{name}'" in log or f"warm '{name}' kernel did not start" in log, (
+                name
+            )
         # The server serves, and New notebook with the broken kernel fails as it would without a pool.
         path = new_notebook(srv, "plain", "refused.ipynb")
         session, how = start_session(srv, path)
@@ -302,8 +329,12 @@ def test_a_pooled_kernel_someone_used_is_not_handed_out_as_it_is(warm, folder):
 def test_a_pooled_kernels_id_cannot_be_taken_through_the_stock_route(warm, folder):
     pooled = wait_ready(warm)[0]
     path = new_notebook(warm, folder, "stock id.ipynb")
-    body = {"path": path, "type": "notebook", "name": "stock id.ipynb",
-            "kernel": {"name": "python3", "id": pooled["kernel_id"]}}
+    body = {
+        "path": path,
+        "type": "notebook",
+        "name": "stock id.ipynb",
+        "kernel": {"name": "python3", "id": pooled["kernel_id"]},
+    }
     response = warm.api("POST", "api/sessions", json=body)
     if warm.flavour == "nbclassic":  # jupyter_server starts a kernel under the id it is given
         assert response.status_code == 409, response.text
@@ -312,11 +343,18 @@ def test_a_pooled_kernels_id_cannot_be_taken_through_the_stock_route(warm, folde
     assert [k["kernel_id"] for k in ready_kernels(warm)] == [pooled["kernel_id"]]
 
 
-@pytest.mark.parametrize("body", [
-    {"path": 5}, {"path": ""}, {"path": "x.ipynb", "kernel": "python3"},
-    {"path": "x.ipynb", "kernel": {"name": 3}}, {"path": "x.ipynb", "name": {"a": 1}},
-    {"path": "x.ipynb", "type": ["notebook"]}, [1, 2],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"path": 5},
+        {"path": ""},
+        {"path": "x.ipynb", "kernel": "python3"},
+        {"path": "x.ipynb", "kernel": {"name": 3}},
+        {"path": "x.ipynb", "name": {"a": 1}},
+        {"path": "x.ipynb", "type": ["notebook"]},
+        [1, 2],
+    ],
+)
 def test_the_session_route_refuses_malformed_bodies_with_a_sentence(warm, body):
     before = {k["kernel_id"] for k in wait_ready(warm)}
     response = warm.api("POST", ROUTE, json=body)
@@ -338,13 +376,17 @@ def test_a_warm_kernel_past_its_age_is_replaced_by_a_fresh_one(jupyter_env, note
         srv.stop()
 
 
-
 def test_a_claim_on_jupyter_server_with_pending_kernels(jupyter_env, tmp_path):
     """jupyter_server's use_pending_kernels (its kernel starts are not waited for): the claimed kernel
     is moved all the same, and when it dies the server notices and drops it, as it does its own."""
-    srv = pool_server(jupyter_env, tmp_path, "nbclassic", {"python3": 1},
-                      "--AsyncMultiKernelManager.use_pending_kernels=True",
-                      "--KernelRestarter.restart_limit=0")
+    srv = pool_server(
+        jupyter_env,
+        tmp_path,
+        "nbclassic",
+        {"python3": 1},
+        "--AsyncMultiKernelManager.use_pending_kernels=True",
+        "--KernelRestarter.restart_limit=0",
+    )
     try:
         wait_ready(srv)
         (tmp_path / "pending").mkdir()
@@ -352,15 +394,21 @@ def test_a_claim_on_jupyter_server_with_pending_kernels(jupyter_env, tmp_path):
         fresh, _ = start_session(srv, new_notebook(srv, "pending", "fresh.ipynb"), route="api/sessions")
         _, out = run(srv, fresh["kernel"]["id"], "import os; print(os.getpid())")
         os.kill(int(out), signal.SIGKILL)
-        wait_until(lambda: fresh["kernel"]["id"] not in {k["id"] for k in srv.kernels()}, 60,
-                   "the server to drop its own dead kernel")
+        wait_until(
+            lambda: fresh["kernel"]["id"] not in {k["id"] for k in srv.kernels()},
+            60,
+            "the server to drop its own dead kernel",
+        )
         session, how = start_session(srv, new_notebook(srv, "pending", "p.ipynb"))
         assert how == "warm"
         count, facts = probe(srv, session["kernel"]["id"])
         assert count == 1 and facts["cwd"] == os.path.realpath(tmp_path / "pending")
         content, out = run(srv, session["kernel"]["id"], "import os; print(os.getpid())")
         os.kill(int(out), signal.SIGKILL)
-        wait_until(lambda: session["kernel"]["id"] not in {k["id"] for k in srv.kernels()}, 60,
-                   "the server to drop the dead kernel")
+        wait_until(
+            lambda: session["kernel"]["id"] not in {k["id"] for k in srv.kernels()},
+            60,
+            "the server to drop the dead kernel",
+        )
     finally:
         srv.stop()

@@ -9,7 +9,7 @@ from harness import NotebookServer
 
 from nbext_pkg.page_speed import installed_key, remembered
 
-FANCY = r'''
+FANCY = r"""
 import os
 
 from nbconvert.exporters import Exporter
@@ -23,7 +23,7 @@ class FancyExporter(Exporter):
         super().__init__(*args, **kwargs)
         with open(os.environ["NBEXT_FANCY_MADE"], "a") as f:  # one line per instance made
             f.write("x\n")
-'''
+"""
 
 
 def test_the_answer_is_kept_until_the_key_changes_and_handed_out_as_a_copy():

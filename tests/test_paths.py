@@ -74,9 +74,7 @@ CASES = [
     pytest.param("", "./data/../a.txt", False, False, ["a.txt"], id="lexical-dots"),
     pytest.param("", "data", False, False, DATA_FILES, id="folder"),
     pytest.param("", "data/", False, False, DATA_FILES, id="folder-slash"),
-    pytest.param(
-        "", "data", False, True, sorted(DATA_FILES + ["data/.hidden.csv"]), id="folder-hid"
-    ),
+    pytest.param("", "data", False, True, sorted(DATA_FILES + ["data/.hidden.csv"]), id="folder-hid"),
     pytest.param(
         "",
         "data_link",
@@ -92,9 +90,7 @@ CASES = [
     pytest.param("", "../root/a.txt", False, False, "outside-root", id="dotdot-comes-back"),
     pytest.param("", "../outside/x.txt", False, False, "outside-root", id="dotdot"),
     pytest.param("sub", "../../outside/x.txt", False, False, "outside-root", id="dotdot-from-sub"),
-    pytest.param(
-        "", "../root_evil/secret.ipynb", False, False, "outside-root", id="sibling-prefix"
-    ),
+    pytest.param("", "../root_evil/secret.ipynb", False, False, "outside-root", id="sibling-prefix"),
     pytest.param("", "/etc/passwd", False, False, "outside-root", id="absolute"),
     pytest.param("", "/etc/passwd", True, False, "outside-root", id="absolute-root-relative"),
     pytest.param("", "a\x00.txt", False, False, "outside-root", id="nul"),
@@ -104,9 +100,7 @@ CASES = [
     pytest.param("", "data/link_out", False, False, "symlink-outside-root", id="link-to-etc"),
     pytest.param("", "out_dir/x.txt", False, False, "symlink-outside-root", id="through-out-link"),
     pytest.param("", "out_dir", False, False, "symlink-outside-root", id="folder-link-out"),
-    pytest.param(
-        "", "evil_link", False, False, "symlink-outside-root", id="link-to-sibling-prefix"
-    ),
+    pytest.param("", "evil_link", False, False, "symlink-outside-root", id="link-to-sibling-prefix"),
     pytest.param("", "loop_a", False, False, "unreadable", id="symlink-loop"),
     pytest.param("", ".git/config", False, False, "hidden", id="hidden-folder"),
     pytest.param("", "data/.hidden.csv", False, False, "hidden", id="hidden-file"),
@@ -117,9 +111,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("notebook_dir", "path", "root_relative", "allow_hidden", "expected"), CASES
-)
+@pytest.mark.parametrize(("notebook_dir", "path", "root_relative", "allow_hidden", "expected"), CASES)
 def test_resolve(root, notebook_dir, path, root_relative, allow_hidden, expected):
     result = resolve(str(root), notebook_dir, path, root_relative, allow_hidden=allow_hidden)
     if isinstance(expected, str):
@@ -292,9 +284,7 @@ def test_resolve_never_leaves_the_root(reference, links, notebook_dir, root_rela
                 LINKS[name] if LINKS[name].startswith("/") else f"../{LINKS[name]}",
                 root / "a" / f"l_{name}",
             )
-        result = resolve(
-            str(root), notebook_dir, reference, root_relative, allow_hidden=allow_hidden
-        )
+        result = resolve(str(root), notebook_dir, reference, root_relative, allow_hidden=allow_hidden)
         event(result.reason if isinstance(result, Skip) else f"files: {min(len(result), 2)}")
         if isinstance(result, Skip):
             assert result.reason in REASONS[:5]

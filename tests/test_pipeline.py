@@ -124,8 +124,18 @@ def m_delete(root, outside, rel, contents):
         _victim(root, rel)
 
 
-MUTATIONS = [m_link_out, m_parent_link_out, m_folder, m_fifo, m_socket, m_shrink, m_grow,
-             m_rewrite, m_rename_over, m_delete]
+MUTATIONS = [
+    m_link_out,
+    m_parent_link_out,
+    m_folder,
+    m_fifo,
+    m_socket,
+    m_shrink,
+    m_grow,
+    m_rewrite,
+    m_rename_over,
+    m_delete,
+]
 
 
 class Recorder:
@@ -160,16 +170,20 @@ def members(data, fmt):
 @given(
     fmt=st.sampled_from(options_mod.FORMATS),
     html=st.booleans(),
-    changes=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(MUTATIONS),
-                               st.sampled_from(FILES)), min_size=1, max_size=3),
+    changes=st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(MUTATIONS), st.sampled_from(FILES)),
+        min_size=1,
+        max_size=3,
+    ),
 )
 def test_a_tree_that_changes_during_the_download_never_leaks_and_never_breaks(fmt, html, changes):
     with tempfile.TemporaryDirectory() as base:
         root, outside, contents = build(Path(base))
         options = options_mod.Options()
         tree = pipeline.local_tree(str(root), options)
-        bundle = pipeline.prepare("nb.ipynb", options, tree=tree,
-                                  asked={"format": fmt, "html": html, "requirements": False})
+        bundle = pipeline.prepare(
+            "nb.ipynb", options, tree=tree, asked={"format": fmt, "html": html, "requirements": False}
+        )
         planned = {m.arcname: m for m in bundle.plan.files}
         pending = sorted(changes, key=lambda change: change[0])
         count = [0]
@@ -208,9 +222,9 @@ def test_a_tree_that_changes_during_the_download_never_leaks_and_never_breaks(fm
         listed = {f["path"]: f for f in manifest["files"]}
         skipped = {s["reference"]: s["reason"] for s in manifest["skipped"]}
         for name, data in found.items():
-            rel = planned[name[len("nb/"):]].rel
+            rel = planned[name[len("nb/") :]].rel
             assert data in contents[rel], f"{name} is not a copy of a file that was inside the root"
-            entry = listed[name[len("nb/"):]]
+            entry = listed[name[len("nb/") :]]
             assert entry["size"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
         for arcname in planned:
             assert (f"nb/{arcname}" in found) != (arcname in skipped), arcname
@@ -238,17 +252,20 @@ def attack_tree(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("path, status, words", [
-    ("../root_evil/nb.ipynb", 404, "is outside the server's root"),
-    ("sub/../../root_evil/nb.ipynb", 404, "is outside the server's root"),
-    ("/etc/passwd", 404, "is outside the server's root"),
-    ("out.ipynb", 404, "leads outside the server's root through a symbolic link"),
-    (".hidden/nb.ipynb", 404, "is hidden"),
-    ("to-hidden.ipynb", 404, "leads to a hidden file"),
-    ("nope.ipynb", 404, "No such notebook: nope.ipynb"),
-    ("fifo.ipynb", 400, "is not a notebook"),
-    ("sub", 400, "is not a notebook"),
-])
+@pytest.mark.parametrize(
+    "path, status, words",
+    [
+        ("../root_evil/nb.ipynb", 404, "is outside the server's root"),
+        ("sub/../../root_evil/nb.ipynb", 404, "is outside the server's root"),
+        ("/etc/passwd", 404, "is outside the server's root"),
+        ("out.ipynb", 404, "leads outside the server's root through a symbolic link"),
+        (".hidden/nb.ipynb", 404, "is hidden"),
+        ("to-hidden.ipynb", 404, "leads to a hidden file"),
+        ("nope.ipynb", 404, "No such notebook: nope.ipynb"),
+        ("fifo.ipynb", 400, "is not a notebook"),
+        ("sub", 400, "is not a notebook"),
+    ],
+)
 def test_the_notebook_obeys_the_rules_of_its_files(attack_tree, path, status, words):
     options = options_mod.Options()
     with pytest.raises(pipeline.NotBundled) as raised:
@@ -260,8 +277,7 @@ def test_a_notebook_linked_inside_the_root_is_bundled_under_its_own_name(attack_
     options = options_mod.Options()
     tree = pipeline.local_tree(str(attack_tree), options)
     sink = io.BytesIO()
-    pipeline.prepare("in.ipynb", options, tree=tree,
-                     asked={"html": False, "requirements": False}).write(sink)
+    pipeline.prepare("in.ipynb", options, tree=tree, asked={"html": False, "requirements": False}).write(sink)
     with zipfile.ZipFile(sink) as zf:
         assert sorted(zf.namelist()) == ["in/MANIFEST.json", "in/in.ipynb"]
         assert zf.read("in/in.ipynb") == (attack_tree / "sub" / "ok.ipynb").read_bytes()
@@ -271,8 +287,12 @@ def test_images_are_embedded_up_to_the_budget_then_linked(tmp_path):
     png = b"\x89PNG\r\n\x1a\n" + os.urandom(1024 * 1024)
     (tmp_path / "big.png").write_bytes(png)
     (tmp_path / "small.png").write_bytes(PNG)
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "![b](big.png)\n" * 10 + "![s](small.png)")]), str(tmp_path / "nb.ipynb"))
+    nbformat.write(
+        nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell("![b](big.png)\n" * 10 + "![s](small.png)")]
+        ),
+        str(tmp_path / "nb.ipynb"),
+    )
     options = options_mod.Options(embed_total_bytes=3 * len(png) + 1000)
     tree = pipeline.local_tree(str(tmp_path), options)
     sink = io.BytesIO()
@@ -288,40 +308,53 @@ def test_images_are_embedded_up_to_the_budget_then_linked(tmp_path):
 
 def test_more_references_than_a_plan_takes_are_told(tmp_path):
     many = " ".join(f"[m](m{i}.txt)" for i in range(pipeline.MAX_REFERENCES + 5))
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(many)]),
-                   str(tmp_path / "nb.ipynb"))
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(many)]), str(tmp_path / "nb.ipynb")
+    )
     options = options_mod.Options()
-    bundle = pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options),
-                              asked={"html": False, "requirements": False})
+    bundle = pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=pipeline.local_tree(str(tmp_path), options),
+        asked={"html": False, "requirements": False},
+    )
     bundle.discard()
     assert bundle.plan.skipped[-1] == {"reference": "5 more references", "reason": "limit"}
     assert len(bundle.plan.skipped) == pipeline.MAX_REFERENCES + 1
 
 
 def test_undecodable_names_in_references_never_cost_the_manifest(tmp_path):
-    raw = json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("[odd](PLACEHOLDER.txt)")])))
+    raw = json.loads(
+        nbformat.writes(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[odd](PLACEHOLDER.txt)")])
+        )
+    )
     text = json.dumps(raw).replace("PLACEHOLDER", "caf\\udce9")  # a lone surrogate, as JSON allows
     (tmp_path / "nb.ipynb").write_text(text)
     options = options_mod.Options()
     sink = io.BytesIO()
-    pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options),
-                     asked={"html": False, "requirements": False}).write(sink)
+    pipeline.prepare(
+        "nb.ipynb",
+        options,
+        tree=pipeline.local_tree(str(tmp_path), options),
+        asked={"html": False, "requirements": False},
+    ).write(sink)
     with zipfile.ZipFile(sink) as zf:
         manifest = json.loads(zf.read("nb/MANIFEST.json"))
     assert manifest["skipped"] == [{"reference": "caf\udce9.txt", "reason": "missing"}]
 
 
-def test_a_repeat_bundle_is_not_read_or_rendered_again_until_an_embedded_image_changes(
-        tmp_path, monkeypatch):
+def test_a_repeat_bundle_is_not_read_or_rendered_again_until_an_embedded_image_changes(tmp_path, monkeypatch):
     import base64
     import uuid
 
     from nbext_pkg.bundlers import render
 
     (tmp_path / "pic.png").write_bytes(PNG)
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        f"![p](pic.png) {uuid.uuid4()}")]), str(tmp_path / "nb.ipynb"))
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"![p](pic.png) {uuid.uuid4()}")]),
+        str(tmp_path / "nb.ipynb"),
+    )
     calls = []
     for name in ("read", "render"):
         real = getattr(render.Session, name)
@@ -335,8 +368,9 @@ def test_a_repeat_bundle_is_not_read_or_rendered_again_until_an_embedded_image_c
     def bundle(fmt="zip"):
         options = options_mod.Options()
         sink = io.BytesIO()
-        pipeline.prepare("nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options),
-                         asked={"format": fmt}).write(sink)
+        pipeline.prepare(
+            "nb.ipynb", options, tree=pipeline.local_tree(str(tmp_path), options), asked={"format": fmt}
+        ).write(sink)
         calls.append("done")
         return sink.getvalue()
 

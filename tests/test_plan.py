@@ -25,10 +25,12 @@ def names(plan):
 def test_generated_members_move_aside_for_the_users_own_files(tmp_path):
     for name in ("requirements.txt", "MANIFEST.json", "nb.html", "nb.nbext_pkg.html"):
         (tmp_path / name).write_text(name)
-    plan = make_plan(notebook("[r](requirements.txt) [m](MANIFEST.json) [h](nb.html) "
-                              "[h2](nb.nbext_pkg.html)"), "nb.ipynb", str(tmp_path))
-    assert names(plan) == ["MANIFEST.json", "nb.html", "nb.ipynb", "nb.nbext_pkg.html",
-                           "requirements.txt"]
+    plan = make_plan(
+        notebook("[r](requirements.txt) [m](MANIFEST.json) [h](nb.html) [h2](nb.nbext_pkg.html)"),
+        "nb.ipynb",
+        str(tmp_path),
+    )
+    assert names(plan) == ["MANIFEST.json", "nb.html", "nb.ipynb", "nb.nbext_pkg.html", "requirements.txt"]
     assert plan.requirements_arcname == "requirements.nbext_pkg.txt"
     assert plan.manifest_arcname == "MANIFEST.nbext_pkg.json"
     assert plan.html_arcname == "nb.nbext_pkg-2.html"
@@ -40,15 +42,21 @@ def test_without_collisions_the_generated_names_are_the_usual_ones(tmp_path):
     (tmp_path / "sub" / "requirements.txt").write_text("x")
     plan = make_plan(notebook("[r](sub/requirements.txt)"), "nb.ipynb", str(tmp_path))
     assert (plan.html_arcname, plan.requirements_arcname, plan.manifest_arcname) == (
-        "nb.html", "requirements.txt", "MANIFEST.json")
+        "nb.html",
+        "requirements.txt",
+        "MANIFEST.json",
+    )
 
 
-@pytest.mark.parametrize("raw, safe", [
-    ("a\\..\\..\\evil.txt", "a_.._.._evil.txt"),
-    ("C:evil.txt", "C_evil.txt"),
-    ("caf\udce9.txt", "caf\ufffd.txt"),
-    ("ok/na me ü.txt", "ok/na me ü.txt"),
-])
+@pytest.mark.parametrize(
+    "raw, safe",
+    [
+        ("a\\..\\..\\evil.txt", "a_.._.._evil.txt"),
+        ("C:evil.txt", "C_evil.txt"),
+        ("caf\udce9.txt", "caf\ufffd.txt"),
+        ("ok/na me ü.txt", "ok/na me ü.txt"),
+    ],
+)
 def test_member_names_are_safe_on_every_extractor(raw, safe):
     assert safe_name(raw) == safe
 
@@ -103,9 +111,11 @@ def test_each_folder_is_listed_once_whatever_names_it(tmp_path, monkeypatch):
     folder is read once, which is what makes planning linear in the tree's size."""
     total = deep_tree(tmp_path, 300)
     calls = counting_scandir(monkeypatch)
-    plan = make_plan(notebook("[deep](deep) [again](./deep/)", include=["deep/**", "**/*.txt",
-                                                                        "deep/*/*.txt"]),
-                     "nb.ipynb", str(tmp_path))
+    plan = make_plan(
+        notebook("[deep](deep) [again](./deep/)", include=["deep/**", "**/*.txt", "deep/*/*.txt"]),
+        "nb.ipynb",
+        str(tmp_path),
+    )
     assert len(plan.files) == total
     assert len(calls) == 301  # the root and the 300 folders below it, once each
 
@@ -115,8 +125,7 @@ def test_wide_folders_are_listed_once_too(tmp_path, monkeypatch):
     for i in range(3000):
         (tmp_path / "many" / f"{i:05}.csv").write_text("1")
     calls = counting_scandir(monkeypatch)
-    plan = make_plan(notebook("[m](many)", include=["many/**", "many/*.csv"]), "nb.ipynb",
-                     str(tmp_path))
+    plan = make_plan(notebook("[m](many)", include=["many/**", "many/*.csv"]), "nb.ipynb", str(tmp_path))
     assert len(plan.files) == 3000 and len(calls) == 1
 
 
@@ -170,15 +179,15 @@ def test_a_folder_mounted_inside_itself_is_walked_once(tmp_path):
 
     (tmp_path / "a" / "b" / "loop").mkdir(parents=True)
     (tmp_path / "a" / "b" / "x.txt").write_text("x")
-    subprocess.run(["mount", "--bind", str(tmp_path / "a"), str(tmp_path / "a" / "b" / "loop")],
-                   check=True)
+    subprocess.run(["mount", "--bind", str(tmp_path / "a"), str(tmp_path / "a" / "b" / "loop")], check=True)
     try:
         done = threading.Event()
         found = []
 
         def plan():
-            found.extend(make_plan(notebook("[a](a)", include=["a/**/*.txt"]), "nb.ipynb",
-                                   str(tmp_path)).files)
+            found.extend(
+                make_plan(notebook("[a](a)", include=["a/**/*.txt"]), "nb.ipynb", str(tmp_path)).files
+            )
             done.set()
 
         threading.Thread(target=plan, daemon=True).start()
@@ -194,20 +203,20 @@ def test_names_that_differ_only_in_case_do_not_collide_on_extraction(tmp_path):
     (tmp_path / "readme.txt").write_text("lower")
     (tmp_path / "con.txt").write_text("reserved on Windows")
     (tmp_path / "trailing.").write_text("a trailing dot")
-    plan = make_plan(notebook("[a](README.txt) [b](readme.txt) [c](con.txt) [d](trailing.)"),
-                     "nb.ipynb", str(tmp_path))
-    assert sorted(m.arcname for m in plan.files) == ["README.txt", "_con.txt", "readme (2).txt",
-                                                      "trailing_"]
+    plan = make_plan(
+        notebook("[a](README.txt) [b](readme.txt) [c](con.txt) [d](trailing.)"), "nb.ipynb", str(tmp_path)
+    )
+    assert sorted(m.arcname for m in plan.files) == ["README.txt", "_con.txt", "readme (2).txt", "trailing_"]
 
 
 def test_an_image_at_the_root_and_one_beside_the_notebook_are_told_apart(tmp_path):
     (tmp_path / "nb").mkdir()
     (tmp_path / "a.png").write_bytes(b"root")
     (tmp_path / "nb" / "a.png").write_bytes(b"beside")
-    plan = make_plan(notebook("![r](/files/a.png) ![b](a.png) ![c](<a.png>) ![d](a%2Epng)"),
-                     "nb/nb.ipynb", str(tmp_path))
-    assert {key: m.rel for key, m in plan.images.items()} == {"/files/a.png": "a.png",
-                                                              "a.png": "nb/a.png"}
+    plan = make_plan(
+        notebook("![r](/files/a.png) ![b](a.png) ![c](<a.png>) ![d](a%2Epng)"), "nb/nb.ipynb", str(tmp_path)
+    )
+    assert {key: m.rel for key, m in plan.images.items()} == {"/files/a.png": "a.png", "a.png": "nb/a.png"}
 
 
 def test_every_reference_is_a_point_where_the_plan_can_stop(tmp_path):
@@ -257,9 +266,14 @@ def test_a_file_and_a_folder_that_meet_on_a_mac_do_not_collide(tmp_path):
     (tmp_path / "README.txt").write_text("upper")
     (tmp_path / "readme.txt").write_text("lower")
     (tmp_path / "con .txt").write_text("reserved, with a space")
-    plan = make_plan(notebook("[d](data) [D](Data) [a](café.txt) [b](cafe\u0301.txt) "
-                              "[r2](readme%20(2).txt) [R](README.txt) [r](readme.txt) [c](con%20.txt)"),
-                     "nb.ipynb", str(tmp_path))
+    plan = make_plan(
+        notebook(
+            "[d](data) [D](Data) [a](café.txt) [b](cafe\u0301.txt) "
+            "[r2](readme%20(2).txt) [R](README.txt) [r](readme.txt) [c](con%20.txt)"
+        ),
+        "nb.ipynb",
+        str(tmp_path),
+    )
     by_rel = {m.rel: m.arcname for m in plan.files}
     assert by_rel["data/x.csv"] == "data/x.csv" and by_rel["Data"] == "Data (2)"
     assert by_rel["café.txt"] == "café.txt" and by_rel["cafe\u0301.txt"] == "cafe\u0301 (2).txt"

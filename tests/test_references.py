@@ -61,9 +61,7 @@ CASES = [
         id="reference-style",
     ),
     pytest.param(md("[![a](in.png)](out.png)"), "/", local("in.png", "out.png"), id="linked-image"),
-    pytest.param(
-        md(["![a](a", ".png)\n", "[b](b.csv)"]), "/", local("a.png", "b.csv"), id="list-src"
-    ),
+    pytest.param(md(["![a](a", ".png)\n", "[b](b.csv)"]), "/", local("a.png", "b.csv"), id="list-src"),
     # Not links
     pytest.param(md("f](a b c) and x]( y"), "/", [], id="prose-is-not-a-link"),
     pytest.param(md("\\[x\\](y.png)"), "/", [], id="escaped-bracket"),
@@ -71,15 +69,9 @@ CASES = [
     pytest.param(md("[^1]: note text"), "/", [], id="footnote-not-definition"),
     pytest.param(md("<!-- ![old](old.png) -->"), "/", [], id="html-comment"),
     # Code is not a reference
-    pytest.param(
-        md("```\n![a](in-fence.png)\n```\n![b](real.png)"), "/", local("real.png"), id="fence"
-    ),
-    pytest.param(
-        md("~~~python\n[a](t.csv)\n~~~\n[b](r.csv)"), "/", local("r.csv"), id="tilde-fence"
-    ),
-    pytest.param(
-        md("````\n```\n[a](x.csv)\n````\n[b](y.csv)"), "/", local("y.csv"), id="long-fence"
-    ),
+    pytest.param(md("```\n![a](in-fence.png)\n```\n![b](real.png)"), "/", local("real.png"), id="fence"),
+    pytest.param(md("~~~python\n[a](t.csv)\n~~~\n[b](r.csv)"), "/", local("r.csv"), id="tilde-fence"),
+    pytest.param(md("````\n```\n[a](x.csv)\n````\n[b](y.csv)"), "/", local("y.csv"), id="long-fence"),
     pytest.param(md("```\n[a](never.csv)"), "/", [], id="unclosed-fence"),
     pytest.param(md("`![a](span.png)` ![b](r.png)"), "/", local("r.png"), id="code-span"),
     pytest.param(md("`` a ` [x](s.png) `` [y](r.png)"), "/", local("r.png"), id="double-span"),
@@ -88,9 +80,7 @@ CASES = [
     # Nasty paths: returned as decoded, the resolver refuses them
     pytest.param(md("[p](../../etc/passwd)"), "/", local("../../etc/passwd"), id="dotdot"),
     pytest.param(md("[p](/etc/passwd)"), "/", local("/etc/passwd"), id="absolute"),
-    pytest.param(
-        md("[p](%2e%2e%2fetc%2fpasswd)"), "/", local("../etc/passwd"), id="encoded-dotdot"
-    ),
+    pytest.param(md("[p](%2e%2e%2fetc%2fpasswd)"), "/", local("../etc/passwd"), id="encoded-dotdot"),
     pytest.param(md("[p](a%00b.png)"), "/", local("a\x00b.png"), id="encoded-nul"),
     # Not local: left out entirely
     pytest.param(md("[p](file:///etc/passwd)"), "/", [], id="file-scheme"),
@@ -137,41 +127,44 @@ CASES = [
         id="html-other-tags-and-attributes",
     ),
     pytest.param(
-        md('<img srcset="a.png 1x, b,2.png 2x,c.png" src="d.png">'
-           '<picture><source srcset="e.webp 480w, f.webp"></picture>'),
+        md(
+            '<img srcset="a.png 1x, b,2.png 2x,c.png" src="d.png">'
+            '<picture><source srcset="e.webp 480w, f.webp"></picture>'
+        ),
         "/",
         local("a.png", "b,2.png", "c.png", "d.png", "e.webp", "f.webp", source="html"),
         id="srcset",
     ),
     pytest.param(
-        md('<div style="background: url(\'bg.png\')">x</div>'
-           '<style>.a { background-image: URL( "sheet.png" ) } @font-face { src: url(f.woff2) }'
-           '</style>'),
+        md(
+            "<div style=\"background: url('bg.png')\">x</div>"
+            '<style>.a { background-image: URL( "sheet.png" ) } @font-face { src: url(f.woff2) }'
+            "</style>"
+        ),
         "/",
         local("bg.png", "sheet.png", "f.woff2", source="html"),
         id="css-url",
     ),
     pytest.param(
-        md('<object data="o.svg"></object><video poster="p.jpg"><track src="t.vtt"></video>'
-           '<iframe src="f.html"></iframe><embed src="e.pdf">'
-           '<svg><image href="i.png"/><image xlink:href="j.png"/></svg>'),
+        md(
+            '<object data="o.svg"></object><video poster="p.jpg"><track src="t.vtt"></video>'
+            '<iframe src="f.html"></iframe><embed src="e.pdf">'
+            '<svg><image href="i.png"/><image xlink:href="j.png"/></svg>'
+        ),
         "/",
         local("o.svg", "p.jpg", "t.vtt", "f.html", "e.pdf", "i.png", "j.png", source="html"),
         id="object-poster-track-iframe-embed-svg",
     ),
     pytest.param(
-        notebook(code(html='<style>td { background: url("cell.png") }</style>'
-                           '<td style="background:url(td.png)">')),
+        notebook(
+            code(html='<style>td { background: url("cell.png") }</style><td style="background:url(td.png)">')
+        ),
         "/",
         local("cell.png", "td.png", source="html"),
         id="css-in-outputs",
     ),
-    pytest.param(
-        md('<img src="a&amp;b.png">'), "/", local("a&b.png", source="html"), id="html-ent"
-    ),
-    pytest.param(
-        md("<img src='/files/x.png'/>"), "/", served("x.png", source="html"), id="html-abs"
-    ),
+    pytest.param(md('<img src="a&amp;b.png">'), "/", local("a&b.png", source="html"), id="html-ent"),
+    pytest.param(md("<img src='/files/x.png'/>"), "/", served("x.png", source="html"), id="html-abs"),
     pytest.param(
         notebook(code(html='<img src="out.png"><a href="https://x">x</a>')),
         "/",
@@ -184,12 +177,8 @@ CASES = [
         local("o.png", source="html"),
         id="output-html-list",
     ),
-    pytest.param(
-        notebook(code(html='<img src="data:image/png;base64,AA">')), "/", [], id="out-data"
-    ),
-    pytest.param(
-        md("<![<a> <!x> <img src='z.png'>"), "/", local("z.png", source="html"), id="junk"
-    ),
+    pytest.param(notebook(code(html='<img src="data:image/png;base64,AA">')), "/", [], id="out-data"),
+    pytest.param(md("<![<a> <!x> <img src='z.png'>"), "/", local("z.png", source="html"), id="junk"),
     # As in a browser, "<!x" opens a bogus comment that runs to the next ">".
     pytest.param(md("<!x <img src='z.png'>"), "/", [], id="bogus-comment"),
     # The stock bundler's associate comment
@@ -199,9 +188,7 @@ CASES = [
         local("data.csv", "folder/", "*.txt", source="associate") + local("i.png"),
         id="associate",
     ),
-    pytest.param(
-        md("<!--associate: one.csv -->"), "/", local("one.csv", source="associate"), id="assoc-1"
-    ),
+    pytest.param(md("<!--associate: one.csv -->"), "/", local("one.csv", source="associate"), id="assoc-1"),
     pytest.param(
         md("<!--associate:\na%20b.csv\n../up.csv\nhttp://x/y\n-->"),
         "/",
@@ -216,9 +203,7 @@ CASES = [
         local("data/*.csv", "**/*.png", source="include"),
         id="include",
     ),
-    pytest.param(
-        notebook(include="data/"), "/", local("data/", source="include"), id="include-str"
-    ),
+    pytest.param(notebook(include="data/"), "/", local("data/", source="include"), id="include-str"),
     # Server-absolute links
     pytest.param(
         md(
@@ -282,9 +267,7 @@ CASES = [
         id="bad-cell-contents",
     ),
     pytest.param(
-        notebook(
-            {"cell_type": "code", "outputs": [None, {"data": []}, {"data": {"text/html": 5}}]}
-        ),
+        notebook({"cell_type": "code", "outputs": [None, {"data": []}, {"data": {"text/html": 5}}]}),
         "/",
         [],
         id="bad-outputs",
@@ -320,9 +303,7 @@ def test_reference_is_a_frozen_value():
 @pytest.mark.parametrize(
     ("nb", "expected"),
     [
-        pytest.param(
-            notebook(exclude=["*.tmp", 1, "", "big/**"]), ["*.tmp", "big/**"], id="metadata"
-        ),
+        pytest.param(notebook(exclude=["*.tmp", 1, "", "big/**"]), ["*.tmp", "big/**"], id="metadata"),
         pytest.param(notebook(exclude="*.tmp"), ["*.tmp"], id="lone-string"),
         pytest.param(
             notebook(markdown("<!--associate:\na.csv\n!b.csv\n! c/\n-->"), exclude=["b.csv"]),

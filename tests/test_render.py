@@ -28,8 +28,9 @@ def notebook_bytes(*markdown, code=()):
 def job(data, *, timeout=60, memory=1024**3, images=(), cancel=None):
     """A session that has read ``data`` and started rendering it."""
     session = render.Session(memory, cancel or threading.Event())
-    session.facts = session.read(len(data), lambda: [data], base_url="/", max_references=100,
-                                 deadline=time.monotonic() + 60)
+    session.facts = session.read(
+        len(data), lambda: [data], base_url="/", max_references=100, deadline=time.monotonic() + 60
+    )
     session.render(images=set(images), timeout=timeout)
     return session
 
@@ -47,18 +48,23 @@ def whole_page(j):
     return b"".join(piece for kind, piece in j.pieces() if kind == "text").decode()
 
 
-@pytest.mark.parametrize("tag, expected", [
-    ('<img src="a.png">', ["<img src=\"", ("a.png", "a.png"), "\">"]),
-    ("<img alt='x' src='a.png' />", ["<img alt='x' src='", ("a.png", "a.png"), "' />"]),
-    ("<IMG SRC=a.png>", ["<IMG SRC=", ("a.png", "a.png"), ">"]),
-    ('<img src="a%20b.png?v=1#f">', ['<img src="', ("a b.png", "a%20b.png?v=1#f"), '">']),
-    ('<img src="a&amp;b.png">', ['<img src="', ("a&b.png", "a&amp;b.png"), '">']),
-    ('<img data-src="a.png" src="c.png">', ['<img data-src="a.png" src="c.png">']),
-    ('<imgx src="a.png"><img src="data:a.png">', ['<imgx src="a.png"><img src="data:a.png">']),
-    ('<img title="<img src=a.png>" src="a.png">',
-     ['<img title="<img src=a.png>" src="', ("a.png", "a.png"), '">']),
-    ('<img src="a.png', ['<img src="a.png']),
-])
+@pytest.mark.parametrize(
+    "tag, expected",
+    [
+        ('<img src="a.png">', ['<img src="', ("a.png", "a.png"), '">']),
+        ("<img alt='x' src='a.png' />", ["<img alt='x' src='", ("a.png", "a.png"), "' />"]),
+        ("<IMG SRC=a.png>", ["<IMG SRC=", ("a.png", "a.png"), ">"]),
+        ('<img src="a%20b.png?v=1#f">', ['<img src="', ("a b.png", "a%20b.png?v=1#f"), '">']),
+        ('<img src="a&amp;b.png">', ['<img src="', ("a&b.png", "a&amp;b.png"), '">']),
+        ('<img data-src="a.png" src="c.png">', ['<img data-src="a.png" src="c.png">']),
+        ('<imgx src="a.png"><img src="data:a.png">', ['<imgx src="a.png"><img src="data:a.png">']),
+        (
+            '<img title="<img src=a.png>" src="a.png">',
+            ['<img title="<img src=a.png>" src="', ("a.png", "a.png"), '">'],
+        ),
+        ('<img src="a.png', ['<img src="a.png']),
+    ],
+)
 def test_image_sources_are_cut_out_where_the_plan_has_the_image(tag, expected):
     pieces = [p for p in image_pieces(tag, {"a.png", "a b.png", "a&b.png"}) if p != ""]
     assert pieces == expected
@@ -70,12 +76,15 @@ def test_nothing_to_embed_means_no_scan():
     assert list(image_pieces(page, set())) == [page]
 
 
-@pytest.mark.parametrize("page", [
-    "<!--" * 10_000 + "<img " * 8_000 + "-->",
-    "<img " * 100_000,
-    '<img src="' * 100_000,
-    "<img a" + " b=c" * 100_000 + ">" + '<img src="a.png">' * 50_000,
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<!--" * 10_000 + "<img " * 8_000 + "-->",
+        "<img " * 100_000,
+        '<img src="' * 100_000,
+        "<img a" + " b=c" * 100_000 + ">" + '<img src="a.png">' * 50_000,
+    ],
+)
 def test_the_scan_is_one_pass_over_hostile_pages(page):
     """Quadratic work over these would take minutes; one pass takes a fraction of a second.
     (The bound is loose on purpose: this is about 'never hangs', the speed is benchmarked.)"""
@@ -111,8 +120,12 @@ def test_a_render_past_its_time_limit_is_ended_and_the_facts_survive():
 
 def big_output(mib):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
-        "stream", name="stdout", text="0123456789" * (mib * 100_000))])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="0123456789" * (mib * 100_000))],
+        )
+    ]
     return nbformat.writes(nb).encode()
 
 
@@ -129,17 +142,29 @@ def test_a_notebook_too_large_to_read_is_refused():
     session = render.Session(300 * 1024**2, threading.Event())
     data = big_output(120)
     with pytest.raises(render.RenderFailed) as failed:
-        session.read(len(data), lambda: [data], base_url="/", max_references=10,
-                     deadline=time.monotonic() + 60)
+        session.read(
+            len(data), lambda: [data], base_url="/", max_references=10, deadline=time.monotonic() + 60
+        )
     session.finish()
     assert failed.value.reason == "too-large"
 
 
 def test_nbconvert_failing_costs_the_page_only():
     # The server opens this one with a warning; nbconvert's markdown filter fails on it.
-    broken = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "source": "x", "metadata": {}, "execution_count": None, "outputs": [
-            {"output_type": "display_data", "data": {"text/markdown": 5}, "metadata": {}}]}]}
+    broken = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "x",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [{"output_type": "display_data", "data": {"text/markdown": 5}, "metadata": {}}],
+            }
+        ],
+    }
     failing = job(json.dumps(broken).encode())
     assert failing.facts["imports"] == []
     with pytest.raises(render.RenderFailed) as failed:
@@ -164,36 +189,45 @@ def test_a_cancelled_bundle_ends_its_childs_work_within_a_second():
 
 def test_the_notebooks_facts_come_from_the_child():
     nb = nbformat.v4.new_notebook()
-    nb.metadata["nbext_pkg"] = {"bundle": {"html": False, "format": "tar.gz", "odd": [1]},
-                                "exclude": ["*.tmp"]}
+    nb.metadata["nbext_pkg"] = {
+        "bundle": {"html": False, "format": "tar.gz", "odd": [1]},
+        "exclude": ["*.tmp"],
+    }
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.cells = [nbformat.v4.new_markdown_cell("![a](a.png) " + "[x](x%d.csv) " * 5 % tuple(range(5)))]
     data = nbformat.writes(nb).encode()
     session = render.Session(1024**3, threading.Event())
-    facts = session.read(len(data), lambda: [data], base_url="/", max_references=3,
-                         deadline=time.monotonic() + 60)
+    facts = session.read(
+        len(data), lambda: [data], base_url="/", max_references=3, deadline=time.monotonic() + 60
+    )
     session.finish()
-    assert facts["references"] == [["a.png", "a.png", False, "markdown"],
-                                   ["x0.csv", "x0.csv", False, "markdown"],
-                                   ["x1.csv", "x1.csv", False, "markdown"]]
+    assert facts["references"] == [
+        ["a.png", "a.png", False, "markdown"],
+        ["x0.csv", "x0.csv", False, "markdown"],
+        ["x1.csv", "x1.csv", False, "markdown"],
+    ]
     assert facts["more_references"] == 3
     assert facts["excludes"] == ["*.tmp"]
     assert facts["bundle"] == {"html": False, "format": "tar.gz"}
     assert facts["kernelspec"]["name"] == "python3"
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"\x00" * 100_000_000, "not JSON: Expecting value: line 1 column 1 (char 0)"),
-    (b"{ not json", "not JSON: Expecting property name"),
-    ("{\"cells\": \"\xe9\"}".encode("latin-1"), "not JSON"),
-    (b"[1, 2]", "its JSON is not an object"),
-    (b'{"nbformat": 9}', "nbformat 9 is not one nbformat knows"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"\x00" * 100_000_000, "not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (b"{ not json", "not JSON: Expecting property name"),
+        ('{"cells": "\xe9"}'.encode("latin-1"), "not JSON"),
+        (b"[1, 2]", "its JSON is not an object"),
+        (b'{"nbformat": 9}', "nbformat 9 is not one nbformat knows"),
+    ],
+)
 def test_a_notebook_the_child_cannot_read_says_why(data, words):
     session = render.Session(1024**3, threading.Event())
     with pytest.raises(render.RenderFailed) as failed:
-        session.read(len(data), lambda: [data], base_url="/", max_references=10,
-                     deadline=time.monotonic() + 60)
+        session.read(
+            len(data), lambda: [data], base_url="/", max_references=10, deadline=time.monotonic() + 60
+        )
     session.finish()
     assert failed.value.reason == "failed" and words in str(failed.value)
     assert len(str(failed.value)) < 400
@@ -219,9 +253,11 @@ def test_no_child_outlives_the_server(tmp_path):
         "    s.render(images=set(), timeout=60)\n"
         "    print(s.pid, flush=True)\n"
         "    sys.stdin.read()  # lives until the test kills it\n"
-        "threading.Thread(target=work).start()\n")
-    server = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+        "threading.Thread(target=work).start()\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     child = int(server.stdout.readline())
     os.kill(server.pid, signal.SIGKILL)
     server.wait()
@@ -233,6 +269,7 @@ def test_no_child_outlives_the_server(tmp_path):
             return True
         with open(f"/proc/{child}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+
     from harness import wait_until
 
     wait_until(gone, 1, "the child to end with its server")

@@ -24,8 +24,12 @@ def root(tmp_path):
 
 def planned(root, **options):
     opts = Options(**options)
-    return pipeline.prepare("nb.ipynb", opts, tree=pipeline.local_tree(str(root), opts),
-                            asked={"html": False, "requirements": False})
+    return pipeline.prepare(
+        "nb.ipynb",
+        opts,
+        tree=pipeline.local_tree(str(root), opts),
+        asked={"html": False, "requirements": False},
+    )
 
 
 def test_the_names_taken_are_passed_over(root):
@@ -57,14 +61,19 @@ def test_a_name_taken_while_the_bundle_was_written_is_not_replaced(root, monkeyp
     assert name == "nb-1.zip" and (root / "nb.zip").read_text() == "written meanwhile"
 
 
-@pytest.mark.parametrize("code, status, words", [
-    (errno.ENOSPC, 507, "disk is full"), (errno.EDQUOT, 507, "disk is full"),
-    (errno.EROFS, 403, "cannot be written"), (errno.EIO, 500, "nothing of it was left"),
-])
+@pytest.mark.parametrize(
+    "code, status, words",
+    [
+        (errno.ENOSPC, 507, "disk is full"),
+        (errno.EDQUOT, 507, "disk is full"),
+        (errno.EROFS, 403, "cannot be written"),
+        (errno.EIO, 500, "nothing of it was left"),
+    ],
+)
 def test_a_failing_disk_leaves_nothing_behind(root, monkeypatch, code, status, words):
     def full(self, data):
         if self.size + len(data) > 1000:  # a part is written, then the disk is full
-            os.write(self.fd, data[:1000 - self.size])
+            os.write(self.fd, data[: 1000 - self.size])
             raise OSError(code, os.strerror(code))
         self.size += len(data)
         os.write(self.fd, data)
@@ -121,9 +130,11 @@ def test_a_save_killed_midway_leaves_nothing(root):
         "o = Options()\n"
         f"b = pipeline.prepare('nb.ipynb', o, tree=pipeline.local_tree({str(root)!r}, o),\n"
         "                      asked={'html': False, 'requirements': False, 'format': 'tar'})\n"
-        f"saving.save(b, {str(root)!r}, 'nb.tar')\n")
-    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+        f"saving.save(b, {str(root)!r}, 'nb.tar')\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "writing"  # 8 MiB of it are on the disk now
     child.send_signal(signal.SIGKILL)
     child.wait()

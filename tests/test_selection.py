@@ -78,9 +78,21 @@ def test_files_folders_and_notebooks_in_one_archive(root, fmt):
     top = "work-selection"
     # The notebooks' references are followed: ../shared/data.csv is above the folder, so
     # the names start one folder higher.
-    expected = {"work/one.ipynb", "work/two.ipynb", "work/pic.png", "work/notes.txt",
-                "work/data/a.csv", "work/data/sub/b.csv", "work/loose.txt", "shared/data.csv",
-                "work/one.html", "work/two.html", "requirements.txt", "runtime.txt", "MANIFEST.json"}
+    expected = {
+        "work/one.ipynb",
+        "work/two.ipynb",
+        "work/pic.png",
+        "work/notes.txt",
+        "work/data/a.csv",
+        "work/data/sub/b.csv",
+        "work/loose.txt",
+        "shared/data.csv",
+        "work/one.html",
+        "work/two.html",
+        "requirements.txt",
+        "runtime.txt",
+        "MANIFEST.json",
+    }
     assert set(found) == {f"{top}/{name}" for name in expected}
     assert found[f"{top}/work/data/sub/b.csv"] == b"c\n3\n"
     assert found[f"{top}/shared/data.csv"] == b"x\n1\n"
@@ -126,8 +138,9 @@ def test_at_the_root_the_name_is_files_selection(root):
     assert made.filename == "files-selection.zip"
 
 
-@pytest.mark.parametrize("names", [["../shared"], ["a/b"], [".."], ["."], [""], ["x\x00y"],
-                                   ["..\\shared"], [], "one.ipynb", [5]])
+@pytest.mark.parametrize(
+    "names", [["../shared"], ["a/b"], [".."], ["."], [""], ["x\x00y"], ["..\\shared"], [], "one.ipynb", [5]]
+)
 def test_a_name_that_is_not_one_of_the_folder_is_refused(root, names):
     with pytest.raises(NotBundled) as refused:
         bundle(root, "work", names)
@@ -148,20 +161,23 @@ def test_a_link_out_of_the_root_and_hidden_names_are_skipped_saying_so(root):
     assert b"SECRET" not in b"".join(found.values())
     doc = json.loads(found["work-selection/MANIFEST.json"])
     assert {s["reference"]: s["reason"] for s in doc["skipped"]} == {
-        "out-link.txt": "symlink-outside-root", ".hidden": "hidden", "missing.txt": "missing"}
+        "out-link.txt": "symlink-outside-root",
+        ".hidden": "hidden",
+        "missing.txt": "missing",
+    }
 
 
 def test_the_limits_hold_for_the_whole_selection(root):
     options = Options(max_files=3)
     tree = pipeline.local_tree(str(root), options)
     with pytest.raises(NotBundled) as refused:
-        prepare_selection("work", ["loose.txt", "notes.txt", "pic.png", "one.ipynb"], options,
-                          tree=tree)
+        prepare_selection("work", ["loose.txt", "notes.txt", "pic.png", "one.ipynb"], options, tree=tree)
     assert refused.value.status == 413 and "max_bundle_files" in str(refused.value)
     # A folder over the limits: its reference is cut, saying so, the rest goes in.
     options = Options(max_files=2)
-    made = prepare_selection("work", ["loose.txt", "data"], options,
-                             tree=pipeline.local_tree(str(root), options))
+    made = prepare_selection(
+        "work", ["loose.txt", "data"], options, tree=pipeline.local_tree(str(root), options)
+    )
     made.discard()
     assert "work/loose.txt" in [m.rel for m in made.plan.files]
     assert {"reference": "data", "reason": "limit"} in made.plan.skipped
@@ -173,11 +189,22 @@ def test_the_byte_limit_counts_each_file_once(root):
     (root / "work" / "refdata" / "a.bin").write_bytes(b"a" * 3000)
     write_nb(root / "work" / "linker.ipynb", "[d](refdata)")
     (root / "work" / "first.bin").write_bytes(b"f" * 4000)
-    need = sum(p.stat().st_size for p in [root / "work" / "first.bin", root / "work" / "linker.ipynb",
-                                          root / "work" / "refdata" / "a.bin"])
+    need = sum(
+        p.stat().st_size
+        for p in [
+            root / "work" / "first.bin",
+            root / "work" / "linker.ipynb",
+            root / "work" / "refdata" / "a.bin",
+        ]
+    )
     options = Options(max_bytes=need + 10)
-    made = prepare_selection("work", ["first.bin", "linker.ipynb"], options,
-                             tree=pipeline.local_tree(str(root), options), asked={"html": False})
+    made = prepare_selection(
+        "work",
+        ["first.bin", "linker.ipynb"],
+        options,
+        tree=pipeline.local_tree(str(root), options),
+        asked={"html": False},
+    )
     made.discard()
     assert "work/refdata/a.bin" in [m.rel for m in made.plan.files], made.plan.skipped
     assert made.plan.skipped == []
@@ -194,8 +221,10 @@ def test_an_image_in_a_ticked_folder_is_still_embedded_in_the_html_copy(root):
 def test_the_kernel_most_notebooks_name_is_counted_by_its_name(root):
     from nbext_pkg.bundlers.pipeline import requirements_for
 
-    facts = [{"imports": [], "kernelspec": {"name": "python3", "display_name": d}, "language_info": None}
-             for d in ("Python 3", "Python 3 (ipykernel)", "py")]
+    facts = [
+        {"imports": [], "kernelspec": {"name": "python3", "display_name": d}, "language_info": None}
+        for d in ("Python 3", "Python 3 (ipykernel)", "py")
+    ]
     geo = {"imports": [], "kernelspec": {"name": "geo", "display_name": "Geo"}, "language_info": None}
     facts += [geo, geo]
     asked = []
@@ -209,14 +238,24 @@ def test_a_selection_from_a_contents_manager_reads_its_notebooks_through_it():
 
     from nbext_pkg.bundlers import contents
 
-    files = {"work/nb.ipynb": notebook_bytes("![a](a.png) [d](data.csv)"), "work/a.png": PNG,
-             "work/data.csv": b"x\n1\n", "work/other.txt": b"o"}
+    files = {
+        "work/nb.ipynb": notebook_bytes("![a](a.png) [d](data.csv)"),
+        "work/a.png": PNG,
+        "work/data.csv": b"x\n1\n",
+        "work/other.txt": b"o",
+    }
     for sizes in (False, True):
         options = Options()
         store = contents.Store(StoreManager(files, sizes=sizes))
         tree = contents.ContentsTree(store, check=options.check, file_limit=options.max_contents_file_bytes)
-        made = prepare_selection("work", ["nb.ipynb", "other.txt"], options, tree=tree,
-                                 asked={"requirements": False}, storage=store.name)
+        made = prepare_selection(
+            "work",
+            ["nb.ipynb", "other.txt"],
+            options,
+            tree=tree,
+            asked={"requirements": False},
+            storage=store.name,
+        )
         sink = io.BytesIO()
         made.write(sink)
         found = members(sink.getvalue())

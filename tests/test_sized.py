@@ -22,21 +22,44 @@ def members_of(root, names):
     for name in names:
         path = os.path.join(root, name)
         info = os.stat(path)
-        found.append(Member(rel=name, real=os.path.realpath(path), size=info.st_size, dev=info.st_dev,
-                            ino=info.st_ino, mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns,
-                            arcname=name))
+        found.append(
+            Member(
+                rel=name,
+                real=os.path.realpath(path),
+                size=info.st_size,
+                dev=info.st_dev,
+                ino=info.st_ino,
+                mtime_ns=info.st_mtime_ns,
+                ctime_ns=info.st_ctime_ns,
+                arcname=name,
+            )
+        )
     return found
 
 
-def make(root, names, fmt="zip", cache=None, generated=(("a.html", b"<p>hi</p>" * 50),),
-         compressed=None):
-    doc = manifest.document("test", "nb.ipynb", {}, None, [{"reference": "x", "reason": "missing"}],
-                            generated={"manifest": "MANIFEST.json"}, storage="disk")
+def make(root, names, fmt="zip", cache=None, generated=(("a.html", b"<p>hi</p>" * 50),), compressed=None):
+    doc = manifest.document(
+        "test",
+        "nb.ipynb",
+        {},
+        None,
+        [{"reference": "x", "reason": "missing"}],
+        generated={"manifest": "MANIFEST.json"},
+        storage="disk",
+    )
     notebook = ("nb.ipynb", b'{"cells": []}' * 20, 1_700_000_000.0, None)
-    return sized.build(fmt, os.path.realpath(root), "nb", notebook, members_of(root, names),
-                       list(generated), "MANIFEST.json", doc,
-                       cache=digests.DigestCache() if cache is None else cache,
-                       compressed=digests.Memo(1000, 1 << 24) if compressed is None else compressed)
+    return sized.build(
+        fmt,
+        os.path.realpath(root),
+        "nb",
+        notebook,
+        members_of(root, names),
+        list(generated),
+        "MANIFEST.json",
+        doc,
+        cache=digests.DigestCache() if cache is None else cache,
+        compressed=digests.Memo(1000, 1 << 24) if compressed is None else compressed,
+    )
 
 
 class Sink:
@@ -103,19 +126,19 @@ def assert_streamable(data):
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         listed = {i.filename: i for i in zf.infolist()}
     at, seen = 0, 0
-    while data[at:at + 4] == b"PK\x03\x04":
-        head = layout._LOCAL.unpack(data[at:at + 30])
+    while data[at : at + 4] == b"PK\x03\x04":
+        head = layout._LOCAL.unpack(data[at : at + 30])
         flags, name_len, extra_len = head[2], head[9], head[10]
         assert flags & 0x08
-        name = data[at + 30:at + 30 + name_len].decode("utf-8")
-        extra = data[at + 30 + name_len:at + 30 + name_len + extra_len]
+        name = data[at + 30 : at + 30 + name_len].decode("utf-8")
+        extra = data[at + 30 + name_len : at + 30 + name_len + extra_len]
         csize, size = head[7], head[8]
         if csize == 0xFFFFFFFF:
             size, csize = (int.from_bytes(extra[4:12], "little"), int.from_bytes(extra[12:20], "little"))
         at += 30 + name_len + extra_len + csize
         wide = head[7] == 0xFFFFFFFF
         shape = struct.Struct("<4sLQQ" if wide else "<4sLLL")
-        sig, crc, dcsize, dsize = shape.unpack(data[at:at + shape.size])
+        sig, crc, dcsize, dsize = shape.unpack(data[at : at + shape.size])
         assert sig == b"PK\x07\x08"
         if name in listed:
             info = listed[name]
@@ -123,7 +146,7 @@ def assert_streamable(data):
             assert (csize, size) == (info.compress_size, info.file_size), name
             seen += 1
         at += shape.size
-    assert data[at:at + 4] == b"PK\x01\x02" and seen == len(listed)
+    assert data[at : at + 4] == b"PK\x01\x02" and seen == len(listed)
 
 
 def test_every_range_is_those_bytes_of_the_whole(folder):
@@ -131,11 +154,23 @@ def test_every_range_is_those_bytes_of_the_whole(folder):
     whole = written(archive)
     parts = archive.layout.parts
     data_part = next(p for p in parts if p.kind == "data" and p.length > 1024 * 1024)
-    deflated = next(p for p in parts if p.kind == "data" and archive.members[p.index].deflated
-                    and archive.sources[p.index].member is not None)
+    deflated = next(
+        p
+        for p in parts
+        if p.kind == "data"
+        and archive.members[p.index].deflated
+        and archive.sources[p.index].member is not None
+    )
     tail = parts[-1]
-    offsets = [0, 1, data_part.offset + 12345, deflated.offset + 7, tail.offset + 3,
-               archive.length - 1, parts[-4].offset]
+    offsets = [
+        0,
+        1,
+        data_part.offset + 12345,
+        deflated.offset + 7,
+        tail.offset + 3,
+        archive.length - 1,
+        parts[-4].offset,
+    ]
     assert_streamable(whole)
     for start in offsets:
         # A new archive of the same plan, with a cold cache: nothing carried over.
@@ -255,15 +290,15 @@ def _central(tail, offset):
     """{name: (file size, offset of its header)} from a zip's central directory."""
     found = {}
     at = 0
-    while tail[at:at + 4] == b"PK\x01\x02":
-        head = layout._CENTRAL.unpack(tail[at:at + 46])
+    while tail[at : at + 4] == b"PK\x01\x02":
+        head = layout._CENTRAL.unpack(tail[at : at + 46])
         name_len, extra_len, comment_len = head[11], head[12], head[13]
-        name = tail[at + 46:at + 46 + name_len].decode()
-        extra = tail[at + 46 + name_len:at + 46 + name_len + extra_len]
+        name = tail[at + 46 : at + 46 + name_len].decode()
+        extra = tail[at + 46 + name_len : at + 46 + name_len + extra_len]
         size, local = head[10], head[17]
         if extra[:2] == b"\x01\x00":
             count = (len(extra) - 4) // 8
-            values = [int.from_bytes(extra[4 + 8 * i:12 + 8 * i], "little") for i in range(count)]
+            values = [int.from_bytes(extra[4 + 8 * i : 12 + 8 * i], "little") for i in range(count)]
             if size == 0xFFFFFFFF:
                 size = values.pop(0)
                 values.pop(0)

@@ -86,8 +86,17 @@ def rewrite_same_size(root, tmp_path):
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
 
 
-SWAPS = [swap_for_link, swap_parent_for_link, swap_for_folder, swap_for_fifo, swap_for_socket,
-         replace_by_rename, hard_link_outside, delete, rewrite_same_size]
+SWAPS = [
+    swap_for_link,
+    swap_parent_for_link,
+    swap_for_folder,
+    swap_for_fifo,
+    swap_for_socket,
+    replace_by_rename,
+    hard_link_outside,
+    delete,
+    rewrite_same_size,
+]
 
 
 @pytest.mark.parametrize("swap", SWAPS, ids=lambda f: f.__name__)

@@ -24,13 +24,26 @@ PNG = bytes.fromhex(
     "0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
 )
 CSV = "x,ÿ\n1,2\n".encode()
-MARKDOWN = ("![a](img/a%20b.png) [d](data.csv) [f](folder) [s](.secret.txt) [h](.hid/key.txt) "
-            "[m](missing.csv) [o](../../etc/passwd) [e](/etc/hostname)")
+MARKDOWN = (
+    "![a](img/a%20b.png) [d](data.csv) [f](folder) [s](.secret.txt) [h](.hid/key.txt) "
+    "[m](missing.csv) [o](../../etc/passwd) [e](/etc/hostname)"
+)
 INCLUDE = ["glob/**/*.txt"]
-EXPECTED_FILES = {"img/a b.png": PNG, "data.csv": CSV, "folder/one.txt": b"one",
-                  "folder/sub/two.txt": "twö".encode(), "glob/g1.txt": b"g1", "glob/x/g2.txt": b"g2"}
-EXPECTED_SKIPS = {".secret.txt": "hidden", ".hid/key.txt": "hidden", "missing.csv": "missing",
-                  "../../etc/passwd": "outside-root", "/etc/hostname": "outside-root"}
+EXPECTED_FILES = {
+    "img/a b.png": PNG,
+    "data.csv": CSV,
+    "folder/one.txt": b"one",
+    "folder/sub/two.txt": "twö".encode(),
+    "glob/g1.txt": b"g1",
+    "glob/x/g2.txt": b"g2",
+}
+EXPECTED_SKIPS = {
+    ".secret.txt": "hidden",
+    ".hid/key.txt": "hidden",
+    "missing.csv": "missing",
+    "../../etc/passwd": "outside-root",
+    "/etc/hostname": "outside-root",
+}
 
 
 def bundle_url(server, path, route="ours", **query):
@@ -62,16 +75,24 @@ def skipped(members):
 
 def upload_work(server, folder="work", secret=b"SECRET-IN-STORE"):
     """The notebook of the storage tests and the files it names, put in through the API."""
-    for d in (folder, f"{folder}/img", f"{folder}/folder", f"{folder}/folder/sub", f"{folder}/glob",
-              f"{folder}/glob/x", f"{folder}/.hid"):
+    for d in (
+        folder,
+        f"{folder}/img",
+        f"{folder}/folder",
+        f"{folder}/folder/sub",
+        f"{folder}/glob",
+        f"{folder}/glob/x",
+        f"{folder}/.hid",
+    ):
         put_dir(server, d)
     for name, data in EXPECTED_FILES.items():
         put_file(server, f"{folder}/{name}", data)
     put_file(server, f"{folder}/glob/x/not.csv", b"not me")
     put_file(server, f"{folder}/.secret.txt", secret)
     put_file(server, f"{folder}/.hid/key.txt", secret)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(MARKDOWN),
-                                         nbformat.v4.new_code_cell("import json")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell(MARKDOWN), nbformat.v4.new_code_cell("import json")]
+    )
     nb.metadata["nbext_pkg"] = {"include": INCLUDE}
     put_notebook(server, f"{folder}/an alysis.ipynb", json.loads(nbformat.writes(nb)))
     return nb
@@ -93,13 +114,22 @@ def test_every_reference_comes_through_the_store_by_the_disk_rules(store, tmp_pa
         for name, data in EXPECTED_FILES.items():
             assert members[name] == data, name
         assert set(members) == set(EXPECTED_FILES) | {
-            "an alysis.ipynb", "an alysis.html", "requirements.txt", "runtime.txt",
-            "MANIFEST.json"}
+            "an alysis.ipynb",
+            "an alysis.html",
+            "requirements.txt",
+            "runtime.txt",
+            "MANIFEST.json",
+        }
         reasons, manifest = skipped(members)
         assert reasons == EXPECTED_SKIPS
-        assert manifest["storage"] == {"pgcontents": "PostgresContentsManager",
-                                       "s3contents": "S3ContentsManager",
-                                       "hybrid": "HybridContentsManager"}[store.kind]
+        assert (
+            manifest["storage"]
+            == {
+                "pgcontents": "PostgresContentsManager",
+                "s3contents": "S3ContentsManager",
+                "hybrid": "HybridContentsManager",
+            }[store.kind]
+        )
         assert "files_note" not in manifest
         listed = {e["path"]: e for e in manifest["files"]}
         for name, data in EXPECTED_FILES.items():
@@ -120,8 +150,13 @@ def test_a_hybrid_manager_reads_its_disk_folder_by_the_disk_rules(session_storag
     (local / "link.txt").symlink_to(tmp_path / "outside.txt")
     (local / "pics" / "out").symlink_to(tmp_path)
     put_file(server, "s3.txt", b"from s3")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "![p](local/pics/p.png) [s](s3.txt) [l](local/link.txt) [all](local/pics)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "![p](local/pics/p.png) [s](s3.txt) [l](local/link.txt) [all](local/pics)"
+            )
+        ]
+    )
     put_notebook(server, "mixed.ipynb", json.loads(nbformat.writes(nb)))
     response = fetch(server, "mixed.ipynb")
     assert response.status_code == 200, response.text
@@ -143,8 +178,9 @@ def test_a_hybrid_manager_reads_its_disk_folder_by_the_disk_rules(session_storag
 def test_the_per_file_and_bundle_limits_hold(kind, storage_server, tmp_path):
     """pgcontents gives no sizes (learnt from the content), s3contents does (known
     before the content is asked for): either way the same skips."""
-    server = storage_server(kind, extra_args=["--NbextPkg.max_contents_file_bytes=300000",
-                                              "--NbextPkg.max_bundle_bytes=700000"])
+    server = storage_server(
+        kind, extra_args=["--NbextPkg.max_contents_file_bytes=300000", "--NbextPkg.max_bundle_bytes=700000"]
+    )
     put_dir(server, "d")
     put_file(server, "big.bin", os.urandom(400_000))
     for i in range(4):
@@ -164,17 +200,19 @@ def test_the_per_file_and_bundle_limits_hold(kind, storage_server, tmp_path):
 
 def test_an_s3_path_that_does_not_exist_is_missing_not_an_empty_file(session_storage_server, tmp_path):
     server = session_storage_server("s3contents")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-        "[a](no/such/file.csv) [b](nofile.txt) [c](nodir/)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("[a](no/such/file.csv) [b](nofile.txt) [c](nodir/)")]
+    )
     put_notebook(server, "lonely.ipynb", json.loads(nbformat.writes(nb)))
     # s3contents invents a model for it:
     invented = server.api("GET", "api/contents/nofile.txt", params={"content": "0"})
     members = open_bundle(fetch(server, "lonely.ipynb").content, tmp_path)
     reasons, _ = skipped(members)
-    assert reasons == {"no/such/file.csv": "missing", "nofile.txt": "missing", "nodir/": "missing"}, \
-        (reasons, invented.status_code)
-    assert set(members) == {"lonely.ipynb", "lonely.html", "requirements.txt", "runtime.txt",
-                            "MANIFEST.json"}
+    assert reasons == {"no/such/file.csv": "missing", "nofile.txt": "missing", "nodir/": "missing"}, (
+        reasons,
+        invented.status_code,
+    )
+    assert set(members) == {"lonely.ipynb", "lonely.html", "requirements.txt", "runtime.txt", "MANIFEST.json"}
 
 
 class Poller(threading.Thread):
@@ -306,8 +344,11 @@ def test_a_client_that_leaves_stops_the_reading(ten_files):
 
     wait_until(idle, 15, "the server to stop reading after the client left", interval=1)
     assert server.api("GET", "api/contents").status_code == 200
-    wait_until(lambda: "the bundle's worker has stopped" in server.log_text(), 10,
-               "the server to say the bundle's worker stopped")
+    wait_until(
+        lambda: "the bundle's worker has stopped" in server.log_text(),
+        10,
+        "the server to say the bundle's worker stopped",
+    )
     wait_until(lambda: not readers(process), 10, "the bundle's reading process to end")
 
 

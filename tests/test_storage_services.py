@@ -28,12 +28,15 @@ def postgres_or_s3(request, server):
 def stored_names(server, store):
     """The paths of the files the store itself holds for ``server``."""
     if server.storage == "pgcontents":
-        rows = store.psql("SELECT parent_name || name FROM pgcontents.files "
-                          f"WHERE user_id = '{server.pg_user_id}'", database=store.database)
+        rows = store.psql(
+            f"SELECT parent_name || name FROM pgcontents.files WHERE user_id = '{server.pg_user_id}'",
+            database=store.database,
+        )
         return {line[1:] for line in rows.splitlines()}
     pages = store.client.get_paginator("list_objects_v2").paginate(
-        Bucket=store.bucket, Prefix=server.s3_prefix + "/")
-    return {o["Key"][len(server.s3_prefix) + 1:] for page in pages for o in page.get("Contents", [])}
+        Bucket=store.bucket, Prefix=server.s3_prefix + "/"
+    )
+    return {o["Key"][len(server.s3_prefix) + 1 :] for page in pages for o in page.get("Contents", [])}
 
 
 def listening_addresses(pid):
@@ -42,8 +45,11 @@ def listening_addresses(pid):
     found = set()
     for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
         try:
-            found |= {(c.laddr.ip, c.laddr.port) for c in proc.net_connections("inet")
-                      if c.status == psutil.CONN_LISTEN}
+            found |= {
+                (c.laddr.ip, c.laddr.port)
+                for c in proc.net_connections("inet")
+                if c.status == psutil.CONN_LISTEN
+            }
         except psutil.NoSuchProcess:
             pass
     return found
@@ -56,13 +62,22 @@ def test_postgres_is_the_runs_own_and_on_loopback_only(postgres):
 
 
 def test_pgcontents_schema_is_migrated_to_its_head(pgcontents_db, postgres):
-    assert postgres.psql("SELECT version_num FROM alembic_version",
-                         database=postgres.database).strip() == "2d46c89138b0"
+    assert (
+        postgres.psql("SELECT version_num FROM alembic_version", database=postgres.database).strip()
+        == "2d46c89138b0"
+    )
     keys = postgres.psql(
         "SELECT conname FROM pg_constraint WHERE contype = 'f' "
-        "AND connamespace = 'pgcontents'::regnamespace ORDER BY 1", database=postgres.database).split()
-    assert keys == ["directories_parent_user_id_fkey", "directories_user_id_fkey",
-                    "files_user_id_fkey", "files_user_id_fkey1", "remote_checkpoints_user_id_fkey"]
+        "AND connamespace = 'pgcontents'::regnamespace ORDER BY 1",
+        database=postgres.database,
+    ).split()
+    assert keys == [
+        "directories_parent_user_id_fkey",
+        "directories_user_id_fkey",
+        "files_user_id_fkey",
+        "files_user_id_fkey1",
+        "remote_checkpoints_user_id_fkey",
+    ]
 
 
 def test_seaweedfs_listens_on_loopback_only_and_checks_keys(seaweedfs):

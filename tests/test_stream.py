@@ -51,6 +51,7 @@ def make_work(probe, kind):
             raise
         finally:
             probe.finished.set()
+
     return work
 
 
@@ -67,10 +68,12 @@ def app_server():
             probe = probes[kind] = Probe()
             if kind in ("trickle", "halt"):  # small buffers: a slow client is felt at once
                 self.request.connection.stream.socket.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024
+                )
             # "trickle" clients read steadily but below a chunk a second: not idle.
-            await stream_mod.stream(self, make_work(probe, kind), CHUNK,
-                                    idle=1.0 if kind in ("trickle", "halt") else None)
+            await stream_mod.stream(
+                self, make_work(probe, kind), CHUNK, idle=1.0 if kind in ("trickle", "halt") else None
+            )
 
     ready, port = threading.Event(), free_port()
     state = {}
@@ -83,6 +86,7 @@ def app_server():
             ready.set()
             await state["stop"].wait()
             server.stop()
+
         state["loop"] = asyncio.new_event_loop()
         state["loop"].run_until_complete(main())
 

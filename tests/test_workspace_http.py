@@ -55,16 +55,29 @@ def zip_members(data):
 
 
 def test_a_selection_downloads_as_one_archive(server, work):
-    response = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["an é.ipynb", "data"]),
-                                          "format": "zip"}, expect=200)
+    response = post(
+        server,
+        "selection",
+        {"folder": FOLDER, "names": json.dumps(["an é.ipynb", "data"]), "format": "zip"},
+        expect=200,
+    )
     assert response.headers["Content-Type"] == "application/zip"
-    assert "filename*=UTF-8''" + quote("wörk space #1-selection.zip", safe="") in \
-        response.headers["Content-Disposition"]
+    assert (
+        "filename*=UTF-8''" + quote("wörk space #1-selection.zip", safe="")
+        in response.headers["Content-Disposition"]
+    )
     found = zip_members(response.content)
     top = "wörk space #1-selection"
-    assert {f"{top}/an é.ipynb", f"{top}/an é.html", f"{top}/pic.png", f"{top}/data/a.csv",
-            f"{top}/data/sub/b.csv", f"{top}/requirements.txt", f"{top}/runtime.txt",
-            f"{top}/MANIFEST.json"} == set(found)
+    assert {
+        f"{top}/an é.ipynb",
+        f"{top}/an é.html",
+        f"{top}/pic.png",
+        f"{top}/data/a.csv",
+        f"{top}/data/sub/b.csv",
+        f"{top}/requirements.txt",
+        f"{top}/runtime.txt",
+        f"{top}/MANIFEST.json",
+    } == set(found)
     doc = json.loads(found[f"{top}/MANIFEST.json"])
     assert doc["selection"]["folder"] == FOLDER and doc["requirements_from"] == "kernel"
 
@@ -72,23 +85,31 @@ def test_a_selection_downloads_as_one_archive(server, work):
 def test_hundreds_of_names_go_in_the_body_not_the_url(server, work):
     names = sorted(os.listdir(work / "many"))
     assert len(names) == 300 and len(json.dumps(names)) > 16_000
-    response = post(server, "selection", {"folder": f"{FOLDER}/many", "names": json.dumps(names),
-                                          "format": "tar"}, expect=200)
+    response = post(
+        server,
+        "selection",
+        {"folder": f"{FOLDER}/many", "names": json.dumps(names), "format": "tar"},
+        expect=200,
+    )
     with tarfile.open(fileobj=io.BytesIO(response.content)) as tf:
         files = [m.name for m in tf.getmembers() if m.isfile()]
     assert len(files) == 301  # and the manifest
 
 
-@pytest.mark.parametrize("data, status, words", [
-    ({"folder": FOLDER, "names": json.dumps(["../" + FOLDER])}, 400, "not a name in this folder"),
-    ({"folder": FOLDER, "names": json.dumps(["a/b"])}, 400, "not a name in this folder"),
-    ({"folder": f"{FOLDER}/../..", "names": json.dumps(["x"])}, 404, "outside the server's root"),
-    ({"folder": FOLDER, "names": "not json"}, 400, "names="),
-    ({"folder": FOLDER, "names": json.dumps([])}, 400, "Tick at least one"),
-    ({"folder": FOLDER, "names": json.dumps(["data"]), "format": "rar"}, 400, "format=zip"),
-])
-def test_a_selection_that_names_nothing_of_the_folder_is_refused_with_a_sentence(server, work, data,
-                                                                                    status, words):
+@pytest.mark.parametrize(
+    "data, status, words",
+    [
+        ({"folder": FOLDER, "names": json.dumps(["../" + FOLDER])}, 400, "not a name in this folder"),
+        ({"folder": FOLDER, "names": json.dumps(["a/b"])}, 400, "not a name in this folder"),
+        ({"folder": f"{FOLDER}/../..", "names": json.dumps(["x"])}, 404, "outside the server's root"),
+        ({"folder": FOLDER, "names": "not json"}, 400, "names="),
+        ({"folder": FOLDER, "names": json.dumps([])}, 400, "Tick at least one"),
+        ({"folder": FOLDER, "names": json.dumps(["data"]), "format": "rar"}, 400, "format=zip"),
+    ],
+)
+def test_a_selection_that_names_nothing_of_the_folder_is_refused_with_a_sentence(
+    server, work, data, status, words
+):
     response = post(server, "selection", data)
     assert response.status_code == status, response.text
     assert words in response.json()["message"]
@@ -116,25 +137,32 @@ def test_the_servers_xsrf_rule_holds_for_a_selection(server, work):
 
 def test_a_selection_saved_here_takes_a_free_name_and_leaves_no_temporary_file(server, work):
     before = listing(work)
-    first = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["data"]), "save": "1"},
-                 expect=201).json()
-    second = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["data"]), "save": "1"},
-                  expect=201).json()
+    first = post(
+        server, "selection", {"folder": FOLDER, "names": json.dumps(["data"]), "save": "1"}, expect=201
+    ).json()
+    second = post(
+        server, "selection", {"folder": FOLDER, "names": json.dumps(["data"]), "save": "1"}, expect=201
+    ).json()
     assert first["path"] == f"{FOLDER}/data.zip" and second["path"] == f"{FOLDER}/data-1.zip"
     assert listing(work) == sorted(before + ["data.zip", "data-1.zip"])
     saved = (work / "data.zip").read_bytes()
     assert first["size"] == len(saved) and "data/sub/b.csv" in zip_members(saved)
     # The contents API shows it at once.
-    model = server.api("GET", f"api/contents/{url_path(FOLDER)}/data.zip", params={"content": "0"},
-                       expect=200).json()
+    model = server.api(
+        "GET", f"api/contents/{url_path(FOLDER)}/data.zip", params={"content": "0"}, expect=200
+    ).json()
     assert model["size"] == len(saved)
     for name in ("data.zip", "data-1.zip"):
         (work / name).unlink()
 
 
 def test_a_notebooks_bundle_is_saved_beside_it(server, work):
-    response = server.api("POST", f"nbext_pkg/save/{url_path(FOLDER)}/{url_path('an é.ipynb')}",
-                          data={"format": "tar.gz"}, expect=201)
+    response = server.api(
+        "POST",
+        f"nbext_pkg/save/{url_path(FOLDER)}/{url_path('an é.ipynb')}",
+        data={"format": "tar.gz"},
+        expect=201,
+    )
     answer = response.json()
     assert answer["path"] == f"{FOLDER}/an é.tar.gz"
     with tarfile.open(work / "an é.tar.gz") as tf:
@@ -155,13 +183,18 @@ def test_saving_the_bundle_of_something_that_is_no_notebook_is_refused(server, w
 def put_file(server, path, data):
     import base64
 
-    server.api("PUT", f"api/contents/{url_path(path)}", expect=201, json={
-        "type": "file", "format": "base64", "content": base64.b64encode(data).decode()})
+    server.api(
+        "PUT",
+        f"api/contents/{url_path(path)}",
+        expect=201,
+        json={"type": "file", "format": "base64", "content": base64.b64encode(data).decode()},
+    )
 
 
 def test_a_bundle_opens_beside_itself_and_its_notebook_is_named(server, work):
-    bundle = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["an é.ipynb"])},
-                  expect=200).content
+    bundle = post(
+        server, "selection", {"folder": FOLDER, "names": json.dumps(["an é.ipynb"])}, expect=200
+    ).content
     put_file(server, f"{FOLDER}/got.zip", bundle)
     first = server.api("POST", f"nbext_pkg/open/{url_path(FOLDER)}/got.zip", expect=201).json()
     second = server.api("POST", f"nbext_pkg/open/{url_path(FOLDER)}/got.zip", expect=201).json()
@@ -174,8 +207,7 @@ def test_a_bundle_opens_beside_itself_and_its_notebook_is_named(server, work):
 
 
 def test_a_tampered_bundle_opens_and_says_what_does_not_match(server, work, tmp_path):
-    bundle = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["data"])},
-                  expect=200).content
+    bundle = post(server, "selection", {"folder": FOLDER, "names": json.dumps(["data"])}, expect=200).content
     found = zip_members(bundle)
     tampered = io.BytesIO()
     with zipfile.ZipFile(tampered, "w") as zf:
@@ -206,11 +238,14 @@ def hostile_tar():
     return out.getvalue()
 
 
-@pytest.mark.parametrize("name, data, words", [
-    ("climb.zip", hostile_zip(), "../../escaped.txt"),
-    ("link.tar.gz", hostile_tar(), "link"),
-    ("not-an-archive.zip", b"plain text, not a zip", "is not a zip, tar or tar.gz"),
-])
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("climb.zip", hostile_zip(), "../../escaped.txt"),
+        ("link.tar.gz", hostile_tar(), "link"),
+        ("not-an-archive.zip", b"plain text, not a zip", "is not a zip, tar or tar.gz"),
+    ],
+)
 def test_a_hostile_archive_is_refused_and_leaves_nothing(server, work, name, data, words):
     put_file(server, f"{FOLDER}/{name}", data)
     before = listing(work)
@@ -254,13 +289,13 @@ def zip_bytes_of(members):
     return out.getvalue()
 
 
-READ_ONLY = '''
+READ_ONLY = """
 from jupyter_server.auth.authorizer import Authorizer
 
 class ReadOnly(Authorizer):
     def is_authorized(self, handler, user, action, resource):
         return action == "read"
-'''
+"""
 
 
 def test_saving_a_selection_needs_the_right_to_write(jupyter_env, notebook_root, tmp_path, monkeypatch):
@@ -271,8 +306,12 @@ def test_saving_a_selection_needs_the_right_to_write(jupyter_env, notebook_root,
     monkeypatch.setitem(jupyter_env.env, "PYTHONPATH", str(tmp_path))
     (notebook_root / "ro").mkdir(exist_ok=True)
     (notebook_root / "ro" / "a.txt").write_text("a")
-    srv = NotebookServer(jupyter_env, notebook_root, flavour="nbclassic",
-                         extra_args=["--ServerApp.authorizer_class=read_only_auth.ReadOnly"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        notebook_root,
+        flavour="nbclassic",
+        extra_args=["--ServerApp.authorizer_class=read_only_auth.ReadOnly"],
+    ).start()
     try:
         fields = {"folder": "ro", "names": json.dumps(["a.txt"])}
         assert srv.api("POST", "nbext_pkg/selection", data=fields).status_code == 200

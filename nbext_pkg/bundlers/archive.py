@@ -98,8 +98,7 @@ class ZipWriter:
     def add_file(self, arcname, checked, mtime):
         """Add a sources.CheckedFile; Changed (and the member left out) if it moved."""
         sample = checked.read(SAMPLE_SIZE)
-        return self._entry(arcname, mtime, sample, checked.blocks(), checked.item.size,
-                           checked.finish)
+        return self._entry(arcname, mtime, sample, checked.blocks(), checked.item.size, checked.finish)
 
     def add_stream(self, arcname, blocks, mtime, most):
         """Add the bytes an iterable yields, at most ``most`` of them (None: not known, as
@@ -108,8 +107,9 @@ class ZipWriter:
         return self._entry(arcname, mtime, next(blocks, b""), blocks, most)
 
     def add_bytes(self, arcname, data, mtime=None):
-        info = self._info(arcname, time.time() if mtime is None else mtime,
-                          worth_deflating(arcname, data[:SAMPLE_SIZE]))
+        info = self._info(
+            arcname, time.time() if mtime is None else mtime, worth_deflating(arcname, data[:SAMPLE_SIZE])
+        )
         self.zf.writestr(info, data)
         return len(data), hashlib.sha256(data).hexdigest()
 

@@ -202,8 +202,17 @@ class ContentsTree(Tree):
     "Real" paths of API entries are API paths (relative, "" is the root); those of the
     files a mixed manager keeps on this disk are absolute paths on the disk."""
 
-    def __init__(self, store, *, allow_hidden=False, check=None, routes=None, file_limit=None,
-                 max_listings=20_000, reader=None):
+    def __init__(
+        self,
+        store,
+        *,
+        allow_hidden=False,
+        check=None,
+        routes=None,
+        file_limit=None,
+        max_listings=20_000,
+        reader=None,
+    ):
         self.store = store
         self.reader = reader  # a Reader for the files, handed to the writer (ContentsFiles)
         self.file_limit = file_limit
@@ -239,8 +248,11 @@ class ContentsTree(Tree):
 
     def too_large(self, resolved):
         """Over the limit for a file read through the API, by the size its listing gave."""
-        return (self.file_limit is not None and not resolved.real.startswith("/")
-                and resolved.size > self.file_limit)
+        return (
+            self.file_limit is not None
+            and not resolved.real.startswith("/")
+            and resolved.size > self.file_limit
+        )
 
     def on_disk(self, rel):
         return self.route(rel) is not None
@@ -298,7 +310,7 @@ class ContentsTree(Tree):
                 owner = self._owner(real)
                 inside_root = posixpath.relpath(real, owner.real_root)
                 above = [] if inside_root == "." else inside_root.split("/")
-                return owner.locate("/".join(above + parts[i + 1:]))
+                return owner.locate("/".join(above + parts[i + 1 :]))
             parent = real
         return parent, _DIRECTORY
 
@@ -323,9 +335,11 @@ class ContentsTree(Tree):
         if len(self._listings) >= self.max_listings:
             # A store whose folders never end (a folder that lists itself) must not walk
             # until memory runs out.
-            raise OverLimit(f"This bundle would list more than {self.max_listings} folders of "
-                            f"{self.store.name} (c.NbextPkg.max_bundle_files): link fewer or "
-                            "smaller folders.")
+            raise OverLimit(
+                f"This bundle would list more than {self.max_listings} folders of "
+                f"{self.store.name} (c.NbextPkg.max_bundle_files): link fewer or "
+                "smaller folders."
+            )
         files, folders, hidden = [], [], set()
         try:
             model = self.store.get(real, content=True, type="directory")
@@ -361,12 +375,20 @@ class ContentsTree(Tree):
                 if not self.allow_hidden and self.store.is_hidden(child):
                     hidden.add(name)
                     continue
-                files.append((name, child, _Info(stat.S_IFREG, _size(entry), 0, 0,
-                                                 _mtime_ns(entry.get("last_modified")))))
+                files.append(
+                    (
+                        name,
+                        child,
+                        _Info(stat.S_IFREG, _size(entry), 0, 0, _mtime_ns(entry.get("last_modified"))),
+                    )
+                )
         if real == "":  # the prefixes a mixed manager sends elsewhere, which it may not list
             shown = {name for name, _, _ in folders}
-            folders += [(prefix, prefix, ("api", prefix)) for prefix in self._api_prefixes
-                        if prefix not in shown and (self.allow_hidden or not prefix.startswith("."))]
+            folders += [
+                (prefix, prefix, ("api", prefix))
+                for prefix in self._api_prefixes
+                if prefix not in shown and (self.allow_hidden or not prefix.startswith("."))
+            ]
         files.sort()
         folders.sort()
         self._hidden[real] = hidden
@@ -379,8 +401,11 @@ class ContentsTree(Tree):
         root = self.routes.get("", (None,))[0]
         if root is not owner:
             return []
-        return [(prefix, prefix, ("api", prefix)) for prefix, (tree, _) in self.routes.items()
-                if prefix and tree is None and (self.allow_hidden or not prefix.startswith("."))]
+        return [
+            (prefix, prefix, ("api", prefix))
+            for prefix, (tree, _) in self.routes.items()
+            if prefix and tree is None and (self.allow_hidden or not prefix.startswith("."))
+        ]
 
     def close(self):
         for tree, _ in self.routes.values():

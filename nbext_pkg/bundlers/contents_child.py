@@ -39,7 +39,7 @@ def _stream(out, text, size, item):
     sent = 0
     try:
         for at in range(0, len(text), fetch._SLICE):
-            piece = text[at:at + fetch._SLICE]
+            piece = text[at : at + fetch._SLICE]
             last = at + fetch._SLICE >= len(text)
             if "=" in (piece[:-2] if last else piece):
                 raise fetch.Unreadable(f"{item.rel}: padding in the middle of its base64 content")
@@ -73,8 +73,9 @@ def serve(store, requests, out):
             model = store.get(asked["path"], content=True, type="file", format="base64")
             content = model.get("content")
             big = fetch.is_big(model)
-            size = _exact_size(content) if model.get("format") == "base64" and isinstance(content, str) \
-                else None
+            size = (
+                _exact_size(content) if model.get("format") == "base64" and isinstance(content, str) else None
+            )
             if size is not None:
                 if size > asked["limit"]:
                     raise fetch.TooLarge(f"{item.rel}: {size} bytes, over the limit of {asked['limit']}")

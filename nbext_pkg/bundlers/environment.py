@@ -134,8 +134,11 @@ class Environment:
                 continue
             for dist, version in found:
                 pinned[dist.lower()] = f"{dist}=={version}"
-        where = (f"the kernel's environment ({self.kernelspec})" if self.source == "kernel"
-                 else "the notebook server's environment")
+        where = (
+            f"the kernel's environment ({self.kernelspec})"
+            if self.source == "kernel"
+            else "the notebook server's environment"
+        )
         lines = [f"# Imported by the notebook; versions as installed in {where} where it was bundled."]
         lines += [pinned[key] for key in sorted(pinned)]
         lines += [f"# {module}: imported, but no installed distribution provides it" for module in unknown]
@@ -192,8 +195,11 @@ def interpreter(spec):
         found = shutil.which(word, path=os.pathsep.join([os.path.join(folder, "bin"), folder]))
     else:
         return None  # a bare word some launcher resolves its own way: not guessed
-    if not found or not os.access(found, os.X_OK) or \
-            not re.match(r"(python|pypy)[\d.]*(\.exe)?$", os.path.basename(found)):
+    if (
+        not found
+        or not os.access(found, os.X_OK)
+        or not re.match(r"(python|pypy)[\d.]*(\.exe)?$", os.path.basename(found))
+    ):
         return None
     return found
 
@@ -225,7 +231,7 @@ def probe(python, modules, env=None, timeout=10.0, cancel=None):
         said = (err.strip().splitlines() or ["no answer"])[-1][:300]
         raise ProbeFailed(f"{python} exited with {returncode}: {said}")
     try:
-        answer = json.loads(lines[-1][len(_MARK):])
+        answer = json.loads(lines[-1][len(_MARK) :])
         found = (answer["modules"], answer["python"])
         paths = [p for p in answer["paths"] if isinstance(p, str)]
     except (ValueError, KeyError, TypeError) as error:
@@ -244,9 +250,15 @@ def _run(python, stdin, cwd, env, timeout, cancel=None):
     import time
 
     try:
-        child = subprocess.Popen([python, "-c", PROBE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, cwd=cwd, env=dict(os.environ, **(env or {})),
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            [python, "-c", PROBE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=dict(os.environ, **(env or {})),
+            start_new_session=True,
+        )
     except OSError as error:
         raise ProbeFailed(f"{python} could not run: {error}") from None
     try:
@@ -267,7 +279,7 @@ def _run(python, stdin, cwd, env, timeout, cancel=None):
                 for key, _ in sel.select(min(left, 0.25)):
                     if key.fileobj is child.stdin:
                         try:
-                            question = question[os.write(child.stdin.fileno(), question[:65536]):]
+                            question = question[os.write(child.stdin.fileno(), question[:65536]) :]
                         except BlockingIOError:
                             continue
                         except BrokenPipeError:
@@ -296,8 +308,11 @@ def _run(python, stdin, cwd, env, timeout, cancel=None):
         for stream in (child.stdin, child.stdout, child.stderr):
             if not stream.closed:
                 stream.close()
-    return (returncode, got[child.stdout].decode("utf-8", "replace"),
-            got[child.stderr].decode("utf-8", "replace"))
+    return (
+        returncode,
+        got[child.stdout].decode("utf-8", "replace"),
+        got[child.stderr].decode("utf-8", "replace"),
+    )
 
 
 def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=None, cancel=None):
@@ -312,8 +327,11 @@ def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=Non
         except Exception as error:  # no such kernelspec here, an unreadable kernel.json
             spec = None
             if log is not None:
-                log.info("nbext_pkg: kernelspec %s not found (%s): the server's environment "
-                         "is asked instead", name, error)
+                log.info(
+                    "nbext_pkg: kernelspec %s not found (%s): the server's environment is asked instead",
+                    name,
+                    error,
+                )
         python = interpreter(spec) if spec is not None else None
         language = (getattr(spec, "language", "") or "").lower()
         if python is not None and language in ("python", ""):
@@ -322,8 +340,12 @@ def of_notebook(imports, kernelspec, language_info, specs, timeout=10.0, log=Non
                 return Environment(modules, about, "kernel", name)
             except ProbeFailed as error:
                 if log is not None:
-                    log.warning("nbext_pkg: the kernel's interpreter for %s could not list its "
-                                "packages (%s): the server's environment is asked instead", name, error)
+                    log.warning(
+                        "nbext_pkg: the kernel's interpreter for %s could not list its "
+                        "packages (%s): the server's environment is asked instead",
+                        name,
+                        error,
+                    )
     modules, about = probe(sys.executable, imports, None, timeout, cancel)
     return Environment(modules, about, "server")
 

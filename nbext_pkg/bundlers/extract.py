@@ -39,19 +39,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 BLOCK = 1024 * 1024
-BOMB_FLOOR = 16 * 1024**2      # the ratio is judged only past this many bytes out
-MAX_HEADER_READ = BLOCK        # one read: a block of data, or a pax header or GNU long name whole
+BOMB_FLOOR = 16 * 1024**2  # the ratio is judged only past this many bytes out
+MAX_HEADER_READ = BLOCK  # one read: a block of data, or a pax header or GNU long name whole
 MAX_HEADER_BYTES = 16 * 1024**2  # all of a tar's headers together (each one kept is memory)
-MAX_DEPTH = 64                 # folders in one member's name (each level costs the checks memory)
-MAX_NAME_BYTES = 4096          # one member's whole name, as Linux allows a path
+MAX_DEPTH = 64  # folders in one member's name (each level costs the checks memory)
+MAX_NAME_BYTES = 4096  # one member's whole name, as Linux allows a path
 ZIP_DIRECTORY_PER_MEMBER = 8192  # a zip's list of members, in bytes per member allowed
-MAX_MANIFEST = 64 * 1024**2    # bytes of MANIFEST*.json members held, all of them together
-MAX_NAMES = 10_000             # foo, foo-1, ... foo-9999
+MAX_MANIFEST = 64 * 1024**2  # bytes of MANIFEST*.json members held, all of them together
+MAX_NAMES = 10_000  # foo, foo-1, ... foo-9999
 TEMP_PREFIX = ".nbext_pkg-open-"
 SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar")
 NOTHING = ", so nothing was opened."
-READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, EOFError, zlib.error,
-               OSError, ValueError, NotImplementedError, struct.error)
+READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    struct.error,
+)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -59,9 +68,9 @@ FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 @dataclass(frozen=True)
 class Limits:
     max_files: int = 10_000
-    max_bytes: int = 4 * 1024**3        # uncompressed, all members together
-    max_ratio: float = 200.0            # uncompressed bytes per byte of the archive
-    allow_hidden: bool = False          # the server's rule for names starting with "."
+    max_bytes: int = 4 * 1024**3  # uncompressed, all members together
+    max_ratio: float = 200.0  # uncompressed bytes per byte of the archive
+    allow_hidden: bool = False  # the server's rule for names starting with "."
 
 
 DEFAULT_LIMITS = Limits()
@@ -74,12 +83,12 @@ def limits_from(settings, allow_hidden=False):
 
 @dataclass
 class Opened:
-    folder: str            # absolute path of the new folder
-    name: str              # its base name
+    folder: str  # absolute path of the new folder
+    name: str  # its base name
     files: int
     bytes: int
-    notebooks: list        # .ipynb paths relative to the folder, sorted
-    left_out: list         # (member, reason), e.g. hidden
+    notebooks: list  # .ipynb paths relative to the folder, sorted
+    left_out: list  # (member, reason), e.g. hidden
     manifest: dict = None  # a summary of our manifest, None when it is not a bundle of ours
     mismatches: list = field(default_factory=list)
 
@@ -105,8 +114,10 @@ class Cancelled(OpenFailed):
 
 def shown(name):
     """A member's name as it can be printed: control characters and undecodable bytes escaped."""
-    return "".join(c if 32 <= ord(c) != 127 and not 0xD800 <= ord(c) <= 0xDFFF
-                   else f"\\x{ord(c) & 0xFF:02x}" for c in name)
+    return "".join(
+        c if 32 <= ord(c) != 127 and not 0xD800 <= ord(c) <= 0xDFFF else f"\\x{ord(c) & 0xFF:02x}"
+        for c in name
+    )
 
 
 def _size(n):
@@ -118,11 +129,14 @@ def _size(n):
 
 # -- the rules one member's name and kind obey ----------------------------------
 
+
 def parts_of(raw):
     """The name's components inside the new folder; refused where it could leave it.
     A backslash counts as a separator: Windows tools take it for one."""
+
     def bad(rule):
         return Refused(f"The archive's member {shown(raw)} {rule}")
+
     if "\x00" in raw:
         raise bad("has a NUL byte in its name")
     name = raw.replace("\\", "/")
@@ -179,8 +193,10 @@ class _Names:
             raise Refused(f"{pair} need {shown(spelled)} to be both a file and a folder")
         if spelled == seen[0]:
             raise Refused(f"The archive holds the member {shown(raw)} twice")
-        raise Refused(f"{pair} have names that differ only in case or Unicode form, which many "
-                      "disks take for the same name")
+        raise Refused(
+            f"{pair} have names that differ only in case or Unicode form, which many "
+            "disks take for the same name"
+        )
 
 
 class _Budget:
@@ -192,25 +208,29 @@ class _Budget:
     def add(self, n):
         self.total += n
         if self.total > self.limits.max_bytes:
-            raise Refused(f"The archive holds more than {_size(self.limits.max_bytes)} once opened, "
-                          "more than NbextPkg.open_max_bytes allows")
+            raise Refused(
+                f"The archive holds more than {_size(self.limits.max_bytes)} once opened, "
+                "more than NbextPkg.open_max_bytes allows"
+            )
         if self.total > BOMB_FLOOR and self.total > self.limits.max_ratio * self.archive_size:
-            raise Refused(f"The archive grows more than {self.limits.max_ratio:g} times its size when "
-                          "opened (a compression bomb?), more than NbextPkg.open_max_ratio allows")
+            raise Refused(
+                f"The archive grows more than {self.limits.max_ratio:g} times its size when "
+                "opened (a compression bomb?), more than NbextPkg.open_max_ratio allows"
+            )
 
 
 def _too_many(limits):
-    return Refused(f"The archive holds more members than NbextPkg.open_max_files allows "
-                   f"({limits.max_files})")
+    return Refused(f"The archive holds more members than NbextPkg.open_max_files allows ({limits.max_files})")
 
 
 # -- reading zip and tar alike ----------------------------------------------------
 
+
 @dataclass
 class _Member:
     raw: str
-    kind: str      # "file", "dir", or what else it is, as the end of a sentence
-    size: int      # as declared
+    kind: str  # "file", "dir", or what else it is, as the end of a sentence
+    size: int  # as declared
     mtime: float
     handle: object
 
@@ -219,9 +239,13 @@ def _not_opened(kind):
     return f"{kind}, and only files and folders are opened"
 
 
-MODE_KINDS = {stat.S_IFLNK: "is a symbolic link", stat.S_IFCHR: "is a character device",
-              stat.S_IFBLK: "is a block device", stat.S_IFIFO: "is a FIFO (named pipe)",
-              stat.S_IFSOCK: "is a socket"}
+MODE_KINDS = {
+    stat.S_IFLNK: "is a symbolic link",
+    stat.S_IFCHR: "is a character device",
+    stat.S_IFBLK: "is a block device",
+    stat.S_IFIFO: "is a FIFO (named pipe)",
+    stat.S_IFSOCK: "is a socket",
+}
 
 
 def _zip_kind(info):
@@ -234,7 +258,8 @@ def _zip_kind(info):
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         # zipfile decompresses bzip2 and LZMA without a bound on the output of one read.
         method = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}.get(
-            info.compress_type, f"method {info.compress_type}")
+            info.compress_type, f"method {info.compress_type}"
+        )
         return f"uses {method} compression, which cannot be opened here (deflate can)"
     is_dir = info.orig_filename.replace("\\", "/").endswith("/") or fmt == stat.S_IFDIR
     return "dir" if is_dir else "file"
@@ -245,9 +270,13 @@ def _tar_kind(info):
         return "file"
     if info.isdir():
         return "dir"
-    for test, kind in ((info.issym, "is a symbolic link"), (info.islnk, "is a hard link"),
-                       (info.ischr, "is a character device"), (info.isblk, "is a block device"),
-                       (info.isfifo, "is a FIFO (named pipe)")):
+    for test, kind in (
+        (info.issym, "is a symbolic link"),
+        (info.islnk, "is a hard link"),
+        (info.ischr, "is a character device"),
+        (info.isblk, "is a block device"),
+        (info.isfifo, "is a FIFO (named pipe)"),
+    ):
         if test():
             return _not_opened(kind)
     return _not_opened(f"is of tar type {info.type!r}")
@@ -314,8 +343,10 @@ class _Archive:
             info.pax_headers = {}
             headers += info.offset_data - info.offset
             if headers > MAX_HEADER_BYTES:
-                raise Refused(f"{self.name} holds more than {_size(MAX_HEADER_BYTES)} of member "
-                              "headers (names and attributes)")
+                raise Refused(
+                    f"{self.name} holds more than {_size(MAX_HEADER_BYTES)} of member "
+                    "headers (names and attributes)"
+                )
             yield _Member(info.name, _tar_kind(info), info.size, info.mtime, info)
 
     def open(self, member):
@@ -341,17 +372,19 @@ def _zip_directory_fits(f, size, limits):
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) < at + 22:
         return  # zipfile will say the archive is damaged
-    count, listing = struct.unpack("<HI", tail[at + 10:at + 16])
-    if (count == 0xFFFF or listing == 0xFFFFFFFF) and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
-        f.seek(struct.unpack("<Q", tail[at - 12:at - 4])[0])
+    count, listing = struct.unpack("<HI", tail[at + 10 : at + 16])
+    if (count == 0xFFFF or listing == 0xFFFFFFFF) and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        f.seek(struct.unpack("<Q", tail[at - 12 : at - 4])[0])
         record = f.read(56)
         if record[:4] == b"PK\x06\x06" and len(record) == 56:
             count, listing = struct.unpack("<QQ", record[32:48])
     if count > limits.max_files:
         raise _too_many(limits)
     if listing > limits.max_files * ZIP_DIRECTORY_PER_MEMBER + BLOCK:
-        raise Refused(f"The archive's list of members takes {_size(listing)}, more than "
-                      f"{limits.max_files} members (NbextPkg.open_max_files) could need")
+        raise Refused(
+            f"The archive's list of members takes {_size(listing)}, more than "
+            f"{limits.max_files} members (NbextPkg.open_max_files) could need"
+        )
 
 
 def open_archive(f, name, limits):
@@ -377,6 +410,7 @@ def open_archive(f, name, limits):
 
 
 # -- judging the members before anything is written ---------------------------------
+
 
 def _judge(member, names, limits):
     """(parts, None), or (None, why it is left out): the folder itself, a hidden member."""
@@ -440,6 +474,7 @@ def _inside(parts, top):
 
 # -- the manifest -----------------------------------------------------------------
 
+
 def _manifest_name(rel):
     return "/" not in rel and fnmatch.fnmatchcase(rel, "MANIFEST*.json")
 
@@ -457,13 +492,21 @@ def find_manifest(candidates):
         generator = doc.get("generator") if isinstance(doc, dict) else None
         if isinstance(generator, dict) and generator.get("name") == "nbext_pkg":
             ours[name] = doc
-    listed = {entry["path"] for doc in ours.values() if isinstance(doc.get("files"), list)
-              for entry in doc["files"] if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
+    listed = {
+        entry["path"]
+        for doc in ours.values()
+        if isinstance(doc.get("files"), list)
+        for entry in doc["files"]
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+    }
     unlisted = sorted(set(ours) - listed) or sorted(ours)
     if not unlisted:
         return None
-    named = [n for n in unlisted
-             if isinstance(ours[n].get("generated"), dict) and ours[n]["generated"].get("manifest") == n]
+    named = [
+        n
+        for n in unlisted
+        if isinstance(ours[n].get("generated"), dict) and ours[n]["generated"].get("manifest") == n
+    ]
     best = named or (["MANIFEST.json"] if "MANIFEST.json" in unlisted else unlisted)
     return best[0], ours[best[0]]
 
@@ -475,43 +518,57 @@ def compare(name, doc, hashed, excused=()):
     files = doc.get("files")
     for entry in files if isinstance(files, list) else []:
         path = entry.get("path") if isinstance(entry, dict) else None
-        if not (isinstance(path, str) and isinstance(entry.get("size"), int)
-                and isinstance(entry.get("sha256"), str)):
-            problems.append(f"{name} holds an entry that is not a path, a size and a SHA-256: "
-                            f"{shown(json.dumps(entry, ensure_ascii=False))[:120]}.")
+        if not (
+            isinstance(path, str)
+            and isinstance(entry.get("size"), int)
+            and isinstance(entry.get("sha256"), str)
+        ):
+            problems.append(
+                f"{name} holds an entry that is not a path, a size and a SHA-256: "
+                f"{shown(json.dumps(entry, ensure_ascii=False))[:120]}."
+            )
             continue
         listed.add(path)
         if path not in hashed:
             if path not in excused:
                 problems.append(f"{shown(path)} is listed in {name} but missing from the archive.")
         elif hashed[path][0] != entry["size"]:
-            problems.append(f"{shown(path)} has {hashed[path][0]} bytes where {name} lists "
-                            f"{entry['size']}.")
+            problems.append(f"{shown(path)} has {hashed[path][0]} bytes where {name} lists {entry['size']}.")
         elif hashed[path][1] != entry["sha256"].lower():
             problems.append(f"{shown(path)} is not what {name} lists: its SHA-256 differs.")
     if not isinstance(files, list):
         problems.append(f"{name} has no list of files.")
     generated = doc.get("generated")
-    allowed = listed | {v for v in (generated.values() if isinstance(generated, dict) else ())
-                        if isinstance(v, str)}
-    problems += [f"{shown(rel)} is in the archive but not listed in {name}."
-                 for rel in sorted(hashed) if rel not in allowed]
+    allowed = listed | {
+        v for v in (generated.values() if isinstance(generated, dict) else ()) if isinstance(v, str)
+    }
+    problems += [
+        f"{shown(rel)} is in the archive but not listed in {name}."
+        for rel in sorted(hashed)
+        if rel not in allowed
+    ]
     return problems
 
 
 def summary(name, doc):
     generator, files = doc.get("generator") or {}, doc.get("files")
-    return {"path": name, "version": generator.get("version"), "created": doc.get("created"),
-            "notebook": doc.get("notebook"), "files": len(files) if isinstance(files, list) else 0,
-            "skipped": doc.get("skipped") if isinstance(doc.get("skipped"), list) else []}
+    return {
+        "path": name,
+        "version": generator.get("version"),
+        "created": doc.get("created"),
+        "notebook": doc.get("notebook"),
+        "files": len(files) if isinstance(files, list) else 0,
+        "skipped": doc.get("skipped") if isinstance(doc.get("skipped"), list) else [],
+    }
 
 
 # -- streaming a member -------------------------------------------------------------
 
+
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _room(candidates):
@@ -544,6 +601,7 @@ def stream(archive, member, budget, name, cancel=None, fd=None, keep=False):
 
 
 # -- verify ---------------------------------------------------------------------------
+
 
 @dataclass
 class Audit:
@@ -611,8 +669,10 @@ def audit(archive_path, limits=DEFAULT_LIMITS):
     rel = {parts: "/".join(_inside(parts, top)) for parts in parts_kinds}
     found = find_manifest({rel[p]: data for p, data in candidates.items() if _manifest_name(rel[p])})
     if found is None:
-        problems.append(f"{name} holds no manifest made by nbext_pkg (MANIFEST.json), so there is "
-                        "nothing to check it against.")
+        problems.append(
+            f"{name} holds no manifest made by nbext_pkg (MANIFEST.json), so there is "
+            "nothing to check it against."
+        )
     else:
         problems += compare(*found, {rel[p]: v for p, v in hashed.items()})
     return Audit(problems, count)
@@ -620,13 +680,14 @@ def audit(archive_path, limits=DEFAULT_LIMITS):
 
 # -- extract --------------------------------------------------------------------------
 
+
 def folder_name(archive_path):
     """foo.zip, foo.tar, foo.tar.gz, foo.tgz -> foo; leading dots dropped (a hidden folder
     would not show in the tree)."""
     base = os.path.basename(archive_path)
     for suffix in SUFFIXES:
         if base.lower().endswith(suffix):
-            base = base[:-len(suffix)]
+            base = base[: -len(suffix)]
             break
     else:
         base = os.path.splitext(base)[0]
@@ -634,8 +695,7 @@ def folder_name(archive_path):
 
 
 def _plain(name):
-    if not name or name in (".", "..") or any(c in name for c in "/\\\x00") \
-            or len(os.fsencode(name)) > 255:
+    if not name or name in (".", "..") or any(c in name for c in "/\\\x00") or len(os.fsencode(name)) > 255:
         raise Refused(f"{shown(name)!r} cannot be a folder's name (one name, without / or \\)")
     return name
 
@@ -752,8 +812,9 @@ def rename_noreplace(source, target):
 
 
 def _taken(parent, name):
-    return Refused(f"{os.path.join(parent, name)} already exists, and an archive is never opened into "
-                   "an existing folder")
+    return Refused(
+        f"{os.path.join(parent, name)} already exists, and an archive is never opened into an existing folder"
+    )
 
 
 def free_name(parent, base, exact=False):
@@ -824,7 +885,10 @@ def _fill(archive, steps, temp, limits, name, cancel):
         for planned, parts in steps:
             member = next(members, None)
             if member is None or (member.raw, member.kind, member.size) != (
-                    planned.raw, planned.kind, planned.size):
+                planned.raw,
+                planned.kind,
+                planned.size,
+            ):
                 raise Refused(f"{name} changed while it was being opened")
             rel = _inside(parts, top) if parts is not None else ()
             if not rel:
@@ -834,8 +898,15 @@ def _fill(archive, steps, temp, limits, name, cancel):
                 continue
             fd = folder.create(rel)
             try:
-                size, sha, data = stream(archive, member, budget, name, cancel, fd,
-                                         keep=_manifest_name("/".join(rel)) and _room(candidates))
+                size, sha, data = stream(
+                    archive,
+                    member,
+                    budget,
+                    name,
+                    cancel,
+                    fd,
+                    keep=_manifest_name("/".join(rel)) and _room(candidates),
+                )
                 if member.mtime is not None:
                     try:
                         os.utime(fd, (member.mtime, member.mtime))
@@ -861,17 +932,21 @@ class NotWritable(OpenFailed):
 
 def _disk_failure(error, name, parent):
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull(f"{name} could not be opened into {parent} because the disk is full "
-                        "(or the quota used up); nothing was left behind.")
+        return DiskFull(
+            f"{name} could not be opened into {parent} because the disk is full "
+            "(or the quota used up); nothing was left behind."
+        )
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return NotWritable(f"{name} could not be opened into {parent}: that folder cannot be written "
-                           "to; nothing was left behind.")
-    return OpenFailed(f"{name} could not be opened into {parent} ({error.strerror or error}); "
-                      "nothing was left behind.")
+        return NotWritable(
+            f"{name} could not be opened into {parent}: that folder cannot be written "
+            "to; nothing was left behind."
+        )
+    return OpenFailed(
+        f"{name} could not be opened into {parent} ({error.strerror or error}); nothing was left behind."
+    )
 
 
-def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None, exact=False,
-            expect=None):
+def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None, exact=False, expect=None):
     """Open the archive into a new folder of ``parent`` named after it (or ``name``; the next
     free name when taken, a refusal with ``exact``). Raises Refused, Cancelled or OpenFailed,
     and leaves nothing behind when it does. ``expect``: see open_checked."""
@@ -881,8 +956,9 @@ def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None,
     try:
         f = open_checked(archive_path, expect)
     except OSError as error:
-        raise OpenFailed(f"{shown_name} could not be read ({error.strerror}), so nothing was opened.") \
-            from None
+        raise OpenFailed(
+            f"{shown_name} could not be read ({error.strerror}), so nothing was opened."
+        ) from None
     with f:
         archive = open_archive(f, shown_name, limits)
         steps, left_out = survey(archive, limits, cancel)
@@ -910,6 +986,12 @@ def extract(archive_path, parent, name=None, limits=DEFAULT_LIMITS, cancel=None,
                 raise _disk_failure(error, shown_name, parent) from None
             raise
     return Opened(
-        folder=os.path.join(parent, placed), name=placed, files=len(hashed), bytes=total,
-        notebooks=sorted(rel for rel in hashed if rel.endswith(".ipynb")), left_out=left_out,
-        manifest=summary(*found) if found is not None else None, mismatches=mismatches)
+        folder=os.path.join(parent, placed),
+        name=placed,
+        files=len(hashed),
+        bytes=total,
+        notebooks=sorted(rel for rel in hashed if rel.endswith(".ipynb")),
+        left_out=left_out,
+        manifest=summary(*found) if found is not None else None,
+        mismatches=mismatches,
+    )

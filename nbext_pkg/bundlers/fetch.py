@@ -190,8 +190,9 @@ def _content(model, item, limit, cancel):
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, prefix="nbext_pkg-")
     try:
         if fmt == "base64" and isinstance(content, (str, bytes)):
-            _decode_into(spool, content if isinstance(content, str) else content.decode("ascii"),
-                         limit, item, cancel)
+            _decode_into(
+                spool, content if isinstance(content, str) else content.decode("ascii"), limit, item, cancel
+            )
         elif fmt == "text" and isinstance(content, str):
             _write_limited(spool, content.encode("utf-8", "surrogateescape"), limit, item)
         elif fmt == "json" and isinstance(content, dict):  # a notebook's model despite type=file
@@ -219,7 +220,7 @@ def _decode_into(spool, text, limit, item, cancel):
     for at in range(0, len(text), _SLICE):
         if cancel.is_set():
             raise Cancelled()
-        piece = carry + text[at:at + _SLICE]
+        piece = carry + text[at : at + _SLICE]
         if "\n" in piece or "\r" in piece or " " in piece or "\t" in piece:
             piece = "".join(piece.split())
         if padded and piece:
@@ -259,5 +260,3 @@ def trim():
             _libc = False
     if _libc:
         _libc.malloc_trim(0)
-
-

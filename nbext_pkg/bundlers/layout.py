@@ -99,9 +99,23 @@ def local_header(member):
         extra = struct.pack("<HHQQ", 1, 16, size, csize)
         size = csize = 0xFFFFFFFF
     when, date = dos_time(member.mtime)
-    return _LOCAL.pack(b"PK\x03\x04", 45 if member.zip64 else 20, 0x08 | utf8,
-                       8 if member.deflated else 0, when, date, 0, csize, size,
-                       len(name), len(extra)) + name + extra
+    return (
+        _LOCAL.pack(
+            b"PK\x03\x04",
+            45 if member.zip64 else 20,
+            0x08 | utf8,
+            8 if member.deflated else 0,
+            when,
+            date,
+            0,
+            csize,
+            size,
+            len(name),
+            len(extra),
+        )
+        + name
+        + extra
+    )
 
 
 def descriptor_length(member):
@@ -133,9 +147,30 @@ def central_entry(member, crc, padding=0):
         extra += struct.pack("<HH", PADDING_ID, padding - 4) + bytes(padding - 4)
     version = 45 if fields else 20
     when, date = dos_time(member.mtime)
-    return _CENTRAL.pack(b"PK\x01\x02", version, _UNIX, version, 0x08 | utf8,
-                         8 if member.deflated else 0, when, date, crc, csize, size,
-                         len(name), len(extra), 0, 0, 0, _FILE_MODE << 16, offset) + name + extra
+    return (
+        _CENTRAL.pack(
+            b"PK\x01\x02",
+            version,
+            _UNIX,
+            version,
+            0x08 | utf8,
+            8 if member.deflated else 0,
+            when,
+            date,
+            crc,
+            csize,
+            size,
+            len(name),
+            len(extra),
+            0,
+            0,
+            0,
+            _FILE_MODE << 16,
+            offset,
+        )
+        + name
+        + extra
+    )
 
 
 def _lay_out(members, header_of, length_of, trailer_of):
@@ -164,8 +199,9 @@ class ZipLayout:
         self.parts, at = _lay_out(members, local_header, lambda m: m.csize, self._descriptor)
         self.central_offset = at
         self.central_length = sum(len(central_entry(m, 0)) for m in members)
-        self.zip64_end = (len(members) >= 0xFFFF or self.central_length > ZIP64_LIMIT
-                          or self.central_offset > ZIP64_LIMIT)
+        self.zip64_end = (
+            len(members) >= 0xFFFF or self.central_length > ZIP64_LIMIT or self.central_offset > ZIP64_LIMIT
+        )
         tail = self.central_length + (_END64.size + _LOCATOR.size if self.zip64_end else 0) + _END.size
         self.parts.append(Part("tail", at, tail))
         self.length = at + tail
@@ -195,19 +231,24 @@ class ZipLayout:
                 entries[i] = central_entry(self.members[i], crcs[i], chunk)
                 rest -= chunk
         if rest:
-            raise ValueError(f"{len(left_out)} members left out need more room than the zip's "
-                             "central directory can give back")
+            raise ValueError(
+                f"{len(left_out)} members left out need more room than the zip's "
+                "central directory can give back"
+            )
         central = b"".join(entries[i] for i in keep)
-        comment = (b"nbext_pkg: members left out, see MANIFEST.json"[:comment_length]
-                   .ljust(comment_length, b" "))
+        comment = b"nbext_pkg: members left out, see MANIFEST.json"[:comment_length].ljust(
+            comment_length, b" "
+        )
         count, offset, length = len(keep), self.central_offset, len(central)
         out = [central]
         if self.zip64_end:
-            out.append(_END64.pack(b"PK\x06\x06", _END64.size - 12, (_UNIX << 8) | 45, 45, 0, 0,
-                                   count, count, length, offset))
+            out.append(
+                _END64.pack(
+                    b"PK\x06\x06", _END64.size - 12, (_UNIX << 8) | 45, 45, 0, 0, count, count, length, offset
+                )
+            )
             out.append(_LOCATOR.pack(b"PK\x06\x07", 0, offset + length, 1))
-            out.append(_END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF,
-                                 comment_length))
+            out.append(_END.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, comment_length))
         else:
             out.append(_END.pack(b"PK\x05\x06", 0, 0, count, count, length, offset, comment_length))
         return b"".join(out) + comment
@@ -223,7 +264,8 @@ def tar_info(name, size, mtime):
 
 def tar_header(member):
     return tar_info(member.name, member.size, member.mtime).tobuf(
-        tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        tarfile.PAX_FORMAT, "utf-8", "surrogateescape"
+    )
 
 
 class TarLayout:

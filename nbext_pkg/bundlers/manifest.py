@@ -78,8 +78,17 @@ def stamp(when=None):
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def document(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
-             storage=None, created=None, environment=None):
+def document(
+    generator_version,
+    notebook_arcname,
+    notebook,
+    files,
+    skipped,
+    generated=None,
+    storage=None,
+    created=None,
+    environment=None,
+):
     """The manifest as a dict, its keys in the order they are written (see ``manifest``)."""
     meta = notebook.get("metadata", {})
     if not isinstance(meta, dict):
@@ -112,8 +121,17 @@ def dumps(doc):
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
-def manifest(generator_version, notebook_arcname, notebook, files, skipped, generated=None,
-             storage=None, created=None, environment=None):
+def manifest(
+    generator_version,
+    notebook_arcname,
+    notebook,
+    files,
+    skipped,
+    generated=None,
+    storage=None,
+    created=None,
+    environment=None,
+):
     """MANIFEST.json text. ``files``: dicts with path, size, sha256 (paths relative
     to the bundle's top folder; ``original`` where the name on disk differed, ``storage``
     where a mixed contents manager kept it); ``skipped``: dicts with reference and
@@ -121,6 +139,15 @@ def manifest(generator_version, notebook_arcname, notebook, files, skipped, gene
     went; ``storage``: where the files came from (the contents manager's class name, or
     "disk" for the command line); ``created``: epoch seconds (default: now);
     ``environment``: the environment.Environment requirements.txt was pinned from."""
-    doc = document(generator_version, notebook_arcname, notebook, files, skipped, generated,
-                   storage, created, environment)
+    doc = document(
+        generator_version,
+        notebook_arcname,
+        notebook,
+        files,
+        skipped,
+        generated,
+        storage,
+        created,
+        environment,
+    )
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

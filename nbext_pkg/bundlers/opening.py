@@ -24,12 +24,14 @@ async def respond_open(handler, path):
     allow_hidden = bool(getattr(cm, "allow_hidden", False))
     root = local_root(cm)
     if root is None:
-        raise web.HTTPError(400, NOT_ON_DISK.replace("a bundle cannot be saved into", "an archive "
-                                                     "cannot be opened in"))
+        raise web.HTTPError(
+            400, NOT_ON_DISK.replace("a bundle cannot be saved into", "an archive cannot be opened in")
+        )
     try:
         rel = notebook_path(path, allow_hidden)  # inside the root, not hidden
     except NotBundled as error:
         raise web.HTTPError(error.status, str(error).replace("notebooks", "archives")) from None
+
     def locate():
         tree = Tree(root, allow_hidden=allow_hidden)
         try:
@@ -39,8 +41,10 @@ async def respond_open(handler, path):
 
     found, real_root = await in_thread(locate)  # the disk is looked at off the event loop
     if isinstance(found, str):
-        raise web.HTTPError(404, f"No such archive: {rel}" if found == "missing" else
-                            f"{rel} cannot be opened here ({found}).")
+        raise web.HTTPError(
+            404,
+            f"No such archive: {rel}" if found == "missing" else f"{rel} cannot be opened here ({found}).",
+        )
     real, info = found
     if not stat.S_ISREG(info.st_mode):
         raise web.HTTPError(400, f"{rel} is not an archive: tick a .zip, .tar or .tar.gz file.")
@@ -49,9 +53,15 @@ async def respond_open(handler, path):
     limits = extract.limits_from(settings, allow_hidden)
     with _Slot(settings):
         try:
-            opened = await in_thread(lambda: extract.extract(
-                real, posixpath.dirname(real), limits=limits, cancel=cancel,
-                expect=(info.st_dev, info.st_ino)))  # the file located, not one swapped in since
+            opened = await in_thread(
+                lambda: extract.extract(
+                    real,
+                    posixpath.dirname(real),
+                    limits=limits,
+                    cancel=cancel,
+                    expect=(info.st_dev, info.st_ino),
+                )
+            )  # the file located, not one swapped in since
         except extract.Cancelled:
             handler.log.info("nbext_pkg: the client left while %s was opened; nothing was kept", rel)
             return
@@ -65,14 +75,17 @@ async def respond_open(handler, path):
     folder = posixpath.relpath(opened.folder, real_root)
     handler.set_status(201)
     handler.set_header("Content-Type", "application/json")
-    handler.finish({
-        "path": folder,
-        "name": opened.name,
-        "files": opened.files,
-        "bytes": opened.bytes,
-        "notebooks": [posixpath.join(folder, nb) for nb in opened.notebooks],
-        "left_out": [{"member": extract.shown(member), "reason": reason}
-                     for member, reason in opened.left_out],
-        "ours": opened.manifest is not None,
-        "mismatches": list(opened.mismatches),
-    })
+    handler.finish(
+        {
+            "path": folder,
+            "name": opened.name,
+            "files": opened.files,
+            "bytes": opened.bytes,
+            "notebooks": [posixpath.join(folder, nb) for nb in opened.notebooks],
+            "left_out": [
+                {"member": extract.shown(member), "reason": reason} for member, reason in opened.left_out
+            ],
+            "ours": opened.manifest is not None,
+            "mismatches": list(opened.mismatches),
+        }
+    )

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 FORMATS = ("zip", "tar", "tar.gz")
 YES, NO = ("1", "true", "yes"), ("0", "false", "no")
 # query argument -> (metadata key, nbconfig key)
-CHOICES = {"format": ("format", "bundle_format"), "html": ("html", "bundle_html"),
-           "requirements": ("requirements", "bundle_requirements")}
+CHOICES = {
+    "format": ("format", "bundle_format"),
+    "html": ("html", "bundle_html"),
+    "requirements": ("requirements", "bundle_requirements"),
+}
 DEFAULTS = {"format": "zip", "html": True, "requirements": True}
 
 
@@ -51,15 +54,17 @@ def from_query(get_argument):
     fmt = get_argument("format", None)
     if fmt is not None:
         if fmt not in FORMATS:
-            raise BadOption(f"Unknown bundle format {fmt!r}: ask for format=zip, format=tar or "
-                            "format=tar.gz.")
+            raise BadOption(
+                f"Unknown bundle format {fmt!r}: ask for format=zip, format=tar or format=tar.gz."
+            )
         asked["format"] = fmt
     for name in ("html", "requirements"):
         value = get_argument(name, None)
         if value is not None:
             if _choice(name, value) is None:
-                raise BadOption(f"{name}={value.strip().lower()!r} is neither yes nor no: ask for "
-                                f"{name}=1 or {name}=0.")
+                raise BadOption(
+                    f"{name}={value.strip().lower()!r} is neither yes nor no: ask for {name}=1 or {name}=0."
+                )
             asked[name] = _choice(name, value)
     return asked
 
@@ -110,15 +115,19 @@ class Options:
     @classmethod
     def from_settings(cls, settings, **choices):
         """Options with the limits of a config.NbextPkg."""
-        return cls(max_bytes=settings.max_bundle_bytes, max_files=settings.max_bundle_files,
-                   max_notebook_bytes=settings.max_notebook_bytes,
-                   max_contents_file_bytes=settings.max_contents_file_bytes,
-                   embed_max_bytes=settings.bundle_embed_max_bytes,
-                   embed_total_bytes=settings.bundle_embed_total_bytes,
-                   html_timeout=settings.bundle_html_timeout,
-                   html_max_memory=settings.bundle_html_max_memory,
-                   plan_timeout=settings.bundle_plan_timeout,
-                   requirements_timeout=settings.bundle_requirements_timeout, **choices)
+        return cls(
+            max_bytes=settings.max_bundle_bytes,
+            max_files=settings.max_bundle_files,
+            max_notebook_bytes=settings.max_notebook_bytes,
+            max_contents_file_bytes=settings.max_contents_file_bytes,
+            embed_max_bytes=settings.bundle_embed_max_bytes,
+            embed_total_bytes=settings.bundle_embed_total_bytes,
+            html_timeout=settings.bundle_html_timeout,
+            html_max_memory=settings.bundle_html_max_memory,
+            plan_timeout=settings.bundle_plan_timeout,
+            requirements_timeout=settings.bundle_requirements_timeout,
+            **choices,
+        )
 
     def start_plan(self):
         self.deadline = time.monotonic() + self.plan_timeout
@@ -131,4 +140,5 @@ class Options:
             raise PlanTimeout(
                 f"Listing the files of this bundle took longer than {self.plan_timeout:g} s "
                 "(c.NbextPkg.bundle_plan_timeout): link fewer or smaller folders, or narrow "
-                "the notebook's nbext_pkg.include globs.")
+                "the notebook's nbext_pkg.include globs."
+            )

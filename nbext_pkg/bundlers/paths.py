@@ -70,8 +70,9 @@ class Skip:
 
 def _resolved(real: str, rel: str, info: os.stat_result) -> Resolved:
     # (contents.py's listings make stat-like entries without a ctime: 0, not known)
-    return Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns,
-                    getattr(info, "st_ctime_ns", 0))
+    return Resolved(
+        real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns, getattr(info, "st_ctime_ns", 0)
+    )
 
 
 class Tree:
@@ -89,8 +90,15 @@ class Tree:
 
     # -- references ---------------------------------------------------------------------
 
-    def resolve(self, notebook_dir: str, path: str, root_relative: bool, *,
-                written: str | None = None, cap: int | None = None):
+    def resolve(
+        self,
+        notebook_dir: str,
+        path: str,
+        root_relative: bool,
+        *,
+        written: str | None = None,
+        cap: int | None = None,
+    ):
         """(files, is_folder) for the regular files `path` names, or a Skip."""
         skip_as = written if written is not None else path
         if "\x00" in path or "\x00" in notebook_dir or posixpath.isabs(path):
@@ -158,8 +166,7 @@ class Tree:
         found = self.locate(base)
         if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
             return []
-        return self._match(found[0], base, parts[first_magic:], cap,
-                           (found[1].st_dev, found[1].st_ino))
+        return self._match(found[0], base, parts[first_magic:], cap, (found[1].st_dev, found[1].st_ino))
 
     def close(self) -> None:
         """Let go of the folders held open for listing."""
@@ -276,7 +283,7 @@ class Tree:
             if cap is not None and len(found) > cap:
                 # A link to "." in a home folder must not walk the whole disk only to be
                 # cut at the limit: enough is known already.
-                del found[cap + 1:]
+                del found[cap + 1 :]
                 cut = True
                 break
             # Reversed, so the stack takes them in name order; bind mounts can make cycles.
@@ -293,8 +300,9 @@ class Tree:
         prefix = f"{rel}/" if rel else ""
         return [_resolved(real, prefix + below, info) for below, real, info in found]
 
-    def _match(self, real_base: str, base: str, parts: list[str], cap: int | None,
-               key=None) -> list[Resolved]:
+    def _match(
+        self, real_base: str, base: str, parts: list[str], cap: int | None, key=None
+    ) -> list[Resolved]:
         """Files below `base` matching the glob components `parts`: the components are the
         states of a small automaton, so each folder is read once per set of states."""
         accept = len(parts)
@@ -369,9 +377,7 @@ def resolve(
     return result if isinstance(result, Skip) else result[0]
 
 
-def expand_glob(
-    root: str, notebook_dir: str, pattern: str, *, allow_hidden: bool = False
-) -> list[Resolved]:
+def expand_glob(root: str, notebook_dir: str, pattern: str, *, allow_hidden: bool = False) -> list[Resolved]:
     """Files matching a metadata glob relative to the notebook's folder (see Tree.glob)."""
     try:
         tree = Tree(root, allow_hidden=allow_hidden)

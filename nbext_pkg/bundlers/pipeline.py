@@ -94,20 +94,25 @@ def notebook_path(path, allow_hidden=False):
     """The root-relative path the request names, by the rules its files obey."""
     rel = lexical("", path, True) if "\x00" not in path else None
     if not rel:
-        raise NotBundled(404, f"{path} is outside the server's root: only notebooks inside it "
-                              "can be bundled.")
+        raise NotBundled(
+            404, f"{path} is outside the server's root: only notebooks inside it can be bundled."
+        )
     if not allow_hidden and hidden(rel):
-        raise NotBundled(404, f"{path} is hidden (a name in it starts with a dot), and hidden "
-                              "notebooks are not bundled.")
+        raise NotBundled(
+            404, f"{path} is hidden (a name in it starts with a dot), and hidden notebooks are not bundled."
+        )
     return rel
 
 
 def too_large(path, size, options):
     """NotBundled (413) for a notebook of ``size`` bytes over the limit."""
     if size > options.max_notebook_bytes:
-        raise NotBundled(413, f"{path} holds {human(size)}, more than the server's limit for a "
-                              f"notebook of {human(options.max_notebook_bytes)} "
-                              "(c.NbextPkg.max_notebook_bytes).")
+        raise NotBundled(
+            413,
+            f"{path} holds {human(size)}, more than the server's limit for a "
+            f"notebook of {human(options.max_notebook_bytes)} "
+            "(c.NbextPkg.max_notebook_bytes).",
+        )
 
 
 def locate_notebook(tree, path, options):
@@ -118,18 +123,19 @@ def locate_notebook(tree, path, options):
     if found == "missing":
         raise NotBundled(404, f"No such notebook: {path}")
     if found == "symlink-outside-root":
-        raise NotBundled(404, f"{path} leads outside the server's root through a symbolic "
-                              "link, so it is not bundled.")
+        raise NotBundled(
+            404, f"{path} leads outside the server's root through a symbolic link, so it is not bundled."
+        )
     if found == "hidden":
-        raise NotBundled(404, f"{path} leads to a hidden file through a symbolic link, so it "
-                              "is not bundled.")
+        raise NotBundled(404, f"{path} leads to a hidden file through a symbolic link, so it is not bundled.")
     if isinstance(found, str):
         raise NotBundled(403, f"{path} could not be read.")
     real, info = found
     if not stat.S_ISREG(info.st_mode):
         raise NotBundled(400, f"{path} is not a notebook: only .ipynb notebooks can be bundled.")
-    return rel, Resolved(real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns,
-                         info.st_ctime_ns)
+    return rel, Resolved(
+        real, rel, info.st_size, info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns
+    )
 
 
 def local_notebook(tree, path, options):
@@ -203,15 +209,23 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
             setattr(options, name, value)
         references = [Reference(*ref) for ref in facts["references"]]
         try:
-            plan = plan_from(references, facts["excludes"], notebook.path, tree,
-                             allow_hidden=options.allow_hidden, max_bytes=options.max_bytes,
-                             max_files=options.max_files, notebook_size=notebook.size)
+            plan = plan_from(
+                references,
+                facts["excludes"],
+                notebook.path,
+                tree,
+                allow_hidden=options.allow_hidden,
+                max_bytes=options.max_bytes,
+                max_files=options.max_files,
+                notebook_size=notebook.size,
+            )
         except OverLimit as error:
             raise NotBundled(413, str(error)) from None
         options.deadline = None  # the plan is made: what follows has deadlines of its own
         if facts["more_references"]:
-            plan.skipped.append({"reference": f"{facts['more_references']} more references",
-                                 "reason": "limit"})
+            plan.skipped.append(
+                {"reference": f"{facts['more_references']} more references", "reason": "limit"}
+            )
     except BaseException:
         session.finish()
         if notebook is not None:
@@ -234,8 +248,13 @@ def prepare(path, options, *, tree, model=None, asked=None, layers=(), storage="
 def _read(session, notebook, options, path, deadline):
     """The notebook's facts, as the child reads them."""
     try:
-        return session.read(notebook.size, notebook.blocks, base_url=options.base_url,
-                            max_references=MAX_REFERENCES, deadline=deadline)
+        return session.read(
+            notebook.size,
+            notebook.blocks,
+            base_url=options.base_url,
+            max_references=MAX_REFERENCES,
+            deadline=deadline,
+        )
     except render.RenderFailed as error:
         raise _read_failed(error, path, options) from None
 
@@ -245,13 +264,20 @@ def _read_failed(error, path, options):
     if error.reason == "failed":
         return NotBundled(400, f"Unreadable Notebook: {path}: {error}")
     if error.reason == "timeout":
-        return PlanTimeout(f"Reading {path} took longer than the plan may take "
-                           f"({options.plan_timeout:g} s, c.NbextPkg.bundle_plan_timeout).")
+        return PlanTimeout(
+            f"Reading {path} took longer than the plan may take "
+            f"({options.plan_timeout:g} s, c.NbextPkg.bundle_plan_timeout)."
+        )
     if error.reason == "too-large":
-        return NotBundled(413, f"{path} needs more memory to be read than the bundle's reader "
-                               "may take (c.NbextPkg.bundle_html_max_memory).")
-    return NotBundled(503, f"The process that reads notebooks for bundles is not available "
-                           f"({error}): try again in a moment.")
+        return NotBundled(
+            413,
+            f"{path} needs more memory to be read than the bundle's reader "
+            "may take (c.NbextPkg.bundle_html_max_memory).",
+        )
+    return NotBundled(
+        503,
+        f"The process that reads notebooks for bundles is not available ({error}): try again in a moment.",
+    )
 
 
 class Bundle:
@@ -306,9 +332,16 @@ class Bundle:
             about = self._add_requirements(pinned(), made, names, skipped)
             meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
             names["manifest"] = plan.manifest_arcname
-            doc = manifest.document(__version__, plan.notebook_arcname, {"metadata": meta}, None,
-                                    list(plan.skipped) + skipped, generated=names, storage=self.storage,
-                                    environment=about)
+            doc = manifest.document(
+                __version__,
+                plan.notebook_arcname,
+                {"metadata": meta},
+                None,
+                list(plan.skipped) + skipped,
+                generated=names,
+                storage=self.storage,
+                environment=about,
+            )
             return made, doc
 
         # (An mtime of 0 is a time: 1970, written as 1980 in a zip; never "now", which
@@ -316,8 +349,15 @@ class Bundle:
         mtime = self.notebook.mtime if self.notebook.mtime is not None else time.time()
         notebook = (plan.notebook_arcname, self.notebook.spool, mtime, plan.notebook_original)
         try:
-            self.sized = sized.build(options.format, self.tree.disk_root(), plan.top, notebook,
-                                     plan.files, generated, plan.manifest_arcname)
+            self.sized = sized.build(
+                options.format,
+                self.tree.disk_root(),
+                plan.top,
+                notebook,
+                plan.files,
+                generated,
+                plan.manifest_arcname,
+            )
         finally:
             files.close()
 
@@ -330,8 +370,9 @@ class Bundle:
 
         def ask():
             try:
-                found.append(requirements_for([self.facts], self.options, skipped,
-                                              self.plan.requirements_arcname))
+                found.append(
+                    requirements_for([self.facts], self.options, skipped, self.plan.requirements_arcname)
+                )
             except BaseException as error:
                 found.append(error)
 
@@ -346,6 +387,7 @@ class Bundle:
             if isinstance(found[0], BaseException):
                 raise found[0]
             return found[0], skipped
+
         return result
 
     def _add_requirements(self, pinned, made, names, skipped):
@@ -372,9 +414,14 @@ class Bundle:
         if not options.html:
             self.session.finish()
             return None, None
-        key = ("rendered", self.notebook.sha256, options.base_url, options.embed_max_bytes,
-               options.embed_total_bytes,
-               tuple(sorted((k, m.dev, m.ino, m.size, m.mtime_ns) for k, m in images.items())))
+        key = (
+            "rendered",
+            self.notebook.sha256,
+            options.base_url,
+            options.embed_max_bytes,
+            options.embed_total_bytes,
+            tuple(sorted((k, m.dev, m.ino, m.size, m.mtime_ns) for k, m in images.items())),
+        )
         known = digests.RENDERED.get(key)
         if known is not None:
             self.session.finish()
@@ -409,8 +456,13 @@ class Bundle:
     def _start_render(self, images):
         options, session = self.options, self.session
         if not self.child_read:  # the facts were remembered: the child reads it now
-            _read(session, self.notebook, options, self.plan.notebook_arcname,
-                  time.monotonic() + options.plan_timeout)
+            _read(
+                session,
+                self.notebook,
+                options,
+                self.plan.notebook_arcname,
+                time.monotonic() + options.plan_timeout,
+            )
             self.child_read = True
         session.render(images=images, timeout=options.html_timeout)
 
@@ -470,9 +522,16 @@ class Bundle:
 
         record = recorder(listed)
 
-        record(plan.notebook_arcname, *archive.add_stream(
-            f"{top}/{plan.notebook_arcname}", self.notebook.blocks(),
-            self.notebook.mtime or time.time(), self.notebook.size), plan.notebook_original)
+        record(
+            plan.notebook_arcname,
+            *archive.add_stream(
+                f"{top}/{plan.notebook_arcname}",
+                self.notebook.blocks(),
+                self.notebook.mtime or time.time(),
+                self.notebook.size,
+            ),
+            plan.notebook_original,
+        )
         for member in plan.files:
             if options.cancel.is_set():
                 raise Cancelled()
@@ -484,9 +543,15 @@ class Bundle:
         pinned = self._start_requirements()
         if options.html:
             try:
-                record(plan.html_arcname, *archive.add_stream(
-                    f"{top}/{plan.html_arcname}", html_pieces(self.session, files, images, options),
-                    time.time(), None))
+                record(
+                    plan.html_arcname,
+                    *archive.add_stream(
+                        f"{top}/{plan.html_arcname}",
+                        html_pieces(self.session, files, images, options),
+                        time.time(),
+                        None,
+                    ),
+                )
                 generated["html"] = plan.html_arcname
             except (Cancelled, SinkFailed):
                 raise
@@ -498,9 +563,16 @@ class Bundle:
             record(arcname, *archive.add_bytes(f"{top}/{arcname}", data))
         generated["manifest"] = plan.manifest_arcname
         meta = {"kernelspec": self.facts["kernelspec"], "language_info": self.facts["language_info"]}
-        text = manifest.manifest(__version__, plan.notebook_arcname, {"metadata": meta}, listed,
-                                 skipped, generated=generated, storage=self.storage,
-                                 environment=about)
+        text = manifest.manifest(
+            __version__,
+            plan.notebook_arcname,
+            {"metadata": meta},
+            listed,
+            skipped,
+            generated=generated,
+            storage=self.storage,
+            environment=about,
+        )
         # (A name or reference with undecodable bytes holds lone surrogates: written as
         # JSON escapes, never a reason to lose the manifest.)
         archive.add_bytes(f"{top}/{plan.manifest_arcname}", text.encode("utf-8", "backslashreplace"))
@@ -513,6 +585,7 @@ class Bundle:
 def recorder(listed):
     """``record(arcname, size, sha256, original=None, storage=None)``: a manifest entry
     for each member written, appended to ``listed``."""
+
     def record(arcname, size, sha256, original=None, storage=None):
         entry = {"path": arcname, "size": size, "sha256": sha256}
         if original is not None:
@@ -520,6 +593,7 @@ def recorder(listed):
         if storage is not None:
             entry["storage"] = storage
         listed.append(entry)
+
     return record
 
 
@@ -537,13 +611,18 @@ def requirements_for(facts, options, skipped, arcname):
         # Counted by name: the same kernel under two display names is one kernel.
         key = spec.get("name") if isinstance(spec, dict) else None
         kernels.setdefault(json.dumps(key, default=str), [0, spec, one.get("language_info")])[0] += 1
-    _, kernelspec, language_info = max(kernels.values(), key=lambda k: k[0]) if kernels \
-        else (0, None, None)
+    _, kernelspec, language_info = max(kernels.values(), key=lambda k: k[0]) if kernels else (0, None, None)
     specs = options.kernel_specs if options.kernel_specs is not None else environment.default_specs()
     try:
-        env = environment.of_notebook(imports, kernelspec, language_info, specs,
-                                      timeout=options.requirements_timeout, log=log,
-                                      cancel=options.cancel)
+        env = environment.of_notebook(
+            imports,
+            kernelspec,
+            language_info,
+            specs,
+            timeout=options.requirements_timeout,
+            log=log,
+            cancel=options.cancel,
+        )
     except environment.ProbeFailed as error:
         log.warning("nbext_pkg: no requirements.txt: %s", error)
         skipped.append({"reference": arcname, "reason": "failed"})
@@ -572,9 +651,12 @@ def add_member(archive, files, member, top, record, tree):
         log.warning("nbext_pkg: %s left out of the bundle: %r", member.rel, error)
         return "unreadable"
     try:
-        record(member.arcname, *archive.add_file(
-            f"{top}/{member.arcname}", checked, member.mtime_ns / 1e9),
-            member.original, tree.storage_of(member.rel))
+        record(
+            member.arcname,
+            *archive.add_file(f"{top}/{member.arcname}", checked, member.mtime_ns / 1e9),
+            member.original,
+            tree.storage_of(member.rel),
+        )
     except Changed as error:  # moved while read, or came damaged (contents.py)
         log.info("nbext_pkg: %s", error)
         return error.reason
@@ -613,7 +695,7 @@ def html_pieces(session, files, images, options):
         mime = mimetypes.guess_type(member.rel)[0] or "application/octet-stream"
         yield f"data:{mime};base64,".encode("ascii")
         for at in range(0, len(data), _B64_BLOCK):
-            yield base64.b64encode(data[at:at + _B64_BLOCK])
+            yield base64.b64encode(data[at : at + _B64_BLOCK])
 
 
 def local_tree(root, options):
@@ -629,8 +711,11 @@ def is_our_bundle(path):
 
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.count("/") == 1
-                     and posixpath.basename(n).startswith("MANIFEST") and n.endswith(".json")]
+            names = [
+                n
+                for n in zf.namelist()
+                if n.count("/") == 1 and posixpath.basename(n).startswith("MANIFEST") and n.endswith(".json")
+            ]
             for name in names:
                 doc = json.loads(zf.read(name))
                 if isinstance(doc, dict) and (doc.get("generator") or {}).get("name") == "nbext_pkg":

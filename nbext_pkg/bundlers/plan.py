@@ -22,8 +22,10 @@ from .references import Reference, excludes, find_references, markdown_src, src_
 IMAGE_SUFFIXES = frozenset(".png .jpg .jpeg .gif .svg .webp .bmp".split())
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RESERVED = frozenset("con prn aux nul conin$ conout$ com1 com2 com3 com4 com5 com6 com7 com8 "
-                      "com9 lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split())
+_RESERVED = frozenset(
+    "con prn aux nul conin$ conout$ com1 com2 com3 com4 com5 com6 com7 com8 "
+    "com9 lpt1 lpt2 lpt3 lpt4 lpt5 lpt6 lpt7 lpt8 lpt9".split()
+)
 
 
 class OverLimit(Exception):
@@ -34,9 +36,9 @@ class OverLimit(Exception):
 class Member:
     """One of the user's files in the bundle."""
 
-    rel: str           # path relative to the server root (as the link is placed)
-    real: str          # the file actually read
-    size: int          # -1: not known until it is read (see contents.py)
+    rel: str  # path relative to the server root (as the link is placed)
+    real: str  # the file actually read
+    size: int  # -1: not known until it is read (see contents.py)
     dev: int = 0
     ino: int = 0
     mtime_ns: int = 0
@@ -64,7 +66,6 @@ class Plan:
         self.files.append(member)
         self.by_rel[member.rel] = member
         self.total_bytes += max(member.size, 0)
-
 
 
 def human(n):
@@ -117,12 +118,23 @@ def _deepest_common_folder(paths):
 def make_plan(notebook, notebook_path, root, *, base_url="/", **limits):
     """Plan the bundle of ``notebook`` (a dict) at ``notebook_path``: its references
     found here, then ``plan_from``. (The server finds them in a child process.)"""
-    return plan_from(find_references(notebook, base_url=base_url), excludes(notebook),
-                     notebook_path, root, **limits)
+    return plan_from(
+        find_references(notebook, base_url=base_url), excludes(notebook), notebook_path, root, **limits
+    )
 
 
-def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
-              max_bytes=2 * 1024**3, max_files=10_000, notebook_size=0, check=None):
+def plan_from(
+    references,
+    patterns,
+    notebook_path,
+    root,
+    *,
+    allow_hidden=False,
+    max_bytes=2 * 1024**3,
+    max_files=10_000,
+    notebook_size=0,
+    check=None,
+):
     """Plan the bundle of the notebook at ``notebook_path`` (relative to ``root``: a
     folder, a paths.Tree, or anything with its ``resolve``, ``glob``, ``check`` and
     ``close``, such as contents.ContentsTree) from its ``references`` and exclude
@@ -133,8 +145,7 @@ def plan_from(references, patterns, notebook_path, root, *, allow_hidden=False,
     plan = Plan(top=safe_part(stem), notebook_arcname="")
     tree = root if hasattr(root, "resolve") else Tree(root, allow_hidden=allow_hidden, check=check)
     try:
-        _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size,
-                 max_files)
+        _collect(plan, references, patterns, notebook_path, tree, max_bytes - notebook_size, max_files)
     finally:
         if tree is not root:
             tree.close()
@@ -183,11 +194,16 @@ def plan_selection(folder, ticks, tree, *, max_bytes, max_files, notebooks, top)
     plan = Plan(top="", notebook_arcname="")
     plan.folder, plan.notebooks = folder, []
     seen = set()
-    kinds = {ref.path: _kind(tree.locate(posixpath.join(folder, ref.path) if folder else ref.path))
-             for ref in ticks}
+    kinds = {
+        ref.path: _kind(tree.locate(posixpath.join(folder, ref.path) if folder else ref.path))
+        for ref in ticks
+    }
     _collect(plan, ticks, [], posixpath.join(folder, ""), tree, max_bytes, max_files, seen)
-    ticked = {posixpath.join(folder, ref.path) if folder else ref.path for ref in ticks
-              if kinds.get(ref.path) == "file" and ref.path.lower().endswith(".ipynb")}
+    ticked = {
+        posixpath.join(folder, ref.path) if folder else ref.path
+        for ref in ticks
+        if kinds.get(ref.path) == "file" and ref.path.lower().endswith(".ipynb")
+    }
     for member in [m for m in plan.files if m.rel in ticked]:
         facts = notebooks(member)
         if facts is None:  # not readable as a notebook: it stays a file of the selection
@@ -196,22 +212,30 @@ def plan_selection(folder, ticks, tree, *, max_bytes, max_files, notebooks, top)
         references = [Reference(*ref) for ref in facts["references"]]
         _collect(plan, references, facts["excludes"], member.rel, tree, max_bytes, max_files, seen)
         if facts.get("more_references"):
-            plan.skipped.append({"reference": f"{facts['more_references']} more references of "
-                                              f"{as_written(member.rel)}", "reason": "limit"})
+            plan.skipped.append(
+                {
+                    "reference": f"{facts['more_references']} more references of {as_written(member.rel)}",
+                    "reason": "limit",
+                }
+            )
     if plan.total_bytes > max_bytes:
         raise OverLimit(
             f"This bundle would hold {human(plan.total_bytes)} of files, more than the server's "
-            f"limit of {human(max_bytes)} (c.NbextPkg.max_bundle_bytes).")
+            f"limit of {human(max_bytes)} (c.NbextPkg.max_bundle_bytes)."
+        )
     if len(plan.files) > max_files:
         raise OverLimit(
             f"This bundle would hold {len(plan.files)} files, more than the server's limit of "
-            f"{max_files} (c.NbextPkg.max_bundle_files).")
+            f"{max_files} (c.NbextPkg.max_bundle_files)."
+        )
     plan.top = safe_part(top(kinds))
     only_folder = len(ticks) == 1 and kinds.get(ticks[0].path) == "folder"
-    anchor = posixpath.join(folder, ticks[0].path) if only_folder and folder else \
-        (ticks[0].path if only_folder else folder)
-    copies = _name_members(plan, None, None, anchor=anchor,
-                           html_beside=[t.member for t in plan.notebooks])
+    anchor = (
+        posixpath.join(folder, ticks[0].path)
+        if only_folder and folder
+        else (ticks[0].path if only_folder else folder)
+    )
+    copies = _name_members(plan, None, None, anchor=anchor, html_beside=[t.member for t in plan.notebooks])
     for ticked_nb in plan.notebooks:
         ticked_nb.html_arcname = copies[ticked_nb.member.rel]
         ticked_nb.images = plan.images
@@ -233,8 +257,9 @@ def _name_members(plan, notebook_path, stem, anchor=None, html_beside=()):
         paths.append(posixpath.join(anchor, "\x00"))
     common = _deepest_common_folder(paths)
     inside = (lambda rel: posixpath.relpath(rel, common)) if common else (lambda rel: rel)
-    wanted = ([(None, inside(notebook_path))] if notebook_path else []) + \
-        [(m, inside(m.rel)) for m in plan.files]
+    wanted = ([(None, inside(notebook_path))] if notebook_path else []) + [
+        (m, inside(m.rel)) for m in plan.files
+    ]
     # The folders the members make are taken too: a file "Data" beside a folder "data"
     # would land on the same spot on a Mac or Windows.
     taken = {_key(folder) for _, name in wanted for folder in _folders(safe_name(name))}
@@ -306,8 +331,9 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
             elif not found:
                 found = Skip(ref.written, "missing")
         else:
-            found = tree.resolve(notebook_dir, ref.path, ref.root_relative,
-                                 written=ref.written, cap=max_files + 1)
+            found = tree.resolve(
+                notebook_dir, ref.path, ref.root_relative, written=ref.written, cap=max_files + 1
+            )
             if not isinstance(found, Skip):
                 found, folder = found
         if isinstance(found, Skip):
@@ -317,8 +343,12 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
             if resolved.rel in seen:
                 # Already in (a selection's ticked folder, say): still the image this reference shows.
                 known = plan.by_rel.get(resolved.rel)
-                if known is not None and ref.source in ("markdown", "html") and not folder and \
-                        posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
+                if (
+                    known is not None
+                    and ref.source in ("markdown", "html")
+                    and not folder
+                    and posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES
+                ):
                     plan.images.setdefault(image_key(ref), known)
                 continue
             if patterns:
@@ -326,23 +356,34 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
                 if any(fnmatch.fnmatchcase(from_nb, pattern) for pattern in patterns):
                     continue
             if tree.too_large(resolved):  # a store's own limit for one file (contents.py)
-                plan.skipped.append({"reference": as_written(resolved.rel) if folder else ref.written,
-                                     "reason": "too-large"})
+                plan.skipped.append(
+                    {"reference": as_written(resolved.rel) if folder else ref.written, "reason": "too-large"}
+                )
                 continue
             if folder and resolved.size > max_bytes:
                 plan.skipped.append({"reference": as_written(resolved.rel), "reason": "too-large"})
                 continue
-            if folder and (plan.total_bytes + max(resolved.size, 0) > max_bytes
-                           or len(plan.files) + 1 > max_files):
+            if folder and (
+                plan.total_bytes + max(resolved.size, 0) > max_bytes or len(plan.files) + 1 > max_files
+            ):
                 # One entry for the reference (the folder or glob as written): the
                 # rest of it stays out, however many files that is.
                 plan.skipped.append({"reference": ref.written, "reason": "limit"})
                 break
             seen.add(resolved.rel)
-            member = Member(rel=resolved.rel, real=resolved.real, size=resolved.size,
-                            dev=resolved.dev, ino=resolved.ino, mtime_ns=resolved.mtime_ns,
-                            ctime_ns=getattr(resolved, "ctime_ns", 0))
+            member = Member(
+                rel=resolved.rel,
+                real=resolved.real,
+                size=resolved.size,
+                dev=resolved.dev,
+                ino=resolved.ino,
+                mtime_ns=resolved.mtime_ns,
+                ctime_ns=getattr(resolved, "ctime_ns", 0),
+            )
             plan.add(member)
-            if ref.source in ("markdown", "html") and not folder and \
-                    posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES:
+            if (
+                ref.source in ("markdown", "html")
+                and not folder
+                and posixpath.splitext(resolved.rel)[1].lower() in IMAGE_SUFFIXES
+            ):
                 plan.images.setdefault(image_key(ref), member)

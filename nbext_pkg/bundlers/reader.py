@@ -58,8 +58,12 @@ class Reader:
         # PYTHONSAFEPATH: the server's working folder is not where nbext_pkg comes from.
         self.proc = _SPAWNER.popen(
             [sys.executable, "-m", "nbext_pkg.bundlers.contents_child", str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True,
-            env=dict(os.environ, PYTHONSAFEPATH="1"))
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+            env=dict(os.environ, PYTHONSAFEPATH="1"),
+        )
         self.fd = self.proc.stdout.fileno()
         self.ready, self.broken = False, False
         self.buffer = b""
@@ -72,7 +76,7 @@ class Reader:
     def _send(self, data):
         view = memoryview(data)
         while view:
-            view = view[self.proc.stdin.write(view):]
+            view = view[self.proc.stdin.write(view) :]
 
     @classmethod
     def for_manager(cls, manager, mode):
@@ -86,8 +90,14 @@ class Reader:
             return None
         try:
             path = [os.path.abspath(entry) if entry else os.getcwd() for entry in sys.path]
-            spec = pickle.dumps({"path": path, "module": type(manager).__module__,
-                                 "qualname": type(manager).__qualname__, "config": manager.config})
+            spec = pickle.dumps(
+                {
+                    "path": path,
+                    "module": type(manager).__module__,
+                    "qualname": type(manager).__qualname__,
+                    "config": manager.config,
+                }
+            )
         except Exception as error:
             log.warning("nbext_pkg: %s's files are read in the server: %r", type(manager).__name__, error)
             return None
@@ -187,8 +197,11 @@ class Reader:
         with _IDLE_LOCK:
             previous, _IDLE[self.key] = _IDLE.get(self.key), self
             # One idle process per manager class: one kept for an older set-up goes.
-            stale = [key for key, other in _IDLE.items() if key != self.key
-                     and other.proc.args == self.proc.args and other.kind == self.kind]
+            stale = [
+                key
+                for key, other in _IDLE.items()
+                if key != self.key and other.proc.args == self.proc.args and other.kind == self.kind
+            ]
             stale = [_IDLE.pop(key) for key in stale]
         for other in ([previous] if previous is not None and previous is not self else []) + stale:
             other.kill()

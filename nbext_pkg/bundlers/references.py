@@ -455,7 +455,7 @@ def _css_urls(css: str) -> list[str]:
             if close < 0:
                 unclosed.add(quote)
                 continue
-            value, k = css[j + 1:close], close + 1
+            value, k = css[j + 1 : close], close + 1
         else:
             k = j
             while k < n and css[k] not in _CSS_SPACE and css[k] not in "()\"'":

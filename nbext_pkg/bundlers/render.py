@@ -122,10 +122,22 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         try:
             self.proc = _SPAWNER.popen(
-                [sys.executable, "-m", "nbext_pkg.bundlers.render_child", "zygote",
-                 str(os.getpid()), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=env, cwd="/", close_fds=True, pass_fds=[theirs.fileno()])
+                [
+                    sys.executable,
+                    "-m",
+                    "nbext_pkg.bundlers.render_child",
+                    "zygote",
+                    str(os.getpid()),
+                    str(theirs.fileno()),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd="/",
+                close_fds=True,
+                pass_fds=[theirs.fileno()],
+            )
         finally:
             theirs.close()
         self.control = ours
@@ -202,8 +214,7 @@ class Child:
         self.job_started, self.job_timeout = time.monotonic(), header.get("timeout")
         blocks = [body] if isinstance(body, (bytes, bytearray)) else body
         try:
-            self.sock.sendall(json.dumps(header).encode() + b"\n" +
-                              struct.pack(">Q", header.get("size", 0)))
+            self.sock.sendall(json.dumps(header).encode() + b"\n" + struct.pack(">Q", header.get("size", 0)))
             for block in blocks:
                 self.sock.sendall(block)
         except OSError:
@@ -246,8 +257,8 @@ class Child:
         self._fill(_FRAME.size, cancel, timed_out)
         kind, length = _FRAME.unpack_from(self.buffer)
         self._fill(_FRAME.size + length, cancel, timed_out)
-        payload = bytes(self.buffer[_FRAME.size:_FRAME.size + length])
-        del self.buffer[:_FRAME.size + length]
+        payload = bytes(self.buffer[_FRAME.size : _FRAME.size + length])
+        del self.buffer[: _FRAME.size + length]
         if kind in (TEXT, IMAGE):
             self.deadline = None  # rendered: the rest may wait as long as the download
         if kind == END:
@@ -268,7 +279,7 @@ class Child:
             kind, length = _FRAME.unpack_from(self.buffer)
             if kind != READY:
                 raise RenderFailed("died", f"the child said {kind!r} first")
-            del self.buffer[:_FRAME.size + length]
+            del self.buffer[: _FRAME.size + length]
             self.ready, self.deadline = True, deadline
 
     def alive(self):
@@ -373,13 +384,21 @@ class Session:
             if self.failure is not None:
                 raise self.failure
             self.child.recycle = size > _RECYCLE_BYTES
-            self.child.send({"kind": "read", "size": size, "base_url": base_url,
-                             "max_references": max_references,
-                             "timeout": max(deadline - time.monotonic(), 0.001)},
-                            blocks(), deadline + 1)
+            self.child.send(
+                {
+                    "kind": "read",
+                    "size": size,
+                    "base_url": base_url,
+                    "max_references": max_references,
+                    "timeout": max(deadline - time.monotonic(), 0.001),
+                },
+                blocks(),
+                deadline + 1,
+            )
             try:
-                kind, payload = self.child.frame(self.cancel,
-                                                 "reading the notebook overran the plan's deadline")
+                kind, payload = self.child.frame(
+                    self.cancel, "reading the notebook overran the plan's deadline"
+                )
             except RenderFailed as error:
                 if error.reason != "died" or attempt == 2:
                     raise
@@ -408,9 +427,10 @@ class Session:
             self._drained.set()
             return
         self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, prefix="nbext_pkg-")
-        self.child.send({"kind": "render", "html": True,
-                         "images": sorted(images), "timeout": timeout},
-                        deadline=time.monotonic() + timeout + 1)
+        self.child.send(
+            {"kind": "render", "html": True, "images": sorted(images), "timeout": timeout},
+            deadline=time.monotonic() + timeout + 1,
+        )
         threading.Thread(target=self._drain, name="nbext_pkg-render", daemon=True).start()
 
     def _drain(self):

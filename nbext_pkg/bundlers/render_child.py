@@ -82,12 +82,12 @@ def image_pieces(page, keys):
         i = m + 1
         if src is None:
             continue
-        original = page[src[0]:src[1]]
+        original = page[src[0] : src[1]]
         if original[:5].lower() == "data:":
             continue
         key = src_key(original)
         if key in keys:
-            yield page[done:src[0]]
+            yield page[done : src[0]]
             yield (key, original)
             done = src[1]
     yield page[done:]
@@ -96,7 +96,7 @@ def image_pieces(page, keys):
 def _send_text(out, text):
     data = text.encode("utf-8", "replace")
     for at in range(0, len(data), _PIECE):
-        write_frame(out, TEXT, data[at:at + _PIECE])
+        write_frame(out, TEXT, data[at : at + _PIECE])
 
 
 def _tolerant(notebook):
@@ -267,6 +267,7 @@ def _serve(fd, memory, zygote_pid, state):
 
 def _heavy_imports(state):
     """What the first render would otherwise import, done in the zygote between requests."""
+
     def nbconvert():
         from nbconvert import HTMLExporter
 

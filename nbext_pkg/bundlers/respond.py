@@ -106,7 +106,8 @@ async def _planned(future, options):
         raise options_mod.Cancelled()
     raise options_mod.PlanTimeout(
         f"The storage did not answer within the plan's {options.plan_timeout:g} s "
-        "(c.NbextPkg.bundle_plan_timeout): try again later.")
+        "(c.NbextPkg.bundle_plan_timeout): try again later."
+    )
 
 
 class Busy(web.HTTPError):
@@ -124,8 +125,10 @@ class _Slot:
     def __enter__(self):
         if self.settings.active_bundles >= self.settings.max_concurrent_bundles:
             raise Busy(
-                503, f"The server is already making {self.settings.active_bundles} bundles, its "
-                     "limit (c.NbextPkg.max_concurrent_bundles): try again in a few seconds.")
+                503,
+                f"The server is already making {self.settings.active_bundles} bundles, its "
+                "limit (c.NbextPkg.max_concurrent_bundles): try again in a few seconds.",
+            )
         self.settings.active_bundles += 1
         return self
 
@@ -168,13 +171,15 @@ def kernel_specs(handler):
             getattr(found, "close", lambda: None)()
             return None
         return found
+
     return lookup
 
 
 def options_for(handler, settings, allow_hidden):
     """The Options of one request: the server's limits, its base URL and kernelspecs."""
     options = options_mod.Options.from_settings(
-        settings, base_url=handler.base_url, allow_hidden=allow_hidden)
+        settings, base_url=handler.base_url, allow_hidden=allow_hidden
+    )
     options.kernel_specs = kernel_specs(handler)
     return options
 
@@ -182,23 +187,33 @@ def options_for(handler, settings, allow_hidden):
 def _store(cm, options):
     # The manager is called from the plan's thread: a synchronous one (pgcontents,
     # s3contents) would hold the event loop; an asynchronous one runs on it.
-    return Store(cm, run=on_loop(asyncio.get_running_loop(), options.cancel, check=options.check,
-                                 timeout=options.plan_timeout))
+    return Store(
+        cm,
+        run=on_loop(
+            asyncio.get_running_loop(), options.cancel, check=options.check, timeout=options.plan_timeout
+        ),
+    )
 
 
 def _tree(cm, root, store, options, reader):
     """The root as one plan reads it: this disk, or the contents manager."""
     if root is not None:
         return local_tree(root, options)
-    return ContentsTree(store, allow_hidden=options.allow_hidden, check=options.check,
-                        routes=mixed_routes(cm, local_root),
-                        file_limit=options.max_contents_file_bytes,
-                        max_listings=options.max_files + 1, reader=reader)
+    return ContentsTree(
+        store,
+        allow_hidden=options.allow_hidden,
+        check=options.check,
+        routes=mixed_routes(cm, local_root),
+        file_limit=options.max_contents_file_bytes,
+        max_listings=options.max_files + 1,
+        reader=reader,
+    )
 
 
 def _planning(cm, root, settings, make):
     """A callable for the plan's thread: ``make(reader)`` with a reading process started
     first (for a store off this disk), which makes itself ready while the plan is made."""
+
     def run():
         reader = Reader.for_manager(cm, settings.contents_reader) if root is None else None
         try:
@@ -207,6 +222,7 @@ def _planning(cm, root, settings, make):
             if reader is not None:
                 reader.done()
             raise
+
     return run
 
 
@@ -238,8 +254,13 @@ async def _deliver(handler, settings, options, bundle):
         in_thread(bundle.discard, "nbext_pkg-discard")
         handler.finish()
         return
-    await stream(handler, lambda sink: bundle.write(sink, start, end), settings.bundle_chunk_bytes,
-                 options.cancel, idle=settings.bundle_idle_timeout)
+    await stream(
+        handler,
+        lambda sink: bundle.write(sink, start, end),
+        settings.bundle_chunk_bytes,
+        options.cancel,
+        idle=settings.bundle_idle_timeout,
+    )
 
 
 def _begin(handler, settings, cm, allow_hidden, save):
@@ -273,8 +294,16 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
             model = store.on_loop("get", rel, content=True, type="notebook")
         layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
         tree = _tree(cm, root, store, options, reader)
-        return prepare(rel, options, tree=tree, model=None if ours else model, asked=asked,
-                       layers=layers, storage=store.name, sized_up=not save)
+        return prepare(
+            rel,
+            options,
+            tree=tree,
+            model=None if ours else model,
+            asked=asked,
+            layers=layers,
+            storage=store.name,
+            sized_up=not save,
+        )
 
     bundle = await _plan(handler, options, _planning(cm, root, settings, make))
     if bundle is None:
@@ -285,8 +314,10 @@ async def _respond(handler, settings, asked, cm, rel, allow_hidden, save=False):
         await _deliver(handler, settings, options, bundle)
 
 
-NOT_ON_DISK = ("This server keeps its files in a contents manager off its own disk, so a bundle "
-               "cannot be saved into the workspace here: download it instead.")
+NOT_ON_DISK = (
+    "This server keeps its files in a contents manager off its own disk, so a bundle "
+    "cannot be saved into the workspace here: download it instead."
+)
 
 
 def selected(handler):
@@ -300,8 +331,11 @@ def selected(handler):
     except ValueError:
         names = None
     if not isinstance(names, list):
-        raise web.HTTPError(400, "Say what to bundle: names=[\"a.ipynb\", \"data\"] (a JSON list "
-                                 "of names in the folder), with folder=<the folder>.")
+        raise web.HTTPError(
+            400,
+            'Say what to bundle: names=["a.ipynb", "data"] (a JSON list '
+            "of names in the folder), with folder=<the folder>.",
+        )
     return folder, names
 
 
@@ -327,9 +361,15 @@ async def respond_selection(handler, save=False):
         def make(reader):
             # The page's settings are read here, off the event loop, as for a notebook's bundle.
             layers = _nbconfig_layers(handler) if len(asked) < len(options_mod.DEFAULTS) else ()
-            return prepare_selection(folder_rel, names, options,
-                                     tree=_tree(cm, root, store, options, reader), asked=asked,
-                                     layers=layers, storage=store.name)
+            return prepare_selection(
+                folder_rel,
+                names,
+                options,
+                tree=_tree(cm, root, store, options, reader),
+                asked=asked,
+                layers=layers,
+                storage=store.name,
+            )
 
         bundle = await _plan(handler, options, _planning(cm, root, settings, make))
         if bundle is None:
@@ -360,8 +400,11 @@ async def _save(handler, bundle, root, folder_rel):
     found = await in_thread(locate)  # the disk is looked at off the event loop
     if isinstance(found, str) or not stat.S_ISDIR(found[1].st_mode):
         in_thread(bundle.discard, "nbext_pkg-discard")
-        raise web.HTTPError(404, f"The folder {folder_rel or '/'} cannot take the bundle: it is "
-                                 "gone, or not inside the server's root.")
+        raise web.HTTPError(
+            404,
+            f"The folder {folder_rel or '/'} cannot take the bundle: it is "
+            "gone, or not inside the server's root.",
+        )
     try:
         name, size = await in_thread(lambda: saving.save(bundle, found[0], bundle.filename))
     except saving.NotSaved as error:
@@ -379,8 +422,7 @@ class _Unsatisfiable(web.HTTPError):
     """416 with the Content-Range header the routes' ``write_error`` sends along."""
 
     def __init__(self, length):
-        super().__init__(416, f"The bundle is {length} bytes long: ask for a range that starts "
-                              "inside it.")
+        super().__init__(416, f"The bundle is {length} bytes long: ask for a range that starts inside it.")
         self.headers = {"Content-Range": f"bytes */{length}", "Accept-Ranges": "bytes"}
 
 
@@ -392,8 +434,7 @@ def _began(handler):
     page (bundle_menu.js) learns from it that the browser's download has begun."""
     token = handler.get_argument("download_token", None)  # the query's, or a form's
     if token and _TOKEN.fullmatch(token):
-        handler.set_cookie("nbext_pkg_download", token, path=handler.base_url, max_age=120,
-                           samesite="Strict")
+        handler.set_cookie("nbext_pkg_download", token, path=handler.base_url, max_age=120, samesite="Strict")
         handler.nbext_pkg_cookie_set = True  # handlers.py takes it back with an error
 
 
@@ -412,8 +453,9 @@ def _headers(handler, bundle):
     handler.set_header("Accept-Ranges", "bytes")
     handler.set_header("ETag", bundle.etag)
     try:
-        wanted = requested(handler.request.headers.get("Range"),
-                           handler.request.headers.get("If-Range"), bundle.etag, length)
+        wanted = requested(
+            handler.request.headers.get("Range"), handler.request.headers.get("If-Range"), bundle.etag, length
+        )
     except Unsatisfiable:
         raise _Unsatisfiable(length) from None
     _began(handler)

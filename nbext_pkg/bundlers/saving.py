@@ -82,8 +82,12 @@ def sweep(folder):
         return
     for name in names:
         found = TEMP.fullmatch(name)
-        if found and found[1] == socket.gethostname() and int(found[2]) != os.getpid() \
-                and not alive(int(found[2])):
+        if (
+            found
+            and found[1] == socket.gethostname()
+            and int(found[2]) != os.getpid()
+            and not alive(int(found[2]))
+        ):
             try:
                 os.unlink(name, dir_fd=folder)
             except OSError:
@@ -142,8 +146,11 @@ def save(bundle, real_folder, filename):
             except OSError as error:
                 raise _failed(error) from None
             return name, sink.size
-        raise NotSaved(409, f"{filename} and the next {MAX_TRIES - 1} names after it are taken: "
-                            "move some of them away and save again.")
+        raise NotSaved(
+            409,
+            f"{filename} and the next {MAX_TRIES - 1} names after it are taken: "
+            "move some of them away and save again.",
+        )
     finally:
         if fd is not None:
             os.close(fd)
@@ -157,9 +164,13 @@ def save(bundle, real_folder, filename):
 
 def _failed(error):
     if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
-        return NotSaved(507, "The disk is full: the bundle was not saved, and nothing of it was "
-                             "left behind. Free some space, or download the bundle instead.")
+        return NotSaved(
+            507,
+            "The disk is full: the bundle was not saved, and nothing of it was "
+            "left behind. Free some space, or download the bundle instead.",
+        )
     if getattr(error, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return NotSaved(403, "This folder cannot be written to, so the bundle was not saved: "
-                             "download it instead.")
+        return NotSaved(
+            403, "This folder cannot be written to, so the bundle was not saved: download it instead."
+        )
     return NotSaved(500, f"The bundle could not be saved ({error}); nothing of it was left behind.")

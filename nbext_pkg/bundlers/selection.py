@@ -51,14 +51,25 @@ def ticked_names(names):
     if not isinstance(names, list) or not names:
         raise NotBundled(400, "Tick at least one file, folder or notebook to bundle.")
     if len(names) > MAX_NAMES:
-        raise NotBundled(413, f"{len(names)} names are ticked, more than one selection bundle may "
-                              f"hold ({MAX_NAMES}): bundle their folder instead.")
+        raise NotBundled(
+            413,
+            f"{len(names)} names are ticked, more than one selection bundle may "
+            f"hold ({MAX_NAMES}): bundle their folder instead.",
+        )
     seen = []
     for name in names:
-        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
-                or "\x00" in name:
-            raise NotBundled(400, f"{name!r} is not a name in this folder: a selection names files "
-                                  "and folders of the folder shown, one by one.")
+        if (
+            not isinstance(name, str)
+            or name in ("", ".", "..")
+            or "/" in name
+            or "\\" in name
+            or "\x00" in name
+        ):
+            raise NotBundled(
+                400,
+                f"{name!r} is not a name in this folder: a selection names files "
+                "and folders of the folder shown, one by one.",
+            )
         if name not in seen:
             seen.append(name)
     return seen
@@ -68,11 +79,13 @@ def selection_folder(folder, allow_hidden):
     """The root-relative folder the page shows; NotBundled (404) when it is not one."""
     rel = "" if folder.strip("/") == "" else lexical("", folder, True)
     if rel is None or "\x00" in folder:
-        raise NotBundled(404, f"{folder} is outside the server's root: only what is inside it can "
-                              "be bundled.")
+        raise NotBundled(
+            404, f"{folder} is outside the server's root: only what is inside it can be bundled."
+        )
     if rel and not allow_hidden and hidden(rel):
-        raise NotBundled(404, f"{folder} is hidden (a name in it starts with a dot), and hidden "
-                              "folders are not bundled.")
+        raise NotBundled(
+            404, f"{folder} is hidden (a name in it starts with a dot), and hidden folders are not bundled."
+        )
     return rel
 
 
@@ -114,13 +127,21 @@ def _facts(files, member, options, skipped):
         session = render.Session(options.html_max_memory, options.cancel)
         try:
             session.start()
-            facts = session.read(len(data[0]), lambda: iter(data), base_url=options.base_url,
-                                 max_references=MAX_REFERENCES, deadline=options.deadline)
+            facts = session.read(
+                len(data[0]),
+                lambda: iter(data),
+                base_url=options.base_url,
+                max_references=MAX_REFERENCES,
+                deadline=options.deadline,
+            )
         except render.RenderFailed as error:
             if error.reason in ("failed", "too-large"):
-                skipped.append({"reference": as_written(member.rel),
-                                "reason": "unreadable-notebook" if error.reason == "failed"
-                                else "too-large"})
+                skipped.append(
+                    {
+                        "reference": as_written(member.rel),
+                        "reason": "unreadable-notebook" if error.reason == "failed" else "too-large",
+                    }
+                )
                 return None
             raise _read_failed(error, member.rel, options) from None
         finally:
@@ -148,10 +169,15 @@ def prepare_selection(folder, names, options, *, tree, asked=None, layers=(), st
             return _facts(reading[0], member, options, unread)
 
         try:
-            plan, kinds = plan_selection(folder_rel, ticks, tree, max_bytes=options.max_bytes,
-                                         max_files=options.max_files,
-                                         notebooks=facts_of,
-                                         top=lambda kinds: top_name(folder_rel, names, kinds))
+            plan, kinds = plan_selection(
+                folder_rel,
+                ticks,
+                tree,
+                max_bytes=options.max_bytes,
+                max_files=options.max_files,
+                notebooks=facts_of,
+                top=lambda kinds: top_name(folder_rel, names, kinds),
+            )
         except OverLimit as error:
             raise NotBundled(413, str(error)) from None
         plan.skipped.extend(unread)
@@ -227,8 +253,7 @@ class Selection:
                 written.add(member.rel)
         notebooks = []
         for ticked in plan.notebooks:
-            entry = {"path": ticked.member.arcname,
-                     "kernelspec": ticked.facts.get("kernelspec")}
+            entry = {"path": ticked.member.arcname, "kernelspec": ticked.facts.get("kernelspec")}
             notebooks.append(entry)
             if not options.html or ticked.member.rel not in written:
                 continue
@@ -237,8 +262,11 @@ class Selection:
         generated = {}
         facts = [t.facts for t in plan.notebooks]
         about = None
-        made = requirements_for(facts, options, skipped, plan.requirements_arcname) \
-            if options.requirements and facts else None
+        made = (
+            requirements_for(facts, options, skipped, plan.requirements_arcname)
+            if options.requirements and facts
+            else None
+        )
         if made is not None:
             text, runtime, about = made
             pieces = [(plan.requirements_arcname, "requirements", text)]
@@ -248,11 +276,22 @@ class Selection:
                 record(arcname, *archive.add_bytes(f"{plan.top}/{arcname}", body.encode("utf-8")))
                 generated[kind] = arcname
         generated["manifest"] = plan.manifest_arcname
-        doc = manifest.document(__version__, None, {}, listed, skipped, generated=generated,
-                                storage=self.storage, environment=about)
+        doc = manifest.document(
+            __version__,
+            None,
+            {},
+            listed,
+            skipped,
+            generated=generated,
+            storage=self.storage,
+            environment=about,
+        )
         # A selection has no one notebook: each ticked one is listed with its HTML copy.
-        doc["selection"] = {"folder": as_written(plan.folder), "names": [as_written(n) for n in self.names],
-                            "notebooks": notebooks}
+        doc["selection"] = {
+            "folder": as_written(plan.folder),
+            "names": [as_written(n) for n in self.names],
+            "notebooks": notebooks,
+        }
         archive.add_bytes(f"{plan.top}/{plan.manifest_arcname}", manifest.dumps(doc))
         archive.close()
 
@@ -263,21 +302,35 @@ class Selection:
         try:
             session.start()
             data = [read_whole(files, ticked.member)]
-            session.read(len(data[0]), lambda: iter(data), base_url=options.base_url,
-                         max_references=MAX_REFERENCES, deadline=time.monotonic() + options.plan_timeout)
+            session.read(
+                len(data[0]),
+                lambda: iter(data),
+                base_url=options.base_url,
+                max_references=MAX_REFERENCES,
+                deadline=time.monotonic() + options.plan_timeout,
+            )
             data.clear()
-            session.render(images=ticked.images,
-                           timeout=options.html_timeout)
-            record(ticked.html_arcname, *archive.add_stream(
-                f"{plan.top}/{ticked.html_arcname}", html_pieces(session, files, ticked.images, options),
-                time.time(), None))
+            session.render(images=ticked.images, timeout=options.html_timeout)
+            record(
+                ticked.html_arcname,
+                *archive.add_stream(
+                    f"{plan.top}/{ticked.html_arcname}",
+                    html_pieces(session, files, ticked.images, options),
+                    time.time(),
+                    None,
+                ),
+            )
             return True
         except (Cancelled, SinkFailed):
             raise
         except Exception as error:  # whatever it was, it costs this HTML copy only
             known = isinstance(error, render.RenderFailed) and error.reason in ("timeout", "too-large")
-            skipped.append({"reference": ticked.html_arcname,
-                            "reason": f"html-{error.reason}" if known else "html-failed"})
+            skipped.append(
+                {
+                    "reference": ticked.html_arcname,
+                    "reason": f"html-{error.reason}" if known else "html-failed",
+                }
+            )
             return False
         finally:
             session.finish()

@@ -64,8 +64,9 @@ def deflate(data):
 
 
 def worth(name, data, compressed):
-    return (os.path.splitext(name)[1].lower() not in COMPRESSED_SUFFIXES
-            and len(compressed) < len(data) * (1 - MIN_SAVING))
+    return os.path.splitext(name)[1].lower() not in COMPRESSED_SUFFIXES and len(compressed) < len(data) * (
+        1 - MIN_SAVING
+    )
 
 
 class Blob:
@@ -82,7 +83,7 @@ class Blob:
     def pieces(self, skip=0, take=None):
         take = self.size - skip if take is None else take
         if self.data is not None:
-            yield self.data[skip:skip + take]
+            yield self.data[skip : skip + take]
             return
         self.file.seek(skip)
         while take > 0:
@@ -178,14 +179,15 @@ class SizedArchive:
                     break
                 take = min(part.length - skip, end - at)
                 if part.kind == "fixed":
-                    run.out(part.data[skip:skip + take])
+                    run.out(part.data[skip : skip + take])
                 elif part.kind == "data":
                     run.data(part.index, skip, take)
                 elif part.kind == "descriptor":
-                    run.out(layout.descriptor(self.members[part.index],
-                                              run.crc(part.index))[skip:skip + take])
+                    run.out(
+                        layout.descriptor(self.members[part.index], run.crc(part.index))[skip : skip + take]
+                    )
                 else:
-                    run.out(run.tail()[skip:skip + take])
+                    run.out(run.tail()[skip : skip + take])
                 at += take
             if hasattr(sink, "flush"):
                 sink.flush()
@@ -213,8 +215,9 @@ class _Run:
 
     def _leave_out(self, index, reason):
         if self.archive.format != "zip":
-            raise Unsendable(f"{self.archive.members[index].name} changed after the tar's header "
-                             "announced it")
+            raise Unsendable(
+                f"{self.archive.members[index].name} changed after the tar's header announced it"
+            )
         self.left_out[index] = reason
         known = dict(digests.LEFT_OUT.get(self.archive.etag) or {})
         known[index] = reason
@@ -226,10 +229,10 @@ class _Run:
         source = self.archive.sources[index]
         member = self.archive.members[index]
         if source.entry is None:
-            self.out(self.manifest_bytes()[skip:skip + take])
+            self.out(self.manifest_bytes()[skip : skip + take])
         elif source.member is None:
             if member.deflated:
-                self.out(source.compressed[skip:skip + take])
+                self.out(source.compressed[skip : skip + take])
             else:
                 for block in source.data.pieces(skip, take):
                     self.out(block)
@@ -237,7 +240,7 @@ class _Run:
             self._zeros(take)
         elif member.deflated:
             try:
-                self.out(self._compressed(index)[skip:skip + take])
+                self.out(self._compressed(index)[skip : skip + take])
             except Changed as error:
                 self._leave_out(index, error.reason)
                 self._zeros(take)
@@ -258,7 +261,8 @@ class _Run:
         compressed = deflate(data)
         digest = self.digests[index]
         if len(compressed) != self.archive.members[index].csize or (
-                digest is not None and digest.crc != zlib.crc32(data)):
+            digest is not None and digest.crc != zlib.crc32(data)
+        ):
             raise Changed(f"{source.member.rel} is not the file the plan deflated")
         if digest is None:
             self.digests[index] = _digest_of(data)
@@ -372,8 +376,18 @@ class _Run:
             raise Unsendable(str(error)) from None
 
 
-def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, manifest_doc=None,
-          cache=None, compressed=None):
+def build(
+    fmt,
+    real_root,
+    top,
+    notebook,
+    files,
+    generated,
+    manifest_arcname,
+    manifest_doc=None,
+    cache=None,
+    compressed=None,
+):
     """The SizedArchive of a planned bundle.
 
     ``notebook``: (arcname, bytes or a spool, mtime, original); ``files``: the plan's
@@ -423,13 +437,16 @@ def build(fmt, real_root, top, notebook, files, generated, manifest_arcname, man
             if f.original is not None:
                 source.entry["original"] = f.original
             deflated, csize = False, f.size
-            candidate = (zip_ and DEFLATE_MIN <= f.size <= DEFLATE_MAX and f.size <= budget
-                         and os.path.splitext(f.rel)[1].lower() not in COMPRESSED_SUFFIXES)
+            candidate = (
+                zip_
+                and DEFLATE_MIN <= f.size <= DEFLATE_MAX
+                and f.size <= budget
+                and os.path.splitext(f.rel)[1].lower() not in COMPRESSED_SUFFIXES
+            )
             if candidate:
                 budget -= f.size
                 deflated, csize = _plan_deflate(loader, f, source, cache, compressed_memo)
-            members.append(layout.Member(f"{top}/{f.arcname}", f.size, csize, deflated,
-                                         f.mtime_ns / 1e9))
+            members.append(layout.Member(f"{top}/{f.arcname}", f.size, csize, deflated, f.mtime_ns / 1e9))
             sources.append(source)
         if callable(generated):
             generated, manifest_doc = generated()
@@ -477,8 +494,9 @@ def _plan_deflate(loader, f, source, cache, memo):
         return False, f.size
     compressed = deflate(data)
     good = worth(f.rel, data, compressed)
-    digest = digests.Digest(zlib.crc32(data), hashlib.sha256(data).hexdigest(),
-                            len(compressed) if good else -1)
+    digest = digests.Digest(
+        zlib.crc32(data), hashlib.sha256(data).hexdigest(), len(compressed) if good else -1
+    )
     cache.put(key, digest)
     source.digest = digest
     if good:

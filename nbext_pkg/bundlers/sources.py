@@ -37,9 +37,14 @@ def _same(info, item):
     # ctime as well, where the plan knows it: a file written to with its mtime put back is
     # not the one the plan saw (no call sets a ctime back).
     ctime = getattr(item, "ctime_ns", 0)
-    return (stat.S_ISREG(info.st_mode) and info.st_dev == item.dev and info.st_ino == item.ino
-            and info.st_size == item.size and info.st_mtime_ns == item.mtime_ns
-            and (not ctime or info.st_ctime_ns == ctime))
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_dev == item.dev
+        and info.st_ino == item.ino
+        and info.st_size == item.size
+        and info.st_mtime_ns == item.mtime_ns
+        and (not ctime or info.st_ctime_ns == ctime)
+    )
 
 
 class Blocks:
@@ -78,7 +83,10 @@ class CheckedFile(Blocks):
             raise Changed(f"{self.item.rel} changed size while it was read")
         now = os.fstat(self.fd)
         if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (
-                self.opened.st_size, self.opened.st_mtime_ns, self.opened.st_ctime_ns):
+            self.opened.st_size,
+            self.opened.st_mtime_ns,
+            self.opened.st_ctime_ns,
+        ):
             raise Changed(f"{self.item.rel} was written to while it was read")
 
     def close(self):
@@ -139,8 +147,7 @@ class LocalFiles:
         if self._root_fd is None:
             self._root_fd = os.open(self.real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         common = 0
-        while (common < len(self._chain) and common < len(names)
-               and self._chain[common][0] == names[common]):
+        while common < len(self._chain) and common < len(names) and self._chain[common][0] == names[common]:
             common += 1
         for _, fd in self._chain[common:]:
             os.close(fd)

@@ -128,6 +128,7 @@ def in_thread(work, name="nbext_pkg-plan"):
 
 def watch_connection(handler, cancelled, wake=None):
     """Set ``cancelled`` (and call ``wake``) when the client's connection closes."""
+
     # Tornado captured the handler's on_connection_close when the handler was made,
     # so replacing that method now would not be seen: register with the connection.
     def closed():
@@ -203,8 +204,12 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
             if isinstance(item, _Failed):
                 if item.error is not None:
                     outcome, failure = "failed", item.error
-                    log.error("nbext_pkg: bundle failed after %d bytes: %s", sink.sent, item.error,
-                              exc_info=item.error)
+                    log.error(
+                        "nbext_pkg: bundle failed after %d bytes: %s",
+                        sink.sent,
+                        item.error,
+                        exc_info=item.error,
+                    )
                 break
             handler.write(item)
             wrote = True
@@ -224,12 +229,14 @@ async def stream(handler, work, chunk_size, cancelled=None, idle=None):
         # Nothing has gone out yet: the client can still be told, with a status.
         raise web.HTTPError(500, f"The bundle could not be made: {failure}")
     if outcome == "stalled":
-        log.warning("nbext_pkg: a bundle download's client took no bytes for %g s after %d bytes; "
-                    "it was ended and its worker freed (c.NbextPkg.bundle_idle_timeout)",
-                    idle, sink.sent)
+        log.warning(
+            "nbext_pkg: a bundle download's client took no bytes for %g s after %d bytes; "
+            "it was ended and its worker freed (c.NbextPkg.bundle_idle_timeout)",
+            idle,
+            sink.sent,
+        )
     elif outcome == "left":
-        log.info("nbext_pkg: the client left after %d bytes; the bundle's worker has stopped",
-                 sink.sent)
+        log.info("nbext_pkg: the client left after %d bytes; the bundle's worker has stopped", sink.sent)
     # Headers are gone: cut the connection so the client sees a broken download
     # instead of an archive that merely looks complete.
     handler.request.connection.close()

@@ -35,16 +35,20 @@ class Page:
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def visible(self, css, what=None):
-        return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)),
-                         f"waiting for {what or css} to show")
+        return self.wait(
+            EC.visibility_of_element_located((By.CSS_SELECTOR, css)), f"waiting for {what or css} to show"
+        )
 
     def clickable(self, css, what=None):
-        return self.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, css)),
-                         f"waiting for {what or css} to be clickable")
+        return self.wait(
+            EC.element_to_be_clickable((By.CSS_SELECTOR, css)), f"waiting for {what or css} to be clickable"
+        )
 
     def gone(self, css, what=None):
-        return self.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, css)),
-                         f"waiting for {what or css} to go away")
+        return self.wait(
+            EC.invisibility_of_element_located((By.CSS_SELECTOR, css)),
+            f"waiting for {what or css} to go away",
+        )
 
     def new_window_after(self, action, what):
         """Run ``action``; switch to the window it opens and return its handle."""
@@ -57,33 +61,43 @@ class Page:
 
     def modal(self, css, what):
         """Wait for a Bootstrap dialog to be fully shown (not still fading in)."""
-        self.wait(lambda d: d.execute_script(
-            "var m = document.querySelector(arguments[0]);"
-            "return m !== null && m.classList.contains('in') && getComputedStyle(m).opacity === '1';",
-            css), f"waiting for {what}")
+        self.wait(
+            lambda d: d.execute_script(
+                "var m = document.querySelector(arguments[0]);"
+                "return m !== null && m.classList.contains('in') && getComputedStyle(m).opacity === '1';",
+                css,
+            ),
+            f"waiting for {what}",
+        )
         return self.find(css)
 
     def close_modal(self, css, button_css):
         self.clickable(f"{css} {button_css}").click()
-        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, css),
-                  f"waiting for {css} to close")
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, css), f"waiting for {css} to close")
 
 
 class TreePage(Page):
     def open(self, path=""):
         self.driver.get(self.server.page_url("tree", path))
-        self.wait(lambda d: d.execute_script(
-            "return !!(window.Jupyter && Jupyter.notebook_list && Jupyter.notebook_list.contents)"
-            " && document.querySelectorAll('#notebook_list .list_item').length >= 0"),
-            "waiting for the tree page to load")
+        self.wait(
+            lambda d: d.execute_script(
+                "return !!(window.Jupyter && Jupyter.notebook_list && Jupyter.notebook_list.contents)"
+                " && document.querySelectorAll('#notebook_list .list_item').length >= 0"
+            ),
+            "waiting for the tree page to load",
+        )
         self.visible("#nbext_pkg-new-notebook", "the New notebook button")
         return self
 
     def wait_kernels(self):
-        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#nbext_pkg-kernel-menu li[data-kernel-name]"),
-                  "waiting for the kernel menu to fill")
-        self.wait(lambda d: d.find_element(By.ID, "nbext_pkg-new-notebook").get_attribute("data-kernel-name"),
-                  "waiting for the button to know its kernel")
+        self.wait(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#nbext_pkg-kernel-menu li[data-kernel-name]"),
+            "waiting for the kernel menu to fill",
+        )
+        self.wait(
+            lambda d: d.find_element(By.ID, "nbext_pkg-new-notebook").get_attribute("data-kernel-name"),
+            "waiting for the button to know its kernel",
+        )
 
     def kernel_items(self):
         return [
@@ -101,14 +115,20 @@ class TreePage(Page):
         self.clickable("#nbext_pkg-kernel-toggle", "the kernel menu toggle").click()
         self.clickable(f"#nbext_pkg-kernel-{name} a", f"the {name} kernel entry").click()
 
-
     def row(self, name):
         """The list's row for the item called ``name``."""
-        return self.wait(lambda d: next((
-            row for row in d.find_elements(By.CSS_SELECTOR, "#notebook_list .list_item")
-            if row.find_elements(By.CSS_SELECTOR, ".item_name")
-            and row.find_element(By.CSS_SELECTOR, ".item_name").text == name), None),
-            f"waiting for {name} in the list")
+        return self.wait(
+            lambda d: next(
+                (
+                    row
+                    for row in d.find_elements(By.CSS_SELECTOR, "#notebook_list .list_item")
+                    if row.find_elements(By.CSS_SELECTOR, ".item_name")
+                    and row.find_element(By.CSS_SELECTOR, ".item_name").text == name
+                ),
+                None,
+            ),
+            f"waiting for {name} in the list",
+        )
 
     def tick(self, *names):
         """Tick the items called ``names`` in the list, as a person clicks their boxes."""
@@ -116,17 +136,28 @@ class TreePage(Page):
             box = self.row(name).find_element(By.CSS_SELECTOR, "input[type=checkbox]")
             if not box.is_selected():
                 box.click()
-        self.wait(lambda d: sorted(d.execute_script(
-            "return Jupyter.notebook_list.selected.map(function (i) { return i.name; });"))
-            == sorted(names), f"waiting for {names} to be ticked")
+        self.wait(
+            lambda d: (
+                sorted(
+                    d.execute_script(
+                        "return Jupyter.notebook_list.selected.map(function (i) { return i.name; });"
+                    )
+                )
+                == sorted(names)
+            ),
+            f"waiting for {names} to be ticked",
+        )
 
     def selection_button(self, mark):
         """One of nbext_pkg's selection buttons, by its data-nbext-pkg mark, once it shows."""
         return self.clickable(f'.dynamic-buttons button[data-nbext-pkg="{mark}"]', f"the {mark} button")
 
     def shown_selection_buttons(self):
-        return sorted(b.get_attribute("data-nbext-pkg") for b in self.find_all(
-            ".dynamic-buttons button.nbext_pkg-selection-button") if b.is_displayed())
+        return sorted(
+            b.get_attribute("data-nbext-pkg")
+            for b in self.find_all(".dynamic-buttons button.nbext_pkg-selection-button")
+            if b.is_displayed()
+        )
 
 
 class NotebookPage(Page):
@@ -136,18 +167,24 @@ class NotebookPage(Page):
         return self.wait_loaded(ours)
 
     def wait_loaded(self, ours=True):
-        self.wait(lambda d: d.execute_script(
-            "return !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded)"),
-            "waiting for the notebook to load")
+        self.wait(
+            lambda d: d.execute_script(
+                "return !!(window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded)"
+            ),
+            "waiting for the notebook to load",
+        )
         if ours:
             self.visible("#nbext_pkg-toolbar", "nbext_pkg's toolbar buttons")
         return self
 
     def wait_kernel(self):
-        self.wait(lambda d: d.execute_script(
-            "var k = Jupyter.notebook.kernel;"
-            "return !!(k && k.is_connected() && k.info_reply && k.info_reply.status === 'ok');"),
-            "waiting for the kernel to be ready")
+        self.wait(
+            lambda d: d.execute_script(
+                "var k = Jupyter.notebook.kernel;"
+                "return !!(k && k.is_connected() && k.info_reply && k.info_reply.status === 'ok');"
+            ),
+            "waiting for the kernel to be ready",
+        )
         return self
 
     @property
@@ -157,7 +194,8 @@ class NotebookPage(Page):
     def page_ids(self):
         return self.js(
             "var n = Jupyter.notebook; return {session_id: n.session && n.session.id,"
-            " kernel_id: n.kernel && n.kernel.id, kernel_name: n.kernel && n.kernel.name};")
+            " kernel_id: n.kernel && n.kernel.id, kernel_name: n.kernel && n.kernel.name};"
+        )
 
     def menu(self, menu_link_css, item_css):
         self.clickable(menu_link_css, "the menu").click()
@@ -183,7 +221,8 @@ class NotebookPage(Page):
             "var w = area.widget('nbext_pkg') || area.new_notification_widget('nbext_pkg');"
             "var set = w.set_message.bind(w);"
             "w.set_message = function (msg) { window.__nbext_notices.push(String(msg));"
-            "  return set.apply(null, arguments); };")
+            "  return set.apply(null, arguments); };"
+        )
 
     def notices(self):
         return self.js("return window.__nbext_notices || [];")
@@ -198,4 +237,5 @@ class NotebookPage(Page):
             "document.querySelectorAll('#nbext_pkg-session-info-dialog tr[data-field]').forEach("
             "  function (row) {"
             "    out[row.dataset.field] = row.querySelector('.nbext_pkg-value').textContent; });"
-            "return out;")
+            "return out;"
+        )

@@ -26,16 +26,14 @@ def test_download_as_notebook_bundle(browser, server, notebook_root, downloads):
     folder.mkdir(exist_ok=True)
     (folder / "pic ü.png").write_bytes(PNG)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("![pic](pic%20%C3%BC.png)"),
-                nbformat.v4.new_code_cell("1 + 1")]
+    nb.cells = [nbformat.v4.new_markdown_cell("![pic](pic%20%C3%BC.png)"), nbformat.v4.new_code_cell("1 + 1")]
     nbformat.write(nb, str(folder / "Résumé #2.ipynb"))
 
     target = downloads / "Résumé #2.zip"
     for old in downloads.glob("Résumé #2*"):  # left by the run against the other server
         old.unlink()
     page = NotebookPage(browser, server).open(f"{AWKWARD_DIR}/bundle me/Résumé #2.ipynb")
-    page.js("Jupyter.notebook.get_cell(1).set_text('edited = True');"
-            "Jupyter.notebook.set_dirty(true);")
+    page.js("Jupyter.notebook.get_cell(1).set_text('edited = True');Jupyter.notebook.set_dirty(true);")
     page.clickable("#filelink").click()
     submenu = page.find("#download_menu").find_element(By.XPATH, "..")
     ActionChains(browser).move_to_element(submenu).perform()
@@ -46,13 +44,21 @@ def test_download_as_notebook_bundle(browser, server, notebook_root, downloads):
     items = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
     ActionChains(browser).move_to_element(items[0]).click().perform()
 
-    wait_until(lambda: target.exists() and not list(downloads.glob("*.crdownload")), 30,
-               f"the browser to save {target.name}")
+    wait_until(
+        lambda: target.exists() and not list(downloads.glob("*.crdownload")),
+        30,
+        f"the browser to save {target.name}",
+    )
     with zipfile.ZipFile(target) as zf:
         names = set(zf.namelist())
-        assert {"Résumé #2/Résumé #2.ipynb", "Résumé #2/pic ü.png", "Résumé #2/Résumé #2.html",
-                "Résumé #2/MANIFEST.json", "Résumé #2/requirements.txt",
-                "Résumé #2/runtime.txt"} <= names
+        assert {
+            "Résumé #2/Résumé #2.ipynb",
+            "Résumé #2/pic ü.png",
+            "Résumé #2/Résumé #2.html",
+            "Résumé #2/MANIFEST.json",
+            "Résumé #2/requirements.txt",
+            "Résumé #2/runtime.txt",
+        } <= names
         assert zf.read("Résumé #2/pic ü.png") == PNG
         saved = nbformat.reads(zf.read("Résumé #2/Résumé #2.ipynb").decode(), as_version=4)
         assert saved.cells[1].source == "edited = True"
@@ -71,8 +77,10 @@ def server_without_page_module(flavour, tmp_path_factory):
     jenv = JupyterEnv(base / "env")
     if flavour == "nbclassic":
         (jenv.config_dir / "jupyter_server_config.d").mkdir()
-        shutil.copy(REPO / "jupyter-config" / "jupyter_server_config.d" / "nbext_pkg.json",
-                    jenv.config_dir / "jupyter_server_config.d")
+        shutil.copy(
+            REPO / "jupyter-config" / "jupyter_server_config.d" / "nbext_pkg.json",
+            jenv.config_dir / "jupyter_server_config.d",
+        )
         jenv.jupyter("nbclassic-bundlerextension", "enable", "--py", "nbext_pkg", "--user")
     else:
         jenv.jupyter("serverextension", "enable", "--py", "nbext_pkg", "--user")
@@ -94,7 +102,8 @@ def server_without_page_module(flavour, tmp_path_factory):
 
 
 def test_the_stock_entry_gives_the_same_bundle_before_our_module_is_there(
-        browser, server_without_page_module, downloads):
+    browser, server_without_page_module, downloads
+):
     """A click that wins the race against our page module goes to <base_url>/bundle/:
     nbext_pkg answers it on both servers (nbclassic has no such route of its own), with
     the page's settings and the notebook's, as our own entry would."""
@@ -112,8 +121,14 @@ def test_the_stock_entry_gives_the_same_bundle_before_our_module_is_there(
     (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
     assert entry.get_attribute("data-nbext-pkg") is None  # the stock entry, not taken over
     ActionChains(browser).move_to_element(entry).click().perform()
-    wait_until(lambda: target.exists() and not list(downloads.glob("*.crdownload")), 30,
-               f"the browser to save {target.name}")
+    wait_until(
+        lambda: target.exists() and not list(downloads.glob("*.crdownload")),
+        30,
+        f"the browser to save {target.name}",
+    )
     with zipfile.ZipFile(target) as zf:
-        assert sorted(zf.namelist()) == ["fast click/MANIFEST.json", "fast click/fast click.ipynb",
-                                         "fast click/pic.png"]
+        assert sorted(zf.namelist()) == [
+            "fast click/MANIFEST.json",
+            "fast click/fast click.ipynb",
+            "fast click/pic.png",
+        ]

@@ -34,8 +34,9 @@ def write_nb(path, *cells):
 
 def saved(folder, name):
     target = folder / name
-    wait_until(lambda: target.exists() and not list(folder.glob("*.crdownload")), 60,
-               f"the browser to save {name}")
+    wait_until(
+        lambda: target.exists() and not list(folder.glob("*.crdownload")), 60, f"the browser to save {name}"
+    )
     return target
 
 
@@ -94,5 +95,4 @@ def test_a_failure_before_the_first_byte_is_a_dialog_with_the_servers_sentence(d
     assert "Preparing bundle\u2026" in page.notices()
     assert not page.find("#file_menu").is_displayed(), "the File menu stays open behind the dialog"
     assert not list(driver.downloads.glob("breaks*"))
-    page.wait(lambda d: not page.find("#notification_nbext_pkg").is_displayed(),
-              "the notice to go away")
+    page.wait(lambda d: not page.find("#notification_nbext_pkg").is_displayed(), "the notice to go away")

@@ -62,8 +62,13 @@ def embed_server(jupyter_env, notebook_root, flavour, outer_origins, tmp_path_fa
     config.write_text(f"c.{app}.tornado_settings = {{'headers': {{'Content-Security-Policy': {csp!r}}}}}\n")
     common = jupyter_env.config_dir / "nbconfig" / "common.json"
     common.write_text(json.dumps({"nbext_pkg": {"embed_origins": [outer_origins[0]]}}))
-    srv = NotebookServer(jupyter_env, notebook_root, base_url=AWKWARD_BASE_URL, flavour=flavour,
-                         extra_args=[f"--config={config}"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        notebook_root,
+        base_url=AWKWARD_BASE_URL,
+        flavour=flavour,
+        extra_args=[f"--config={config}"],
+    ).start()
     yield srv
     srv.stop()
     common.unlink()
@@ -83,9 +88,14 @@ def api_session(server, path):
 
 
 def expected(session, state="idle"):
-    return {"type": "nbext_pkg:session", "path": session["path"], "session_id": session["id"],
-            "kernel_id": session["kernel"]["id"], "kernel_name": session["kernel"]["name"],
-            "execution_state": state}
+    return {
+        "type": "nbext_pkg:session",
+        "path": session["path"],
+        "session_id": session["id"],
+        "kernel_id": session["kernel"]["id"],
+        "kernel_name": session["kernel"]["name"],
+        "execution_state": state,
+    }
 
 
 def open_outer(driver, server, origin, path):
@@ -104,8 +114,9 @@ def in_frame(driver, script):
 
 
 def wait_message(driver, predicate, what, since=0, timeout=30):
-    return wait_until(lambda: next((m for m in received(driver)[since:] if predicate(m)), None),
-                      timeout, what)
+    return wait_until(
+        lambda: next((m for m in received(driver)[since:] if predicate(m)), None), timeout, what
+    )
 
 
 def write_notebook(folder, name):
@@ -129,14 +140,19 @@ def untitled(folder):
 
 
 def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
-        browser, embed_server, outer_origins, notebook_root):
+    browser, embed_server, outer_origins, notebook_root
+):
     server = embed_server
-    folder_rel, folder, path = frame_a_notebook(browser, server, outer_origins[0], notebook_root,
-                                                "embed", "framed é.ipynb")
+    folder_rel, folder, path = frame_a_notebook(
+        browser, server, outer_origins[0], notebook_root, "embed", "framed é.ipynb"
+    )
 
     # Once the kernel is ready: the ids GET /api/sessions reports.
-    first = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle"
-                         and m["data"].get("kernel_id"), "the first report")
+    first = wait_message(
+        browser,
+        lambda m: m["data"].get("execution_state") == "idle" and m["data"].get("kernel_id"),
+        "the first report",
+    )
     session = api_session(server, path)
     assert first["origin"] == server.url.split(AWKWARD_BASE_URL)[0]
     assert first["data"] == expected(session)
@@ -150,28 +166,43 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     # A restart: a fresh report with the same ids, after a 'restarting' one.
     mark = len(received(browser))
     in_frame(browser, "Jupyter.notebook.kernel.restart()")
-    wait_message(browser, lambda m: m["data"].get("execution_state") == "restarting", "restarting",
-                 since=mark)
-    after = wait_message(browser, lambda m: m["data"].get("execution_state") == "idle",
-                         "the report after the restart", since=mark)
+    wait_message(
+        browser, lambda m: m["data"].get("execution_state") == "restarting", "restarting", since=mark
+    )
+    after = wait_message(
+        browser,
+        lambda m: m["data"].get("execution_state") == "idle",
+        "the report after the restart",
+        since=mark,
+    )
     assert after["data"] == expected(session)
 
     # A kernel change: new ids, as the server has them.
     mark = len(received(browser))
     in_frame(browser, f"Jupyter.notebook.kernel_selector.set_kernel('{ALT_KERNEL}')")
-    changed = wait_message(browser, lambda m: m["data"].get("kernel_name") == ALT_KERNEL
-                           and m["data"].get("execution_state") == "idle", "the report after the change",
-                           since=mark)
-    session = wait_until(lambda: (s := api_session(server, path)) and s["kernel"]["name"] == ALT_KERNEL
-                         and s, 30, "the server's session to change kernel")
+    changed = wait_message(
+        browser,
+        lambda m: m["data"].get("kernel_name") == ALT_KERNEL and m["data"].get("execution_state") == "idle",
+        "the report after the change",
+        since=mark,
+    )
+    session = wait_until(
+        lambda: (s := api_session(server, path)) and s["kernel"]["name"] == ALT_KERNEL and s,
+        30,
+        "the server's session to change kernel",
+    )
     assert changed["data"] == expected(session)
     assert changed["data"]["kernel_id"] != first["data"]["kernel_id"]
 
     # A rename: the new path, as the server writes it.
     mark = len(received(browser))
     in_frame(browser, "Jupyter.notebook.rename('renamed #1 é.ipynb')")
-    renamed = wait_message(browser, lambda m: m["data"].get("path", "").endswith("renamed #1 é.ipynb"),
-                           "the report after the rename", since=mark)
+    renamed = wait_message(
+        browser,
+        lambda m: m["data"].get("path", "").endswith("renamed #1 é.ipynb"),
+        "the report after the rename",
+        since=mark,
+    )
     path = f"{folder_rel}/renamed #1 é.ipynb"
     session = wait_until(lambda: api_session(server, path), 30, "the server's renamed session")
     assert renamed["data"] == expected(session)
@@ -179,14 +210,22 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     # A burst of cells: busy and idle many times, told in coalesced reports
     # (at most one per 100 ms), the last one idle.
     mark = len(received(browser))
-    in_frame(browser, "var nb = Jupyter.notebook; for (var i = 0; i < 40; i++) {"
-                      "  nb.insert_cell_at_bottom('code').set_text('import time; time.sleep(0.02)'); }"
-                      "nb.execute_all_cells();")
-    done = ("return Jupyter.notebook.get_cells().every(function (c) { return c.cell_type !== 'code'"
-            " || (c.input_prompt_number !== '*' && c.input_prompt_number !== undefined); })")
+    in_frame(
+        browser,
+        "var nb = Jupyter.notebook; for (var i = 0; i < 40; i++) {"
+        "  nb.insert_cell_at_bottom('code').set_text('import time; time.sleep(0.02)'); }"
+        "nb.execute_all_cells();",
+    )
+    done = (
+        "return Jupyter.notebook.get_cells().every(function (c) { return c.cell_type !== 'code'"
+        " || (c.input_prompt_number !== '*' && c.input_prompt_number !== undefined); })"
+    )
     wait_until(lambda: in_frame(browser, done), 60, "the 40 cells to run")
-    reports = wait_until(lambda: (r := session_messages(browser, mark)) and
-                         r[-1]["data"]["execution_state"] == "idle" and r, 30, "the last report: idle")
+    reports = wait_until(
+        lambda: (r := session_messages(browser, mark)) and r[-1]["data"]["execution_state"] == "idle" and r,
+        30,
+        "the last report: idle",
+    )
     assert any(m["data"]["execution_state"] == "busy" for m in reports)
     assert reports[-1]["data"] == expected(session)
     span = reports[-1]["t"] - reports[0]["t"]
@@ -195,17 +234,28 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     # Malformed requests from the listed origin change nothing; the valid one
     # after them makes exactly one notebook, with the kernel it names.
     before = untitled(folder)
-    for bad in ["'nbext_pkg:new-notebook'", "{type: 'nbext_pkg:new-notebook', kernel_name: 'no-such-kernel'}",
-                "{type: 'nbext_pkg:new-notebook', kernel_name: ''}",
-                "{type: 'nbext_pkg:new-notebook', kernel_name: 5}",
-                "{type: 'nbext_pkg:new-notebook', kernel_name: null}",
-                "{type: 'nbext_pkg:new-notebook', path: '/etc'}", "{type: 'nbext_pkg:nope'}", "[1, 2]"]:
+    for bad in [
+        "'nbext_pkg:new-notebook'",
+        "{type: 'nbext_pkg:new-notebook', kernel_name: 'no-such-kernel'}",
+        "{type: 'nbext_pkg:new-notebook', kernel_name: ''}",
+        "{type: 'nbext_pkg:new-notebook', kernel_name: 5}",
+        "{type: 'nbext_pkg:new-notebook', kernel_name: null}",
+        "{type: 'nbext_pkg:new-notebook', path: '/etc'}",
+        "{type: 'nbext_pkg:nope'}",
+        "[1, 2]",
+    ]:
         browser.execute_script(f"send({bad})")
     mark = len(received(browser))
     browser.execute_script("send({type: 'nbext_pkg:new-notebook', kernel_name: 'python3'})")
-    report = wait_message(browser, lambda m: m["data"].get("path", "").startswith(f"{folder_rel}/Untitled")
-                          and m["data"].get("execution_state") == "idle", "the new notebook's report",
-                          since=mark)
+    report = wait_message(
+        browser,
+        lambda m: (
+            m["data"].get("path", "").startswith(f"{folder_rel}/Untitled")
+            and m["data"].get("execution_state") == "idle"
+        ),
+        "the new notebook's report",
+        since=mark,
+    )
     created = untitled(folder)
     assert len(created) == len(before) + 1, created
     new_session = api_session(server, report["data"]["path"])
@@ -216,23 +266,37 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
 
 
 def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_kernel(
-        browser, embed_server, outer_origins, notebook_root):
+    browser, embed_server, outer_origins, notebook_root
+):
     server, allowed = embed_server, outer_origins[0]
     folder_rel = f"{AWKWARD_DIR}/embed tree"
     (notebook_root / folder_rel / "sub ü").mkdir(parents=True, exist_ok=True)
     open_outer(browser, server, allowed, folder_rel)
-    wait_message(browser, lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel},
-                 "the tree page's report")
+    wait_message(
+        browser,
+        lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel},
+        "the tree page's report",
+    )
     mark = len(received(browser))
-    in_frame(browser, f"Jupyter.notebook_list.update_location({json.dumps(folder_rel + '/sub ü')});"
-                      "Jupyter.notebook_list.load_list();")
-    wait_message(browser, lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel + "/sub ü"},
-                 "the report after navigating", since=mark)
+    in_frame(
+        browser,
+        f"Jupyter.notebook_list.update_location({json.dumps(folder_rel + '/sub ü')});"
+        "Jupyter.notebook_list.load_list();",
+    )
+    wait_message(
+        browser,
+        lambda m: m["data"] == {"type": "nbext_pkg:tree", "path": folder_rel + "/sub ü"},
+        "the report after navigating",
+        since=mark,
+    )
     mark = len(received(browser))
     browser.execute_script("send({type: 'nbext_pkg:new-notebook'})")
-    report = wait_message(browser, lambda m: m["data"].get("type") == "nbext_pkg:session"
-                          and m["data"].get("execution_state") == "idle", "the new notebook's report",
-                          since=mark)
+    report = wait_message(
+        browser,
+        lambda m: m["data"].get("type") == "nbext_pkg:session" and m["data"].get("execution_state") == "idle",
+        "the new notebook's report",
+        since=mark,
+    )
     assert report["data"]["path"] == f"{folder_rel}/sub ü/Untitled.ipynb"
     default = server.api("GET", "api/kernelspecs", expect=200).json()["default"]
     assert report["data"]["kernel_name"] == default
@@ -242,22 +306,37 @@ def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_
 
 
 def test_an_unlisted_origin_hears_nothing_and_triggers_nothing(
-        browser, embed_server, outer_origins, notebook_root):
+    browser, embed_server, outer_origins, notebook_root
+):
     server = embed_server
-    _, folder, path = frame_a_notebook(browser, server, outer_origins[1], notebook_root,
-                                       "embed other", "not yours.ipynb")
+    _, folder, path = frame_a_notebook(
+        browser, server, outer_origins[1], notebook_root, "embed other", "not yours.ipynb"
+    )
     page = Page(browser, server)
     # The notebook runs in the frame (framing is allowed), its kernel gets ready...
-    page.wait(lambda d: in_frame(d, "var k = window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel;"
-                                    "return !!(k && k.info_reply && k.info_reply.status === 'ok')"),
-              "the framed notebook's kernel")
+    page.wait(
+        lambda d: in_frame(
+            d,
+            "var k = window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel;"
+            "return !!(k && k.info_reply && k.info_reply.status === 'ok')",
+        ),
+        "the framed notebook's kernel",
+    )
     sessions_before = {s["id"] for s in server.sessions()}
-    browser.execute_script("send({type: 'nbext_pkg:new-notebook', kernel_name: 'python3'});"
-                           "send({type: 'nbext_pkg:get-session'});")
+    browser.execute_script(
+        "send({type: 'nbext_pkg:new-notebook', kernel_name: 'python3'});"
+        "send({type: 'nbext_pkg:get-session'});"
+    )
     # ...and our module says it ignored the page's messages (so they did arrive).
     log = []
-    wait_until(lambda: log.extend(browser.get_log("browser")) or any(
-        "nbext_pkg: ignored a message" in e["message"] for e in log), 30, "the ignored-message warning")
+    wait_until(
+        lambda: (
+            log.extend(browser.get_log("browser"))
+            or any("nbext_pkg: ignored a message" in e["message"] for e in log)
+        ),
+        30,
+        "the ignored-message warning",
+    )
     assert any("is not in embed_origins" in e["message"] for e in log)
     assert received(browser) == []
     assert untitled(folder) == []

@@ -35,12 +35,19 @@ def hub(request, jupyter_env, tmp_path_factory):
     (home / FOLDER).mkdir(parents=True)
     (home / FOLDER / "carte ü.png").write_bytes(PNG)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("![carte](carte%20%C3%BC.png)"),
-                nbformat.v4.new_code_cell("x = 1")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("![carte](carte%20%C3%BC.png)"),
+        nbformat.v4.new_code_cell("x = 1"),
+    ]
     nbformat.write(nb, str(home / FOLDER / NOTEBOOK))
     # A warm kernel pool of one, as a hub that wants New notebook ready at once sets it.
-    running = Hub(jupyter_env, base / "run", home, request.param, args=[
-        '--NbextPkg.kernel_pool={"python3": 1}', "--NbextPkg.kernel_pool_refill_delay=0.5"]).start()
+    running = Hub(
+        jupyter_env,
+        base / "run",
+        home,
+        request.param,
+        args=['--NbextPkg.kernel_pool={"python3": 1}', "--NbextPkg.kernel_pool_refill_delay=0.5"],
+    ).start()
     yield running
     running.stop()
 
@@ -61,8 +68,12 @@ def log_in(driver, hub):
     driver.find_element(By.ID, "login_submit").click()
     # The hub spawns the server, then the server's OAuth dance lands on /tree.
     tree = hub.url + hub.user_path + "tree"
-    wait_until(lambda: driver.current_url.split("?")[0].rstrip("/") == tree, 120,
-               f"the single-user tree page at {tree} (now at {driver.current_url})", interval=0.2)
+    wait_until(
+        lambda: driver.current_url.split("?")[0].rstrip("/") == tree,
+        120,
+        f"the single-user tree page at {tree} (now at {driver.current_url})",
+        interval=0.2,
+    )
 
 
 def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
@@ -78,8 +89,13 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     assert server.api("GET", "nbext_pkg/api/status", expect=200).json()["name"] == "nbext_pkg"
 
     # The tree page's New notebook button: a notebook with a warm kernel, moved to its folder.
-    pooled = wait_until(lambda: server.api("GET", "nbext_pkg/api/kernel_pool", expect=200).json()[
-        "kernels"]["python3"]["ready"], 60, "the user's warm kernel")[0]
+    pooled = wait_until(
+        lambda: server.api("GET", "nbext_pkg/api/kernel_pool", expect=200).json()["kernels"]["python3"][
+            "ready"
+        ],
+        60,
+        "the user's warm kernel",
+    )[0]
     assert server.sessions() == [] and server.kernels() == []  # not the user's until claimed
     tree = TreePage(driver, server).open(FOLDER)
     tree.wait_kernels()
@@ -92,16 +108,28 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     assert session["kernel"]["id"] == pooled["kernel_id"]
     # In it, the single-user server's environment (JUPYTERHUB_* and all) as a fresh kernel has it.
     write_notebook(hub.home / FOLDER / "fresh.ipynb", kernel_name="python3")
-    fresh = server.api("POST", "api/sessions", expect=201, json={
-        "path": f"{FOLDER}/fresh.ipynb", "type": "notebook", "name": "fresh.ipynb",
-        "kernel": {"name": "python3"}}).json()
+    fresh = server.api(
+        "POST",
+        "api/sessions",
+        expect=201,
+        json={
+            "path": f"{FOLDER}/fresh.ipynb",
+            "type": "notebook",
+            "name": "fresh.ipynb",
+            "kernel": {"name": "python3"},
+        },
+    ).json()
     runtime = hub.jenv.runtime_dir
     claimed_facts = probe(None, session["kernel"]["id"], runtime)
     assert claimed_facts[1]["env"]["JUPYTERHUB_USER"] == hub.user
-    assert_alike(claimed_facts, probe(None, fresh["kernel"]["id"], runtime),
-                 os.path.realpath(hub.home / FOLDER),
-                 None if hub.flavour == "notebook" else (str(hub.home / session["path"]),
-                                                         str(hub.home / FOLDER / "fresh.ipynb")))
+    assert_alike(
+        claimed_facts,
+        probe(None, fresh["kernel"]["id"], runtime),
+        os.path.realpath(hub.home / FOLDER),
+        None
+        if hub.flavour == "notebook"
+        else (str(hub.home / session["path"]), str(hub.home / FOLDER / "fresh.ipynb")),
+    )
     server.api("DELETE", f"api/sessions/{fresh['id']}", expect=204)
 
     # Session info shows what the server reports.
@@ -126,8 +154,11 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     assert [a.text for a in entries] == ["Notebook bundle (.zip)"]
     ActionChains(driver).move_to_element(entries[0]).click().perform()
     target = driver.downloads / "Données #1.zip"
-    wait_until(lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")), 60,
-               f"the browser to save {target.name}")
+    wait_until(
+        lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")),
+        60,
+        f"the browser to save {target.name}",
+    )
     with zipfile.ZipFile(target) as zf:
         names = set(zf.namelist())
         assert {"Données #1/Données #1.ipynb", "Données #1/carte ü.png", "Données #1/MANIFEST.json"} <= names
@@ -146,10 +177,12 @@ def test_the_bundle_has_its_length_and_resumes_through_the_proxy(hub):
     assert int(full.headers["Content-Length"]) == len(full.content) == int(head.headers["Content-Length"])
     assert full.headers["ETag"] == head.headers["ETag"] and full.headers["Accept-Ranges"] == "bytes"
     half = len(full.content) // 2
-    rest = server.api("GET", path, headers={"Range": f"bytes={half}-", "If-Range": full.headers["ETag"]},
-                      expect=206)
+    rest = server.api(
+        "GET", path, headers={"Range": f"bytes={half}-", "If-Range": full.headers["ETag"]}, expect=206
+    )
     assert rest.headers["Content-Range"] == f"bytes {half}-{len(full.content) - 1}/{len(full.content)}"
     assert full.content[:half] + rest.content == full.content
-    stale = server.api("GET", path, headers={"Range": f"bytes={half}-", "If-Range": '"nbx-stale"'},
-                       expect=200)
+    stale = server.api(
+        "GET", path, headers={"Range": f"bytes={half}-", "If-Range": '"nbx-stale"'}, expect=200
+    )
     assert stale.content == full.content

@@ -67,10 +67,14 @@ def test_main_flows_speak_the_notebooks_language(lang_browser, server, notebook_
     # New notebook from the tree page, then its menus and the Session info dialog.
     tree.new_window_after(tree.click_new, "the new notebook")
     page = NotebookPage(driver, server).wait_loaded().wait_kernel()
-    assert driver.execute_script(
-        "return document.querySelector('#nbext_pkg-new-notebook-menu a').textContent") == words["menu_new"]
-    assert driver.execute_script(
-        "return document.querySelector('#nbext_pkg-session-info-menu a').textContent") == words["menu_info"]
+    assert (
+        driver.execute_script("return document.querySelector('#nbext_pkg-new-notebook-menu a').textContent")
+        == words["menu_new"]
+    )
+    assert (
+        driver.execute_script("return document.querySelector('#nbext_pkg-session-info-menu a').textContent")
+        == words["menu_info"]
+    )
     dialog = page.open_session_info()
     assert dialog.find_element(By.CSS_SELECTOR, ".modal-title").text == words["info_title"]
     label = dialog.find_element(By.CSS_SELECTOR, 'tr[data-field="kernel_id"] th').text
@@ -87,8 +91,11 @@ def test_main_flows_speak_the_notebooks_language(lang_browser, server, notebook_
     ActionChains(driver).move_to_element(entry).click().perform()
     stem = page.path.rsplit("/", 1)[1][: -len(".ipynb")]
     target = driver.downloads / f"{stem}.zip"
-    wait_until(lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")), 30,
-               f"the browser to save {target.name}")
+    wait_until(
+        lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")),
+        30,
+        f"the browser to save {target.name}",
+    )
     with zipfile.ZipFile(target) as zf:
         assert f"{stem}/{stem}.ipynb" in zf.namelist()
     driver.close()

@@ -45,19 +45,24 @@ def expected_info(server, path, display_name):
 def test_actions_toolbar_and_menu_items(notebook):
     assert notebook.js(
         "return ['nbext_pkg:new-notebook', 'nbext_pkg:show-session-info']"
-        ".map(function (a) { return Jupyter.actions.exists(a); })") == [True, True]
+        ".map(function (a) { return Jupyter.actions.exists(a); })"
+    ) == [True, True]
     buttons = notebook.find_all("#nbext_pkg-toolbar button")
     assert [(b.get_attribute("id"), b.get_attribute("data-jupyter-action")) for b in buttons] == [
         ("nbext_pkg-new-notebook-button", "nbext_pkg:new-notebook"),
         ("nbext_pkg-session-info-button", "nbext_pkg:show-session-info"),
     ]
     # The File menu item sits right after the stock New Notebook submenu.
-    assert notebook.js(
-        "return document.getElementById('nbext_pkg-new-notebook-menu').previousElementSibling.id"
-    ) == "new_notebook"
-    assert notebook.js(
-        "var items = document.querySelectorAll('#kernel_menu > li');"
-        "return items[items.length - 1].id") == "nbext_pkg-session-info-menu"
+    assert (
+        notebook.js("return document.getElementById('nbext_pkg-new-notebook-menu').previousElementSibling.id")
+        == "new_notebook"
+    )
+    assert (
+        notebook.js(
+            "var items = document.querySelectorAll('#kernel_menu > li');return items[items.length - 1].id"
+        )
+        == "nbext_pkg-session-info-menu"
+    )
 
 
 @pytest.mark.parametrize("trigger", ["file-menu", "toolbar"])
@@ -86,25 +91,32 @@ def test_session_info_agrees_with_the_server_and_follows_the_kernel(notebook, se
     assert notebook.session_info_values() == want
 
     # Restart: same ids, and the dialog shows the state going through restarting.
-    notebook.js("window.__states = [];"
-                "Jupyter.notebook.events.on('kernel_restarting.Kernel kernel_ready.Kernel', function () {"
-                "  window.__states.push(document.querySelector("
-                "    '#nbext_pkg-session-info-dialog tr[data-field=execution_state] code').textContent); });"
-                "Jupyter.notebook.kernel.restart();")
+    notebook.js(
+        "window.__states = [];"
+        "Jupyter.notebook.events.on('kernel_restarting.Kernel kernel_ready.Kernel', function () {"
+        "  window.__states.push(document.querySelector("
+        "    '#nbext_pkg-session-info-dialog tr[data-field=execution_state] code').textContent); });"
+        "Jupyter.notebook.kernel.restart();"
+    )
     notebook.wait(lambda d: notebook.js("return window.__states.length >= 2"), "waiting for the restart")
     assert notebook.js("return window.__states")[:2] == ["restarting", "idle"]
-    notebook.wait(lambda d: notebook.session_info_values() == expected_info(server, path, "Python 3 (alt)"),
-                  "waiting for the dialog to settle after the restart")
+    notebook.wait(
+        lambda d: notebook.session_info_values() == expected_info(server, path, "Python 3 (alt)"),
+        "waiting for the dialog to settle after the restart",
+    )
     assert notebook.session_info_values()["kernel_id"] == want["kernel_id"]
 
     # Change the kernel: a new session and a new kernel, shown while the dialog is open.
     notebook.js("Jupyter.notebook.kernel_selector.set_kernel('python3');")
-    notebook.wait(lambda d: session_of(server, path)["kernel"]["name"] == "python3",
-                  "waiting for the server to switch kernels")
+    notebook.wait(
+        lambda d: session_of(server, path)["kernel"]["name"] == "python3",
+        "waiting for the server to switch kernels",
+    )
     notebook.wait_kernel()
     changed = expected_info(server, path, "Python 3 (ipykernel)")
-    notebook.wait(lambda d: notebook.session_info_values() == changed,
-                  "waiting for the dialog to show the new kernel")
+    notebook.wait(
+        lambda d: notebook.session_info_values() == changed, "waiting for the dialog to show the new kernel"
+    )
     assert changed["session_id"] != want["session_id"]
     assert changed["kernel_id"] != want["kernel_id"]
     notebook.close_modal("#nbext_pkg-session-info-dialog", "#nbext_pkg-session-info-close")
@@ -112,20 +124,30 @@ def test_session_info_agrees_with_the_server_and_follows_the_kernel(notebook, se
 
 def test_session_info_from_toolbar_and_copy_button(notebook, server, fresh_dir):
     driver = notebook.driver
-    driver.execute_cdp_cmd("Browser.grantPermissions", {
-        "origin": f"http://127.0.0.1:{server.port}",
-        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
-    })
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {
+            "origin": f"http://127.0.0.1:{server.port}",
+            "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+        },
+    )
     notebook.clickable("#nbext_pkg-session-info-button").click()
     dialog = notebook.modal("#nbext_pkg-session-info-dialog", "the Session info dialog")
     kernel_id = session_of(server, f"{fresh_dir}/{NAME}")["kernel"]["id"]
     dialog.find_element("css selector", "tr[data-field=console] .nbext_pkg-copy").click()
-    notebook.wait(lambda d: "nbext_pkg-copied" in dialog.find_element(
-        "css selector", "tr[data-field=console] .nbext_pkg-copy").get_attribute("class"),
-        "waiting for the copy to finish")
+    notebook.wait(
+        lambda d: (
+            "nbext_pkg-copied"
+            in dialog.find_element("css selector", "tr[data-field=console] .nbext_pkg-copy").get_attribute(
+                "class"
+            )
+        ),
+        "waiting for the copy to finish",
+    )
     copied = driver.execute_async_script(
         "var done = arguments[arguments.length - 1];"
-        "navigator.clipboard.readText().then(done, function (e) { done('error: ' + e); });")
+        "navigator.clipboard.readText().then(done, function (e) { done('error: ' + e); });"
+    )
     assert copied == f"jupyter console --existing kernel-{kernel_id}.json"
 
 
@@ -133,8 +155,9 @@ def test_session_info_after_shutdown(notebook, server, fresh_dir):
     path = f"{fresh_dir}/{NAME}"
     before = expected_info(server, path, "Python 3 (alt)")
     notebook.js("Jupyter.notebook.shutdown_kernel({confirm: false});")
-    notebook.wait(lambda d: not [s for s in server.sessions() if s["path"] == path],
-                  "waiting for the session to end")
+    notebook.wait(
+        lambda d: not [s for s in server.sessions() if s["path"] == path], "waiting for the session to end"
+    )
     notebook.open_session_info()
     values = notebook.session_info_values()
     assert values == dict(before, execution_state="dead")
@@ -145,9 +168,13 @@ def test_session_info_when_the_kernel_never_started(browser, server, notebook_ro
     path = f"{fresh_dir}/broken.ipynb"
     write_notebook(notebook_root / path, kernel_name=BROKEN_KERNEL)
     page = NotebookPage(browser, server).open(path)
-    page.wait(lambda d: page.js("return Jupyter.notebook.events && !Jupyter.notebook._session_starting"
-                                " && !!Jupyter.notebook.session && !Jupyter.notebook.kernel"),
-              "waiting for the kernel to fail")
+    page.wait(
+        lambda d: page.js(
+            "return Jupyter.notebook.events && !Jupyter.notebook._session_starting"
+            " && !!Jupyter.notebook.session && !Jupyter.notebook.kernel"
+        ),
+        "waiting for the kernel to fail",
+    )
     page.open_session_info()
     values = page.session_info_values()
     assert values == {field: "" for field in values} | {"path": path}

@@ -33,29 +33,53 @@ def make_venv(folder, *packages):
     """A venv at ``folder`` with ``packages`` (and ipykernel) from the package index."""
     venv.EnvBuilder(with_pip=True, clear=True).create(folder)
     python = folder / "bin" / "python"
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                           "ipykernel", *packages], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "ipykernel", *packages],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return python
 
 
 def kernelspec(jupyter_env, name, python):
     return jupyter_env.add_kernelspec(
-        name, name, argv=[str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+        name, name, argv=[str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    )
 
 
 def execute(jupyter_env, path, kernel, cwd):
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         f"--ExecutePreprocessor.kernel_name={kernel}", "--ExecutePreprocessor.timeout=120", str(path)],
-        env=jupyter_env.env, cwd=str(cwd), capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--inplace",
+            f"--ExecutePreprocessor.kernel_name={kernel}",
+            "--ExecutePreprocessor.timeout=120",
+            str(path),
+        ],
+        env=jupyter_env.env,
+        cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def outputs(path):
     nb = nbformat.read(str(path), as_version=4)
-    return [[(o.get("output_type"), o.get("name"), o.get("text")) for o in cell.outputs]
-            for cell in nb.cells if cell.cell_type == "code"]
+    return [
+        [(o.get("output_type"), o.get("name"), o.get("text")) for o in cell.outputs]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +92,18 @@ def kernel_env(tmp_path_factory, jupyter_env):
 
 
 def test_a_bundle_reproduces_its_notebook_in_a_fresh_environment(
-        browser, server, jupyter_env, kernel_env, downloads, tmp_path):
+    browser, server, jupyter_env, kernel_env, downloads, tmp_path
+):
     folder = server.root / "round trip ü"
     (folder / "data").mkdir(parents=True, exist_ok=True)
     (folder / "data" / "measures.csv").write_text("site,value\nnorth,1.5\nsouth,2.25\n")
     (folder / "pic.png").write_bytes(PNG)
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "roundtrip-env", "display_name": "roundtrip-env",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "roundtrip-env",
+        "display_name": "roundtrip-env",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_markdown_cell("Data: [measures](data/measures.csv) ![pic](pic.png)")]
     nb.cells += [nbformat.v4.new_code_cell(code) for code in CODE]
     path = folder / "report.ipynb"
@@ -87,13 +115,21 @@ def test_a_bundle_reproduces_its_notebook_in_a_fresh_environment(
     page = NotebookPage(browser, server).open("round trip ü/report.ipynb")
     page.download_bundle()
     bundle = downloads / "report.zip"
-    wait_until(lambda: bundle.exists() and not list(downloads.glob("*.crdownload")), 60,
-               "the browser to save report.zip")
+    wait_until(
+        lambda: bundle.exists() and not list(downloads.glob("*.crdownload")),
+        60,
+        "the browser to save report.zip",
+    )
 
     opened = tmp_path / "elsewhere" / "report"
     (tmp_path / "elsewhere").mkdir()
-    done = subprocess.run([sys.executable, "-m", "nbext_pkg", "open", str(bundle), str(opened)],
-                          env=jupyter_env.env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "nbext_pkg", "open", str(bundle), str(opened)],
+        env=jupyter_env.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     bundle.unlink()
     doc = json.loads((opened / "MANIFEST.json").read_text())

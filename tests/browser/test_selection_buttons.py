@@ -38,8 +38,11 @@ def folder(notebook_root, request):
 
 def saved(downloads, name):
     target = downloads / name
-    wait_until(lambda: target.exists() and not list(downloads.glob("*.crdownload")), 60,
-               f"the browser to save {name}")
+    wait_until(
+        lambda: target.exists() and not list(downloads.glob("*.crdownload")),
+        60,
+        f"the browser to save {name}",
+    )
     return target
 
 
@@ -54,8 +57,11 @@ def test_the_buttons_show_for_what_is_ticked(browser, server, folder):
     assert "nbext_pkg-open-bundle" not in tree.shown_selection_buttons()
     tree.row("data").find_element("css selector", "input[type=checkbox]").click()
     tree.tick("old.zip")
-    assert tree.shown_selection_buttons() == ["nbext_pkg-bundle-selection", "nbext_pkg-open-bundle",
-                                              "nbext_pkg-save-selection"]
+    assert tree.shown_selection_buttons() == [
+        "nbext_pkg-bundle-selection",
+        "nbext_pkg-open-bundle",
+        "nbext_pkg-save-selection",
+    ]
     tree.screenshot("selection-buttons.png")
 
 
@@ -69,11 +75,18 @@ def test_download_bundle_downloads_one_archive_of_the_ticked_items(browser, serv
         names = set(zf.namelist())
         doc = json.loads(zf.read(f"{name}-selection/MANIFEST.json"))
     top = f"{name}-selection"
-    assert {f"{top}/analysis.ipynb", f"{top}/analysis.html", f"{top}/pic.png",
-            f"{top}/data/table.csv", f"{top}/MANIFEST.json"} <= names
+    assert {
+        f"{top}/analysis.ipynb",
+        f"{top}/analysis.html",
+        f"{top}/pic.png",
+        f"{top}/data/table.csv",
+        f"{top}/MANIFEST.json",
+    } <= names
     assert sorted(doc["selection"]["names"]) == ["analysis.ipynb", "data"]
-    tree.wait(lambda d: "started" in d.find_element("id", "nbext_pkg-selection-status").text,
-              "waiting for the page to say the download started")
+    tree.wait(
+        lambda d: "started" in d.find_element("id", "nbext_pkg-selection-status").text,
+        "waiting for the page to say the download started",
+    )
     target.unlink()
 
 
@@ -94,8 +107,10 @@ def test_save_bundle_here_writes_it_into_the_folder_and_the_list_shows_it(browse
     tree = TreePage(browser, server).open(name)
     tree.tick("data")
     tree.selection_button("nbext_pkg-save-selection").click()
-    tree.wait(lambda d: d.find_element("css selector", "body").get_attribute("data-nbext-pkg-saved"),
-              "waiting for the bundle to be saved")
+    tree.wait(
+        lambda d: d.find_element("css selector", "body").get_attribute("data-nbext-pkg-saved"),
+        "waiting for the bundle to be saved",
+    )
     assert (base / "data.zip").exists()
     tree.row("data.zip")  # the list shows it
     with zipfile.ZipFile(base / "data.zip") as zf:
@@ -105,14 +120,19 @@ def test_save_bundle_here_writes_it_into_the_folder_and_the_list_shows_it(browse
 
 def test_open_bundle_unpacks_it_and_opens_its_notebook(browser, server, folder):
     name, base = folder
-    bundle = server.api("POST", "nbext_pkg/selection", data={
-        "folder": name, "names": json.dumps(["analysis.ipynb"])}, expect=200).content
+    bundle = server.api(
+        "POST",
+        "nbext_pkg/selection",
+        data={"folder": name, "names": json.dumps(["analysis.ipynb"])},
+        expect=200,
+    ).content
     (base / "received.zip").write_bytes(bundle)
     tree = TreePage(browser, server).open(name)
     tree.tick("received.zip")
     main = browser.current_window_handle
-    tree.new_window_after(lambda: tree.selection_button("nbext_pkg-open-bundle").click(),
-                          "the window of the bundle's notebook")
+    tree.new_window_after(
+        lambda: tree.selection_button("nbext_pkg-open-bundle").click(), "the window of the bundle's notebook"
+    )
     page = NotebookPage(browser, server).wait_loaded()
     assert page.path == f"{name}/received/analysis.ipynb"
     assert (base / "received" / "pic.png").read_bytes() == PNG
@@ -122,8 +142,9 @@ def test_open_bundle_unpacks_it_and_opens_its_notebook(browser, server, folder):
 
 def test_a_tampered_bundle_is_opened_with_its_mismatches_listed(browser, server, folder):
     name, base = folder
-    bundle = server.api("POST", "nbext_pkg/selection", data={
-        "folder": name, "names": json.dumps(["data"])}, expect=200).content
+    bundle = server.api(
+        "POST", "nbext_pkg/selection", data={"folder": name, "names": json.dumps(["data"])}, expect=200
+    ).content
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(bundle)) as src, zipfile.ZipFile(out, "w") as dst:
         for item in src.namelist():
@@ -142,8 +163,10 @@ def test_a_tampered_bundle_is_opened_with_its_mismatches_listed(browser, server,
     from selenium.webdriver.common.keys import Keys
 
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()
-    tree.wait(lambda d: not d.find_elements("css selector", "#nbext_pkg-opened-report"),
-              "waiting for the report to close")
+    tree.wait(
+        lambda d: not d.find_elements("css selector", "#nbext_pkg-opened-report"),
+        "waiting for the report to close",
+    )
     tree.wait(lambda d: len(d.window_handles) == 1, "waiting for the blank window to close")
 
 
@@ -171,8 +194,10 @@ def test_file_save_bundle_to_this_folder(browser, server, folder):
     page.visible("#nbext_pkg-save-bundle-menu a", "the Save Bundle entry")
     page.screenshot("save-bundle-menu.png")
     page.clickable("#nbext_pkg-save-bundle-menu a").click()
-    page.wait(lambda d: d.find_element("css selector", "body").get_attribute("data-nbext-pkg-saved"),
-              "waiting for the bundle to be saved")
+    page.wait(
+        lambda d: d.find_element("css selector", "body").get_attribute("data-nbext-pkg-saved"),
+        "waiting for the bundle to be saved",
+    )
     assert page.find("body").get_attribute("data-nbext-pkg-saved") == f"{name}/analysis.zip"
     with zipfile.ZipFile(base / "analysis.zip") as zf:
         assert "analysis/pic.png" in zf.namelist()

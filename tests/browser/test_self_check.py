@@ -72,8 +72,10 @@ def test_the_pages_say_the_server_part_is_missing(browser, server_without_extens
     ActionChains(browser).move_to_element(submenu).perform()
     page.visible("#download_menu", "the Download as submenu")
     (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
-    page.wait(lambda d: "disabled" in entry.find_element(By.XPATH, "..").get_attribute("class"),
-              "the entry to be greyed out")
+    page.wait(
+        lambda d: "disabled" in entry.find_element(By.XPATH, "..").get_attribute("class"),
+        "the entry to be greyed out",
+    )
     handles = list(browser.window_handles)
     # A click on the element itself: a greyed-out entry does not take hover
     # clicks reliably, and it is our handler that is under test here.
@@ -93,6 +95,7 @@ def test_no_notice_when_the_server_part_answers(browser, server):
     present = browser.execute_async_script(
         "var done = arguments[arguments.length - 1];"
         "require(['nbextensions/nbext_pkg/self_check', 'base/js/utils'], function (check, utils) {"
-        "  check.server_part(utils.get_body_data('baseUrl')).then(done); });")
+        "  check.server_part(utils.get_body_data('baseUrl')).then(done); });"
+    )
     assert present is True
     assert tree.find_all("#nbext_pkg-server-missing") == []

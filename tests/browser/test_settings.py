@@ -35,8 +35,9 @@ def download_bundle(driver, page):
 
 def saved(folder, name):
     target = folder / name
-    wait_until(lambda: target.exists() and not list(folder.glob("*.crdownload")), 30,
-               f"the browser to save {name}")
+    wait_until(
+        lambda: target.exists() and not list(folder.glob("*.crdownload")), 30, f"the browser to save {name}"
+    )
     return target
 
 
@@ -48,11 +49,13 @@ def settings_reset(server):
 
 
 def test_tree_settings_choose_the_kernel_and_where_the_notebook_opens(
-        browser, server, fresh_dir, settings_reset):
+    browser, server, fresh_dir, settings_reset
+):
     # `common` says new tab, the tree section (later, so it wins) same tab.
     patch_config(server, "common", {"open_in": "new-tab", "default_kernel": "no-such-kernel"})
-    patch_config(server, "tree", {"default_kernel": ALT_KERNEL, "remember_kernel": "false",
-                                  "open_in": "same-tab"})
+    patch_config(
+        server, "tree", {"default_kernel": ALT_KERNEL, "remember_kernel": "false", "open_in": "same-tab"}
+    )
     tree = TreePage(browser, server).open(fresh_dir)  # the page's origin, for its local storage
     browser.execute_script("localStorage.setItem('nbext_pkg.last_kernel', 'python3')")
     tree.open(fresh_dir)
@@ -66,7 +69,8 @@ def test_tree_settings_choose_the_kernel_and_where_the_notebook_opens(
 
 
 def test_bundle_settings_from_nbconfig_and_the_notebooks_metadata(
-        browser, server, notebook_root, downloads, settings_reset):
+    browser, server, notebook_root, downloads, settings_reset
+):
     folder = notebook_root / AWKWARD_DIR / "settings bundle"
     folder.mkdir(exist_ok=True)
     for name, meta in (("plain.ipynb", None), ("own.ipynb", {"format": "zip", "requirements": True})):
@@ -76,8 +80,9 @@ def test_bundle_settings_from_nbconfig_and_the_notebooks_metadata(
         nbformat.write(nb, str(folder / name))
         for old in downloads.glob(Path(name).stem + ".*"):
             old.unlink()
-    patch_config(server, "notebook", {"bundle_format": "tar.gz", "bundle_html": False,
-                                      "bundle_requirements": "false"})
+    patch_config(
+        server, "notebook", {"bundle_format": "tar.gz", "bundle_html": False, "bundle_requirements": "false"}
+    )
 
     page = NotebookPage(browser, server).open(f"{AWKWARD_DIR}/settings bundle/plain.ipynb")
     download_bundle(browser, page)
@@ -105,9 +110,19 @@ def configurator_server(tmp_path_factory):
     jenv = JupyterEnv(base / "env")
     jenv.env["PYTHONPATH"] = found + os.pathsep + os.environ.get("PYTHONPATH", "")
     jenv.install_nbext_pkg(symlink=False)
-    subprocess.run([jenv.python, "-c", "from jupyter_nbextensions_configurator.application import main; "
-                    "main()", "enable", "--user"], env=jenv.env, check=True, capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        [
+            jenv.python,
+            "-c",
+            "from jupyter_nbextensions_configurator.application import main; main()",
+            "enable",
+            "--user",
+        ],
+        env=jenv.env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     root = base / "root"
     root.mkdir()
     nbformat.write(nbformat.v4.new_notebook(), str(root / "configured.ipynb"))
@@ -128,17 +143,31 @@ def test_an_option_changed_in_the_configurator_takes_effect(configurator_server)
     driver.get(server.url + "tree#nbextensions_configurator")
     page = NotebookPage(driver, server)
     page.clickable('#tabs a[href="#nbextensions_configurator"]', "the Nbextensions tab").click()
-    ours = page.wait(lambda d: next((a for a in d.find_elements(
-        By.CSS_SELECTOR, ".nbext-selector ul li a") if a.text.strip() == "nbext_pkg (notebook page)"), None),
-        "our notebook module in the configurator's list")
+    ours = page.wait(
+        lambda d: next(
+            (
+                a
+                for a in d.find_elements(By.CSS_SELECTOR, ".nbext-selector ul li a")
+                if a.text.strip() == "nbext_pkg (notebook page)"
+            ),
+            None,
+        ),
+        "our notebook module in the configurator's list",
+    )
     ours.click()
     fmt = page.visible('[id="input_nbext_pkg.bundle_format"]', "the bundle_format field")
     html = page.visible('[id="input_nbext_pkg.bundle_html"]', "the bundle_html box")
     driver.execute_script("$(arguments[0]).val('tar.gz').trigger('change')", fmt)
     if html.is_selected():
         html.click()
-    wait_until(lambda: server.api("GET", "api/config/notebook").json().get("nbext_pkg") == {
-        "bundle_format": "tar.gz", "bundle_html": False}, 15, "the configurator to save our options")
+    wait_until(
+        lambda: (
+            server.api("GET", "api/config/notebook").json().get("nbext_pkg")
+            == {"bundle_format": "tar.gz", "bundle_html": False}
+        ),
+        15,
+        "the configurator to save our options",
+    )
 
     page = NotebookPage(driver, server).open("configured.ipynb")
     download_bundle(driver, page)

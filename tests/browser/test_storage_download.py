@@ -35,12 +35,14 @@ def download_bundle(browser, srv, path, target, downloads):
     page.visible("#download_menu", "the Download as submenu")
     (entry,) = page.find_all("#download_menu li a[data-nbext-pkg='bundle']")
     ActionChains(browser).move_to_element(entry).click().perform()
-    wait_until(lambda: target.exists() and not list(downloads.glob("*.crdownload")), 60,
-               f"the browser to save {target.name}")
+    wait_until(
+        lambda: target.exists() and not list(downloads.glob("*.crdownload")),
+        60,
+        f"the browser to save {target.name}",
+    )
 
 
-def test_download_as_bundle_from_a_store_off_this_disk(browser, flavour, session_storage_server,
-                                                        downloads):
+def test_download_as_bundle_from_a_store_off_this_disk(browser, flavour, session_storage_server, downloads):
     for kind in KINDS[flavour]:
         # A base URL of its own: the login and _xsrf cookies of a server at "/" would be
         # sent to the session's main server on the same host too, and spoil its xsrf check.
@@ -50,9 +52,12 @@ def test_download_as_bundle_from_a_store_off_this_disk(browser, flavour, session
         put_file(srv, "stored/img/p ü.png", PNG)
         put_file(srv, "stored/t.csv", b"a,b\n1,2\n")
         put_file(srv, "stored/.hidden.txt", b"SECRET")
-        nb = nbformat.v4.new_notebook(cells=[
-            nbformat.v4.new_markdown_cell("![p](img/p%20%C3%BC.png) [t](t.csv) [h](.hidden.txt)"),
-            nbformat.v4.new_code_cell("1 + 1")])
+        nb = nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_markdown_cell("![p](img/p%20%C3%BC.png) [t](t.csv) [h](.hidden.txt)"),
+                nbformat.v4.new_code_cell("1 + 1"),
+            ]
+        )
         put_notebook(srv, f"stored/from {kind}.ipynb", json.loads(nbformat.writes(nb)))
         target = downloads / f"from {kind}.zip"
         download_bundle(browser, srv, f"stored/from {kind}.ipynb", target, downloads)
@@ -62,7 +67,10 @@ def test_download_as_bundle_from_a_store_off_this_disk(browser, flavour, session
             assert zf.read(f"{top}/t.csv") == b"a,b\n1,2\n"
             manifest = json.loads(zf.read(f"{top}/MANIFEST.json"))
             assert manifest["skipped"] == [{"reference": ".hidden.txt", "reason": "hidden"}]
-            assert manifest["storage"] in ("PostgresContentsManager", "S3ContentsManager",
-                                           "HybridContentsManager")
+            assert manifest["storage"] in (
+                "PostgresContentsManager",
+                "S3ContentsManager",
+                "HybridContentsManager",
+            )
             assert "data:image/png;base64," in zf.read(f"{top}/from {kind}.html").decode()
             assert not any(b"SECRET" in zf.read(name) for name in zf.namelist())

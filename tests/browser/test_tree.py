@@ -87,7 +87,9 @@ def test_click_starts_the_session_before_the_page_opens(tree, server, fresh_dir,
     assert len(server.kernels()) == kernels_before + 1
     assert session["kernel"]["name"] == "python3"
     assert page.page_ids() == {
-        "session_id": session["id"], "kernel_id": session["kernel"]["id"], "kernel_name": "python3",
+        "session_id": session["id"],
+        "kernel_id": session["kernel"]["id"],
+        "kernel_name": "python3",
     }
 
     # The tree page asked for the session, and the notebook page began loading
@@ -98,7 +100,8 @@ def test_click_starts_the_session_before_the_page_opens(tree, server, fresh_dir,
     contents_url = server.base_url + "api/contents/" + url_path(fresh_dir)
     sessions_url = server.base_url + "nbext_pkg/api/sessions"  # ours: a warm kernel when there is one
     assert [(urlsplit(x["url"]).path, x["status"]) for x in posts] == [
-        (contents_url, 201), (sessions_url, 201),
+        (contents_url, 201),
+        (sessions_url, 201),
     ]
     session_posts = posts[1:]
     assert session_posts[0]["done"] <= opened_at
@@ -134,7 +137,8 @@ def test_same_window_when_the_page_target_says_so(tree, server, fresh_dir):
 
 
 def test_create_failure_closes_the_window_and_shows_the_server_message(
-        tree, server, fresh_dir, notebook_root):
+    tree, server, fresh_dir, notebook_root
+):
     tree.open(fresh_dir)
     tree.wait_kernels()
     shutil.rmtree(notebook_root / fresh_dir)  # the folder goes away under the page
@@ -157,8 +161,7 @@ def test_create_failure_closes_the_window_and_shows_the_server_message(
 
 
 @pytest.mark.refused_request("nbext_pkg/api/sessions", "500")
-def test_kernel_failure_keeps_the_notebook_and_offers_to_open_it(
-        tree, server, fresh_dir, notebook_root):
+def test_kernel_failure_keeps_the_notebook_and_offers_to_open_it(tree, server, fresh_dir, notebook_root):
     tree.open(fresh_dir)
     tree.wait_kernels()
     kernels_before = len(server.kernels())
@@ -179,8 +182,9 @@ def test_kernel_failure_keeps_the_notebook_and_offers_to_open_it(
     assert sessions_for(server, path) == []
     assert len(server.kernels()) == kernels_before
 
-    tree.new_window_after(lambda: tree.clickable("#nbext_pkg-open-anyway").click(),
-                          "the notebook opened from the dialog")
+    tree.new_window_after(
+        lambda: tree.clickable("#nbext_pkg-open-anyway").click(), "the notebook opened from the dialog"
+    )
     page = NotebookPage(tree.driver, server).wait_loaded()
     assert page.path == path
 

@@ -15,9 +15,16 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def pooled_server(jupyter_env, notebook_root, flavour):
-    srv = NotebookServer(jupyter_env, notebook_root, base_url=AWKWARD_BASE_URL, flavour=flavour, extra_args=[
-        f"--NbextPkg.kernel_pool={json.dumps({'python3': 1})}",
-        "--NbextPkg.kernel_pool_refill_delay=0.5"]).start()
+    srv = NotebookServer(
+        jupyter_env,
+        notebook_root,
+        base_url=AWKWARD_BASE_URL,
+        flavour=flavour,
+        extra_args=[
+            f"--NbextPkg.kernel_pool={json.dumps({'python3': 1})}",
+            "--NbextPkg.kernel_pool_refill_delay=0.5",
+        ],
+    ).start()
     yield srv
     srv.stop()
 
@@ -29,16 +36,20 @@ def warm_ids(server):
 
 def first_cell_output(page, code):
     page.js("var c = Jupyter.notebook.get_cell(0); c.set_text(arguments[0]); c.execute();", code)
-    return page.wait(lambda d: d.execute_script(
-        "var c = Jupyter.notebook.get_cell(0); var o = c.output_area.outputs;"
-        "return o.length && c.input_prompt_number !== '*' && "
-        "[c.input_prompt_number,"
-        " o.map(function (x) { return x.text || (x.data && x.data['text/plain']); }).join('')];"),
-        "the first cell's output")
+    return page.wait(
+        lambda d: d.execute_script(
+            "var c = Jupyter.notebook.get_cell(0); var o = c.output_area.outputs;"
+            "return o.length && c.input_prompt_number !== '*' && "
+            "[c.input_prompt_number,"
+            " o.map(function (x) { return x.text || (x.data && x.data['text/plain']); }).join('')];"
+        ),
+        "the first cell's output",
+    )
 
 
-def test_new_notebook_takes_a_warm_kernel_from_the_tree_and_the_notebook_page(browser, pooled_server,
-                                                                              notebook_root):
+def test_new_notebook_takes_a_warm_kernel_from_the_tree_and_the_notebook_page(
+    browser, pooled_server, notebook_root
+):
     srv = pooled_server
     folder = f"{AWKWARD_DIR}/warm é"
     (notebook_root / folder).mkdir(parents=True, exist_ok=True)
@@ -55,8 +66,9 @@ def test_new_notebook_takes_a_warm_kernel_from_the_tree_and_the_notebook_page(br
 
         # From that notebook page, File > New notebook: the next warm kernel, not this one.
         second = wait_until(lambda: [k for k in warm_ids(srv) if k != first], 60, "the refill")[0]
-        page.new_window_after(lambda: page.menu("#filelink", "#nbext_pkg-new-notebook-menu a"),
-                              "the second notebook's window")
+        page.new_window_after(
+            lambda: page.menu("#filelink", "#nbext_pkg-new-notebook-menu a"), "the second notebook's window"
+        )
         other = NotebookPage(browser, srv).wait_loaded().wait_kernel()
         assert other.page_ids()["kernel_id"] == second
         assert first_cell_output(other, "1+1") == [1, "2"]
@@ -71,7 +83,8 @@ def main_script_transfer(driver):
     return driver.execute_script(
         "var e = performance.getEntriesByType('resource').filter(function (r) {"
         "  return r.name.indexOf('/notebook/js/main.min.js') >= 0; });"
-        "return e.length ? e[0].transferSize : null;")
+        "return e.length ? e[0].transferSize : null;"
+    )
 
 
 @pytest.mark.parametrize("warmed", [True, False], ids=["tree page first", "notebook page alone"])
@@ -86,13 +99,27 @@ def test_the_tree_page_puts_the_notebook_pages_files_in_the_browsers_cache(serve
         if warmed:
             driver.get(server.page_url("tree", "plain") + f"?token={server.token}")
             tree = TreePage(driver, server)
-            tree.wait(lambda d: sorted(d.execute_script(
-                "return Array.prototype.map.call(document.querySelectorAll('link[data-nbext-pkg=warm]'),"
-                " function (l) { return l.getAttribute('href'); });")) == sorted(urls), "the prefetch links")
-            tree.wait(lambda d: d.execute_script(
-                "return Array.prototype.every.call(document.querySelectorAll('link[data-nbext-pkg=warm]'),"
-                " function (l) { return l.getAttribute('data-nbext-pkg-state') === 'loaded'; });"),
-                "the notebook page's files to arrive")
+            tree.wait(
+                lambda d: (
+                    sorted(
+                        d.execute_script(
+                            "return Array.prototype.map.call("
+                            "document.querySelectorAll('link[data-nbext-pkg=warm]'),"
+                            " function (l) { return l.getAttribute('href'); });"
+                        )
+                    )
+                    == sorted(urls)
+                ),
+                "the prefetch links",
+            )
+            tree.wait(
+                lambda d: d.execute_script(
+                    "return Array.prototype.every.call("
+                    "document.querySelectorAll('link[data-nbext-pkg=warm]'),"
+                    " function (l) { return l.getAttribute('data-nbext-pkg-state') === 'loaded'; });"
+                ),
+                "the notebook page's files to arrive",
+            )
             page = NotebookPage(driver, server)
             driver.get(server.page_url("notebooks", "plain", "python3.ipynb"))
             page.wait_loaded()
