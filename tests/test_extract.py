@@ -4,11 +4,9 @@ bundles open into a new folder, checked against their manifests."""
 
 import errno
 import gzip
-import hashlib
 import io
 import json
 import os
-import pickle
 import socket
 import stat
 import struct
@@ -16,61 +14,19 @@ import subprocess
 import sys
 import tarfile
 import threading
-import warnings
 import zipfile
 
 import nbformat
 import pytest
+from archives import archive_bytes, hand_bundle, put, tar_bytes, tar_member, zip_bytes
 from traitlets.config import Config
 
-from nbext_pkg.bundlers import extract, pipeline
+from nbext_pkg.bundlers import extract, folders, members, pipeline
 from nbext_pkg.bundlers import options as options_mod
 from nbext_pkg.bundlers.extract import Cancelled, Limits, OpenFailed, Refused
 from nbext_pkg.config import NbextPkg
 
 FORMATS = ("zip", "tar", "tar.gz")
-
-
-# -- making archives -------------------------------------------------------------
-
-
-def zip_bytes(*members, compression=zipfile.ZIP_DEFLATED):
-    """members: (name or ZipInfo, data)."""
-    sink = io.BytesIO()
-    with zipfile.ZipFile(sink, "w", compression) as zf, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a duplicate name is what some tests want
-        for name, data in members:
-            zf.writestr(name, data)
-    return sink.getvalue()
-
-
-def tar_member(name, data=b"", kind=tarfile.REGTYPE, **attrs):
-    info = tarfile.TarInfo(name)
-    info.type, info.size = kind, len(data) if kind == tarfile.REGTYPE else 0
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    return info, data
-
-
-def tar_bytes(*members, gz=False, fmt=tarfile.PAX_FORMAT):
-    """members: (name, data) or (TarInfo, data)."""
-    sink = io.BytesIO()
-    with tarfile.open(fileobj=sink, mode="w:gz" if gz else "w", format=fmt) as tf:
-        for name, data in members:
-            info = name if isinstance(name, tarfile.TarInfo) else tar_member(name, data)[0]
-            tf.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return sink.getvalue()
-
-
-def archive_bytes(fmt, *members):
-    """Plain (name, data) members in any of our formats."""
-    return zip_bytes(*members) if fmt == "zip" else tar_bytes(*members, gz=fmt == "tar.gz")
-
-
-def put(folder, name, data):
-    path = folder / name
-    path.write_bytes(data)
-    return path
 
 
 @pytest.fixture
@@ -137,24 +93,6 @@ def read_members(path, fmt):
 def rewrite(path, fmt, change=None, drop=(), add=()):
     members = [(n, change.get(n, d) if change else d) for n, d in read_members(path, fmt) if n not in drop]
     path.write_bytes(archive_bytes(fmt, *members, *add))
-
-
-def hand_bundle(members, generated, top="nb"):
-    """The members of a bundle of ours made by hand: ``members`` (rel, data), all listed,
-    and the manifest; ``generated``: names that may be there unlisted, the manifest's among them."""
-    files = [
-        {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for rel, data in members
-    ]
-    doc = {
-        "generator": {"name": "nbext_pkg", "version": "0"},
-        "notebook": members[0][0],
-        "files": files,
-        "skipped": [],
-        "generated": generated,
-    }
-    return [(f"{top}/{rel}", data) for rel, data in members] + [
-        (f"{top}/{generated['manifest']}", json.dumps(doc).encode())
-    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -249,24 +187,6 @@ def test_an_archive_not_of_ours_opens_without_a_manifest_and_verify_says_so(plac
     assert extract.verify(str(archive)) == [
         "photos.zip holds no manifest made by nbext_pkg (MANIFEST.json), so there is nothing to check "
         "it against."
-    ]
-
-
-def test_verify_names_every_hostile_member_and_checks_the_rest(place):
-    members = hand_bundle([("nb.ipynb", b"{}")], {"manifest": "MANIFEST.json"})
-    link = zipfile.ZipInfo("nb/link")
-    link.external_attr = (stat.S_IFLNK | 0o777) << 16
-    archive = put(place[0], "bad.zip", zip_bytes(*members, ("nb/../../evil", b"x"), (link, b"/etc")))
-    assert extract.verify(str(archive)) == [
-        "The archive's member nb/../../evil climbs out of the folder it would be opened into.",
-        "The archive's member nb/link is a symbolic link, and only files and folders are opened.",
-    ]
-    assert extract.audit(str(archive)).members == 4
-
-
-def test_verify_of_what_is_not_an_archive(place):
-    assert extract.verify(str(put(place[0], "notes.zip", b"just text"))) == [
-        "notes.zip is not a zip, tar or tar.gz archive."
     ]
 
 
@@ -417,11 +337,11 @@ def test_names_that_meet_on_disk_are_refused(place, fmt, first, second, words):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_more_members_than_allowed_are_refused(place, fmt, monkeypatch):
-    members = [(f"a/{i}.txt", b"x") for i in range(4)]
-    archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, *members))
+    four = [(f"a/{i}.txt", b"x") for i in range(4)]
+    archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, *four))
     with monkeypatch.context() as patched:
         # A zip is counted from its end record, before zipfile reads the whole list.
-        patched.setattr(extract.zipfile, "ZipFile", None)
+        patched.setattr(members.zipfile, "ZipFile", None)
         if fmt == "zip":
             refused(archive, place[1], "more members than", Limits(max_files=3))
     message = refused(
@@ -433,20 +353,12 @@ def test_more_members_than_allowed_are_refused(place, fmt, monkeypatch):
 
 def test_a_zip64_end_record_is_counted_too(place, monkeypatch):
     archive = put(place[0], "a.zip", zip_bytes(*[(str(i), b"") for i in range(0x10000)]))
-    monkeypatch.setattr(extract.zipfile, "ZipFile", None)  # refused before zipfile reads the list
+    monkeypatch.setattr(members.zipfile, "ZipFile", None)  # refused before zipfile reads the list
     refused(
         archive,
         place[1],
         r"more members than NbextPkg.open_max_files allows \(65535\)",
         Limits(max_files=0xFFFF),
-    )
-
-
-def test_a_refusal_keeps_its_sentence_through_pickling():
-    error = pickle.loads(pickle.dumps(Refused("The archive's member x is a FIFO")))
-    assert (str(error), error.reason) == (
-        "The archive's member x is a FIFO, so nothing was opened.",
-        "The archive's member x is a FIFO",
     )
 
 
@@ -470,7 +382,7 @@ def test_more_bytes_than_allowed_are_refused(place, fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_bytes_are_counted_as_written_not_as_declared(place, fmt, monkeypatch):
-    monkeypatch.setattr(extract, "_declared", lambda member: 0)  # an archive that lies, believed
+    monkeypatch.setattr(members, "declared", lambda member: 0)  # an archive that lies, believed
     archive = put(place[0], f"a.{fmt}", archive_bytes(fmt, ("a/1", b"1" * 600), ("a/2", b"2" * 600)))
     refused(archive, place[1], "holds more than 1000 bytes", Limits(max_bytes=1000))
 
@@ -591,11 +503,11 @@ def test_a_name_that_is_not_one_folder_name_is_refused(place, name):
 @pytest.mark.parametrize("renameat2", [True, False])
 def test_a_name_taken_just_before_the_rename_is_not_replaced(place, monkeypatch, renameat2):
     if renameat2:
-        assert sys.platform != "linux" or extract._renameat2() is not None
+        assert sys.platform != "linux" or folders._renameat2() is not None
     else:
-        monkeypatch.setattr(extract, "_renameat2", lambda: None)
+        monkeypatch.setattr(folders, "_renameat2", lambda: None)
     archive = put(place[0], "foo.zip", zip_bytes(("foo/a.txt", b"new")))
-    real, calls = extract.free_name, []
+    real, calls = folders.free_name, []
 
     def racing(parent, base, exact=False):
         name = real(parent, base, exact)
@@ -604,7 +516,7 @@ def test_a_name_taken_just_before_the_rename_is_not_replaced(place, monkeypatch,
         calls.append(name)
         return name
 
-    monkeypatch.setattr(extract, "free_name", racing)
+    monkeypatch.setattr(folders, "free_name", racing)
     opened = extract.extract(str(archive), str(place[1]))
     assert calls == ["foo", "foo-1"] and opened.name == "foo-1"
     assert os.listdir(place[1] / "foo") == [] and os.listdir(opened.folder) == ["a.txt"]
@@ -614,36 +526,23 @@ def test_a_name_taken_just_before_the_rename_is_not_replaced(place, monkeypatch,
 def test_an_exact_name_taken_meanwhile_is_refused_and_left_alone(place, monkeypatch, when):
     archive = put(place[0], "foo.zip", zip_bytes(("foo/a.txt", b"new")))
     hook = "_fill" if when == "while it is copied" else "free_name"
-    real = getattr(extract, hook)
+    module = extract if hook == "_fill" else folders
+    real = getattr(module, hook)
 
     def racing(*args, **kwargs):
         found = real(*args, **kwargs)
         (place[1] / "target").mkdir(exist_ok=True)
         return found
 
-    monkeypatch.setattr(extract, hook, racing)
+    monkeypatch.setattr(module, hook, racing)
     with pytest.raises(Refused, match="target already exists"):
         extract.extract(str(archive), str(place[1]), name="target", exact=True)
     assert os.listdir(place[1]) == ["target"] and os.listdir(place[1] / "target") == []
 
 
-@pytest.mark.parametrize("renameat2", [True, False])
-def test_rename_noreplace_never_replaces_an_empty_folder(tmp_path, monkeypatch, renameat2):
-    if not renameat2:
-        monkeypatch.setattr(extract, "_renameat2", lambda: None)
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "x").write_text("x")
-    (tmp_path / "dst").mkdir()
-    with pytest.raises(FileExistsError):
-        extract.rename_noreplace(str(tmp_path / "src"), str(tmp_path / "dst"))
-    assert os.listdir(tmp_path / "dst") == [] and os.listdir(tmp_path / "src") == ["x"]
-    extract.rename_noreplace(str(tmp_path / "src"), str(tmp_path / "new"))
-    assert os.listdir(tmp_path / "new") == ["x"] and not (tmp_path / "src").exists()
-
-
 def test_a_full_disk_leaves_nothing_and_says_so(place, monkeypatch):
     archive = put(place[0], "a.zip", zip_bytes(("a/1.bin", os.urandom(3 * 1024**2)), ("a/2.txt", b"2")))
-    real, writes = extract._write_all, []
+    real, writes = members.write_all, []
 
     def filling(fd, data):
         writes.append(len(data))
@@ -651,21 +550,21 @@ def test_a_full_disk_leaves_nothing_and_says_so(place, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data)
 
-    monkeypatch.setattr(extract, "_write_all", filling)
+    monkeypatch.setattr(members, "write_all", filling)
     message = refused(archive, place[1], "because the disk is full", error=OpenFailed)
     assert message.endswith("nothing was left behind.")
 
 
 def test_cancel_stops_between_blocks_and_leaves_nothing(place, monkeypatch):
     archive = put(place[0], "a.zip", zip_bytes(("a/1.bin", os.urandom(3 * 1024**2)), ("a/2.txt", b"2")))
-    cancel, real, writes = threading.Event(), extract._write_all, []
+    cancel, real, writes = threading.Event(), members.write_all, []
 
     def written(fd, data):
         real(fd, data)
         writes.append(len(data))
         cancel.set()
 
-    monkeypatch.setattr(extract, "_write_all", written)
+    monkeypatch.setattr(members, "write_all", written)
     refused(archive, place[1], "was cancelled; nothing was left behind", error=Cancelled, cancel=cancel)
     assert writes == [extract.BLOCK]
 
@@ -676,7 +575,7 @@ def test_an_interrupt_leaves_nothing(place, monkeypatch):
     def interrupted(fd, data):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(extract, "_write_all", interrupted)
+    monkeypatch.setattr(members, "write_all", interrupted)
     refused(archive, place[1], None, error=KeyboardInterrupt)
 
 
@@ -691,7 +590,7 @@ def test_an_archive_changed_between_the_passes_is_refused(place, monkeypatch):
             f.write(tar_bytes(("a/x.bin", big), ("../../evil", b"y")))
         return found
 
-    monkeypatch.setattr(extract, "survey", then_swapped)
+    monkeypatch.setattr(members, "survey", then_swapped)
     refused(archive, place[1], "a.tar changed while it was being opened")
 
 
@@ -702,7 +601,7 @@ def dead_pid():
 
 
 def test_temporary_folders_of_dead_runs_are_swept(place):
-    host = extract._host()
+    host = folders._host()
     dead = place[1] / f".nbext_pkg-open-{host}-{dead_pid()}-0123456789abcdef"
     alive = place[1] / f".nbext_pkg-open-{host}-1-0123456789abcdef"  # pid 1 lives
     elsewhere = place[1] / f".nbext_pkg-open-other_host-{dead_pid()}-0123456789abcdef"
@@ -787,32 +686,14 @@ def test_tar_headers_are_neither_kept_nor_unbounded(place):
     assert seen == [({}, 0)] * 20
 
 
-def test_a_tree_deeper_than_recursion_allows_is_removed(tmp_path):
-    top = tmp_path / "deep"
-    fd = os.open(tmp_path, os.O_RDONLY)
-    os.mkdir("deep", dir_fd=fd)
-    current = os.open("deep", os.O_RDONLY, dir_fd=fd)
-    for _ in range(3000):  # far past the longest path the system takes whole
-        os.mkdir("d", dir_fd=current)
-        with open(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=current), "w") as f:
-            f.write("x")
-        deeper = os.open("d", os.O_RDONLY, dir_fd=current)
-        os.close(current)
-        current = deeper
-    os.close(current)
-    os.close(fd)
-    extract.remove_tree(str(top))
-    assert not top.exists()
-
-
 def test_a_failed_open_and_the_sweep_survive_a_leftover_they_cannot_remove(place, monkeypatch):
     archive = put(place[0], "a.zip", zip_bytes(("a/x.txt", b"x")))
 
     def cannot(path):
         raise OSError(errno.EBUSY, "busy")
 
-    monkeypatch.setattr(extract, "_place", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "io")))
-    monkeypatch.setattr(extract, "remove_tree", cannot)
+    monkeypatch.setattr(folders, "place", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "io")))
+    monkeypatch.setattr(folders, "remove_tree", cannot)
     with pytest.raises(OpenFailed, match="a.zip could not be opened"):  # the real error, not the cleanup's
         extract.extract(str(archive), str(place[1]))
 
@@ -827,7 +708,7 @@ def test_a_manifest_too_deep_to_parse_is_not_ours_and_no_traceback(place):
 def test_a_folder_that_cannot_be_written_is_said_so(monkeypatch, place):
     archive = put(place[0], "a.zip", zip_bytes(("a/x.txt", b"x")))
     monkeypatch.setattr(
-        extract, "_make_temp", lambda parent: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied"))
+        folders, "make_temp", lambda parent: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied"))
     )
     with pytest.raises(extract.NotWritable, match="cannot be written to"):
         extract.extract(str(archive), str(place[1]))

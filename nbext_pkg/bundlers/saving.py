@@ -18,7 +18,7 @@ import re
 import secrets
 import socket
 
-from .extract import alive
+from .folders import alive
 from .options import Cancelled
 from .pipeline import SinkFailed
 
