@@ -212,8 +212,12 @@ def install(user=False, sys_prefix=False, symlink=False, say=print):
         shutil.copytree(STATIC, dest, ignore=shutil.ignore_patterns("__pycache__"))
         say(f"copied the page modules to {dest}")
     for part in PARTS:
+        path = part_file(config_dir, part)
+        existed = path.exists()
         manager(config_dir, part).update(part.file, part.enabled())
-        say(f"enabled the {part.name} in {part_file(config_dir, part)}")
+        if not existed and read_json(path) == {}:
+            path.unlink()  # a <name>.d/ file of the folder enables it already
+        say(f"enabled the {part.name} in {path}")
     say(f"nbext_pkg {__version__} is set up ({flag}); restart the notebook server to use it.")
     return 0
 
