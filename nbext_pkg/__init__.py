@@ -13,40 +13,39 @@ __all__ = ["__version__"]
 
 def _jupyter_nbextension_paths():
     """The front-end modules: one for the tree page, one for the notebook page."""
+    from . import names  # here, so that `python -m nbext_pkg.names` runs it fresh
+
     return [
-        {
-            "section": "tree",
-            "src": "static",
-            "dest": "nbext_pkg",
-            "require": "nbext_pkg/tree",
-        },
-        {
-            "section": "notebook",
-            "src": "static",
-            "dest": "nbext_pkg",
-            "require": "nbext_pkg/notebook",
-        },
+        {"section": section, "src": "static", "dest": names.NBEXTENSION, "require": require}
+        for section, require in names.PAGE_MODULES.items()
     ]
 
 
 def _jupyter_server_extension_paths():
     """The server extension, as notebook 6 finds it."""
-    return [{"module": "nbext_pkg"}]
+    from . import names
+
+    return [{"module": names.PACKAGE}]
 
 
 def _jupyter_server_extension_points():
     """The server extension, as jupyter_server (nbclassic, JupyterHub) finds it."""
-    return [{"module": "nbext_pkg"}]
+    from . import names
+
+    return [{"module": names.PACKAGE}]
 
 
 def _jupyter_bundlerextension_paths():
-    """The notebook bundle, under File > Download as."""
+    """The notebook bundle, under File > Download as; the page module adds the format
+    the settings choose to the label."""
+    from . import names
+
     return [
         {
-            "name": "nbext_pkg_bundle",
-            "label": "Notebook bundle (.zip)",
-            "module_name": "nbext_pkg.bundlers",
-            "group": "download",
+            "name": names.BUNDLER_ID,
+            "label": names.BUNDLER_LABEL,
+            "module_name": names.BUNDLER_MODULE,
+            "group": names.BUNDLER_GROUP,
         }
     ]
 

@@ -11,8 +11,7 @@ import os
 from tornado import web
 
 from ._version import __version__
-
-BUNDLER_ID = "nbext_pkg_bundle"
+from .names import BUNDLER_ID
 
 
 def sentence(error, reason):

@@ -6,6 +6,7 @@ import os
 from ._version import __version__
 from .config import NbextPkg
 from .handlers import handler_classes
+from .names import NBEXTENSION, ROUTES
 from .page_speed import speed_up_notebook_page
 
 
@@ -27,7 +28,7 @@ def nbextension_folders(settings):
         from jupyter_core.paths import jupyter_path
 
         folders = jupyter_path("nbextensions")
-    return [os.path.join(p, "nbext_pkg") for p in folders]
+    return [os.path.join(p, NBEXTENSION) for p in folders]
 
 
 def load(app):
@@ -44,18 +45,18 @@ def load(app):
     own_files = nbextension_folders(web_app.settings)
     linked = any(os.path.islink(p) for p in own_files)
     routes = [
-        (url_path_join(base_url, "nbext_pkg", "api", "status"), handlers["status"]),
-        (url_path_join(base_url, "nbext_pkg", "api", "sessions"), handlers["sessions"]),
-        (url_path_join(base_url, "nbext_pkg", "api", "kernel_pool"), handlers["kernel_pool"]),
-        (url_path_join(base_url, "nbext_pkg", "api", "warm"), handlers["warm"]),
-        (url_path_join(base_url, "nbext_pkg", "bundle", "(.+)"), handlers["bundle"]),
-        (url_path_join(base_url, "nbext_pkg", "selection"), handlers["selection"]),
-        (url_path_join(base_url, "nbext_pkg", "save", "(.+)"), handlers["save"]),
-        (url_path_join(base_url, "nbext_pkg", "open", "(.+)"), handlers["open"]),
+        (url_path_join(base_url, ROUTES["status"]), handlers["status"]),
+        (url_path_join(base_url, ROUTES["sessions"]), handlers["sessions"]),
+        (url_path_join(base_url, ROUTES["kernel_pool"]), handlers["kernel_pool"]),
+        (url_path_join(base_url, ROUTES["warm"]), handlers["warm"]),
+        (url_path_join(base_url, ROUTES["bundle"], "(.+)"), handlers["bundle"]),
+        (url_path_join(base_url, ROUTES["selection"]), handlers["selection"]),
+        (url_path_join(base_url, ROUTES["save"], "(.+)"), handlers["save"]),
+        (url_path_join(base_url, ROUTES["open"], "(.+)"), handlers["open"]),
         # Ahead of notebook 6's own /bundle/ handler (and where nbclassic has none).
         (url_path_join(base_url, "bundle", "(.*)"), handlers["stock"]),
         (
-            url_path_join(base_url, "nbextensions", "nbext_pkg", "(.*)"),
+            url_path_join(base_url, "nbextensions", NBEXTENSION, "(.*)"),
             handlers["files"],
             {"path": own_files, "no_cache_paths": ["/"] if linked else []},
         ),

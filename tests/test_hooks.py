@@ -11,16 +11,18 @@ import pytest
 from harness import REPO, JupyterEnv, NotebookServer, overlay_venv
 
 import nbext_pkg
+from nbext_pkg import names
 
 STATIC = REPO / "nbext_pkg" / "static"
-PAGE_MODULES = {"tree": "nbext_pkg/tree", "notebook": "nbext_pkg/notebook"}
-BUNDLER = {"label": "Notebook bundle (.zip)", "module_name": "nbext_pkg.bundlers", "group": "download"}
+PAGE_MODULES = names.PAGE_MODULES  # section -> require id
+TREE, NOTEBOOK = PAGE_MODULES["tree"], PAGE_MODULES["notebook"]
+BUNDLER = {"label": names.BUNDLER_LABEL, "module_name": names.BUNDLER_MODULE, "group": names.BUNDLER_GROUP}
 
 
 def test_nbextension_paths_are_exactly_the_two_page_modules():
     assert nbext_pkg._jupyter_nbextension_paths() == [
-        {"section": "tree", "src": "static", "dest": "nbext_pkg", "require": "nbext_pkg/tree"},
-        {"section": "notebook", "src": "static", "dest": "nbext_pkg", "require": "nbext_pkg/notebook"},
+        {"section": "tree", "src": "static", "dest": "nbext_pkg", "require": TREE},
+        {"section": "notebook", "src": "static", "dest": "nbext_pkg", "require": NOTEBOOK},
     ]
 
 
@@ -35,13 +37,15 @@ def test_server_extension_points_name_the_package_for_jupyter_server():
 
 
 def test_bundlerextension_paths_declare_the_bundle():
-    assert nbext_pkg._jupyter_bundlerextension_paths() == [dict(name="nbext_pkg_bundle", **BUNDLER)]
+    assert nbext_pkg._jupyter_bundlerextension_paths() == [dict(name=names.BUNDLER_ID, **BUNDLER)]
+    # The registered label names no format: the page module adds the one the settings choose.
+    assert not re.search(r"zip|tar", BUNDLER["label"]), BUNDLER["label"]
 
 
 def test_bundlerextension_enable_and_disable(jenv):
     jenv.jupyter("bundlerextension", "enable", "--py", "nbext_pkg", "--user")
     notebook = read_json(jenv.config_dir / "nbconfig" / "notebook.json")
-    assert notebook == {"bundlerextensions": {"nbext_pkg_bundle": BUNDLER}}
+    assert notebook == {"bundlerextensions": {names.BUNDLER_ID: BUNDLER}}
     jenv.jupyter("bundlerextension", "disable", "--py", "nbext_pkg", "--user")
     assert read_json(jenv.config_dir / "nbconfig" / "notebook.json") == {}
 
@@ -107,8 +111,8 @@ def test_enable_then_disable_at_user_level(jenv):
     assert server_config["NotebookApp"]["nbserver_extensions"] == {"nbext_pkg": True}
 
     assert listed(jenv) == {
-        "notebook": ["nbext_pkg/notebook enabled", "- Validating: OK"],
-        "tree": ["nbext_pkg/tree enabled", "- Validating: OK"],
+        "notebook": [f"{NOTEBOOK} enabled", "- Validating: OK"],
+        "tree": [f"{TREE} enabled", "- Validating: OK"],
     }
 
     jenv.jupyter("nbextension", "disable", "--py", "nbext_pkg", "--user")
@@ -126,7 +130,7 @@ def test_sys_prefix_install_and_enable(tmp_path):
     installed = prefix / "share/jupyter/nbextensions/nbext_pkg/tree.js"
     assert installed.read_bytes() == (STATIC / "tree.js").read_bytes()
     tree_config = read_json(prefix / "etc/jupyter/nbconfig/tree.json")
-    assert tree_config == {"load_extensions": {"nbext_pkg/tree": True}}
+    assert tree_config == {"load_extensions": {TREE: True}}
     # Nothing leaked into the user's folders.
     assert not (jenv.data_dir / "nbextensions").exists()
 
@@ -170,15 +174,15 @@ def test_wheel_carries_static_files_and_enabling_config(tmp_path):
     wheel = build_wheel(tmp_path)
     data = f"nbext_pkg-{nbext_pkg.__version__}.data/data/"
     with zipfile.ZipFile(wheel) as zf:
-        names = set(zf.namelist())
+        members = set(zf.namelist())
         for source in STATIC.iterdir():
-            assert data + f"share/jupyter/nbextensions/nbext_pkg/{source.name}" in names
+            assert data + f"share/jupyter/nbextensions/nbext_pkg/{source.name}" in members
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/tree.d/nbext_pkg.json")) == {
-            "load_extensions": {"nbext_pkg/tree": True}
+            "load_extensions": {TREE: True}
         }
         assert json.loads(zf.read(data + "etc/jupyter/nbconfig/notebook.d/nbext_pkg.json")) == {
-            "load_extensions": {"nbext_pkg/notebook": True},
-            "bundlerextensions": {"nbext_pkg_bundle": BUNDLER},
+            "load_extensions": {NOTEBOOK: True},
+            "bundlerextensions": {names.BUNDLER_ID: BUNDLER},
         }
         assert json.loads(zf.read(data + "etc/jupyter/jupyter_notebook_config.d/nbext_pkg.json")) == {
             "NotebookApp": {"nbserver_extensions": {"nbext_pkg": True}}
@@ -202,8 +206,8 @@ def test_pip_install_alone_turns_everything_on(tmp_path):
     jenv = JupyterEnv(tmp_path / "env", python=str(python))
     jenv.env["JUPYTER_PREFER_ENV_PATH"] = "1"
     assert listed(jenv) == {
-        "notebook": ["nbext_pkg/notebook enabled", "- Validating: OK"],
-        "tree": ["nbext_pkg/tree enabled", "- Validating: OK"],
+        "notebook": [f"{NOTEBOOK} enabled", "- Validating: OK"],
+        "tree": [f"{TREE} enabled", "- Validating: OK"],
     }
     (tmp_path / "root").mkdir()
     for flavour in NotebookServer.FLAVOURS:
@@ -221,7 +225,7 @@ def assert_everything_on(server):
             config = server.api("GET", f"api/config/{section}", expect=200).json()
             assert config["load_extensions"][require] is True
         notebook_config = server.api("GET", "api/config/notebook", expect=200).json()
-        assert notebook_config["bundlerextensions"] == {"nbext_pkg_bundle": BUNDLER}
+        assert notebook_config["bundlerextensions"] == {names.BUNDLER_ID: BUNDLER}
         served = server.api("GET", "nbextensions/nbext_pkg/tree.js", expect=200)
         assert served.content == (STATIC / "tree.js").read_bytes()
         flavour = "notebook" if server.flavour == "notebook" else "jupyter_server"
@@ -238,7 +242,7 @@ def test_nbclassic_commands_set_everything_up(jenv, tmp_path, symlink):
     installed = jenv.data_dir / "nbextensions" / "nbext_pkg"
     assert installed.is_symlink() == symlink
     assert read_json(jenv.config_dir / "nbconfig" / "notebook.json")["bundlerextensions"] == {
-        "nbext_pkg_bundle": BUNDLER
+        names.BUNDLER_ID: BUNDLER
     }
     (tmp_path / "root").mkdir()
     assert_everything_on(NotebookServer(jenv, tmp_path / "root", flavour="nbclassic"))

@@ -5,7 +5,9 @@
 // nbclassic does not serve at all. The entry stays where the notebook put it;
 // a click on it is taken over, before the stock handler sees it, and goes to
 // <base_url>/nbext_pkg/bundle/<path>?format=zip, after saving unsaved changes
-// as the stock menu does.
+// as the stock menu does. The entry is found once, by the bundler id the
+// notebook's own click handler carries, and marked data-nbext-pkg="bundle"; its
+// label names the format a click downloads (.zip, .tar or .tar.gz).
 //
 // The download runs in a hidden frame of this page (download.js), so the
 // notebook's own notification area can say "Preparing bundle..." while the
@@ -25,11 +27,12 @@ define([
     './new_notebook',
     './self_check',
     './settings',
-    './i18n'
-], function ($, Jupyter, utils, dialog, download_frame, flow, self_check, settings, i18n) {
+    './i18n',
+    './names'
+], function ($, Jupyter, utils, dialog, download_frame, flow, self_check, settings, i18n, names) {
     "use strict";
 
-    var BUNDLER_ID = 'nbext_pkg_bundle';
+    var BUNDLER_ID = names.bundler.id;
 
     /** Our route, with the bundle settings: `prefs` (nbconfig) under the notebook's metadata. */
     var bundle_url = function (notebook, prefs) {
@@ -42,7 +45,7 @@ define([
             query += '&requirements=0';
         }
         return utils.url_path_join(
-            notebook.base_url, 'nbext_pkg', 'bundle',
+            notebook.base_url, names.routes.bundle,
             utils.encode_uri_components(notebook.notebook_path)
         ) + query;
     };
@@ -111,7 +114,7 @@ define([
             if (widget) {
                 widget.set_message(i18n.t('bundle_saving'));
             }
-            var url = utils.url_path_join(notebook.base_url, 'nbext_pkg', 'save',
+            var url = utils.url_path_join(notebook.base_url, names.routes.save,
                                           utils.encode_uri_components(notebook.notebook_path));
             var chosen = settings.for_bundle(prefs || settings.DEFAULTS, notebook);
             return utils.promising_ajax(url, {
@@ -150,29 +153,55 @@ define([
         }
     };
 
-    var our_entry = function (notebook, link) {
-        if (!link) {
-            return false;
-        }
-        if (link.getAttribute('data-nbext-pkg') === 'bundle') {
-            return true;
-        }
-        var bundlers = (notebook.config.data || {}).bundlerextensions || {};
-        var ours = bundlers[BUNDLER_ID];
-        return !!(ours && link.textContent === ours.label);
+    var our_entry = function (link) {
+        return !!link && link.getAttribute('data-nbext-pkg') === 'bundle';
     };
 
-    /** Mark our entry (the notebook adds it once its config is in) and give it
-     * the page's language: the registered label is English. */
-    var label = function (notebook, menu) {
-        return notebook.config.loaded.then(function () {
+    /** The bundler id behind an entry the notebook added to Download as, as its own click
+     * handler gives it: the handler builds <base_url>/bundle/<path>?bundler=<id> and hands
+     * it to the menu bar's _new_window, which is stood in for while it runs (nothing opens). */
+    var bundler_of = function (link) {
+        var menubar = Jupyter.menubar;
+        if (!menubar || typeof menubar._new_window !== 'function') {
+            return null;
+        }
+        var own = Object.prototype.hasOwnProperty.call(menubar, '_new_window') ? menubar._new_window : null;
+        var url = null;
+        menubar._new_window = function (given) { url = String(given); };
+        try {
+            $(link).triggerHandler('click');
+        } catch (e) {
+            url = null;
+        } finally {
+            if (own) {
+                menubar._new_window = own;
+            } else {
+                delete menubar._new_window;
+            }
+        }
+        var found = url && /[?&]bundler=([^&#]*)/.exec(url);
+        return found ? decodeURIComponent(found[1]) : null;
+    };
+
+    /** The entry's text, in the page's language, with the format a click downloads. */
+    var relabel = function (notebook, link, prefs) {
+        var chosen = settings.for_bundle(prefs || settings.DEFAULTS, notebook);
+        link.textContent = i18n.t('bundle_menu', '.' + chosen.bundle_format);
+    };
+
+    /** Find our entry (the notebook adds it once its config is in) by its bundler id,
+     * mark it data-nbext-pkg="bundle" once, and label it once the settings are in: the
+     * registered label is English and names no format. */
+    var label = function (notebook, menu, loaded_settings) {
+        return Promise.all([notebook.config.loaded, loaded_settings]).then(function (results) {
             return new Promise(function (resolve) {
                 setTimeout(function () {
                     var found = null;
-                    Array.prototype.forEach.call(menu.querySelectorAll('li > a'), function (link) {
-                        if (our_entry(notebook, link)) {
+                    // The notebook's bundler entries are the items it adds without an id.
+                    Array.prototype.forEach.call(menu.querySelectorAll('li:not([id]) > a'), function (link) {
+                        if (bundler_of(link) === BUNDLER_ID) {
                             link.setAttribute('data-nbext-pkg', 'bundle');
-                            link.textContent = i18n.t('bundle_menu');
+                            relabel(notebook, link, results[1]);
                             found = link;
                         }
                     });
@@ -196,7 +225,7 @@ define([
         Promise.resolve(loaded_settings).then(function (found) {
             prefs = found || null;
         });
-        var entry = label(notebook, menu);
+        var entry = label(notebook, menu, Promise.resolve(loaded_settings));
         Promise.all([Promise.resolve(present), entry]).then(function (results) {
             missing = results[0] === false;
             var link = results[1];
@@ -204,10 +233,16 @@ define([
                 link.parentNode.classList.add('disabled');
                 link.setAttribute('title', i18n.t('bundle_needs_server'));
             }
+            if (link) {
+                // The notebook's metadata can change the format: say it afresh as the menu opens.
+                $(menu).closest('.dropdown').on('show.bs.dropdown', function () {
+                    relabel(notebook, link, prefs);
+                });
+            }
         });
         menu.addEventListener('click', function (event) {
             var link = event.target.closest('a');
-            if (!our_entry(notebook, link)) {
+            if (!our_entry(link)) {
                 return;
             }
             event.preventDefault();

@@ -13,19 +13,22 @@
 // Tree page: {type: "nbext_pkg:tree", path} on navigation.
 // Both accept {type: "nbext_pkg:new-notebook", kernel_name?}; the notebook
 // page also {type: "nbext_pkg:get-session"}.
+// The message types are names.js's `messages`; the allowed origins come from
+// settings.js.
 define([
     'base/js/events',
     'base/js/utils',
-    'services/config',
     './new_notebook',
-    './session_info'
-], function (events, utils, configmod, flow, session_info) {
+    './session_info',
+    './settings',
+    './names'
+], function (events, utils, flow, session_info, settings, names) {
     "use strict";
 
-    var SESSION = 'nbext_pkg:session';
-    var TREE = 'nbext_pkg:tree';
-    var GET_SESSION = 'nbext_pkg:get-session';
-    var NEW_NOTEBOOK = 'nbext_pkg:new-notebook';
+    var SESSION = names.messages.session;
+    var TREE = names.messages.tree;
+    var GET_SESSION = names.messages.get_session;
+    var NEW_NOTEBOOK = names.messages.new_notebook;
     // A burst of cells flips busy/idle many times a second: the parent hears
     // the state at most this often, and always the last one.
     var COALESCE_MS = 100;
@@ -49,33 +52,6 @@ define([
         } catch (e) {
             return null;
         }
-    };
-
-    /** Exact origins from config; anything else (a "*", a bad URL) is dropped. */
-    var allowed_origins = function (base_url) {
-        var common = new configmod.ConfigSection('common', {base_url: base_url});
-        common.load();
-        return common.loaded.then(function () {
-            var listed = ((common.data || {}).nbext_pkg || {}).embed_origins;
-            if (!Array.isArray(listed)) {
-                return [];
-            }
-            var origins = [];
-            listed.forEach(function (entry) {
-                var origin = null;
-                try {
-                    origin = typeof entry === 'string' && entry !== '*' ? new URL(entry).origin : null;
-                } catch (e) {
-                    origin = null;
-                }
-                if (origin && origin !== 'null') {
-                    origins.push(origin);
-                } else {
-                    console.warn('nbext_pkg: embed_origins entry ignored (not an exact origin):', entry);
-                }
-            });
-            return origins;
-        });
     };
 
     var only_keys = function (data, keys) {
@@ -187,7 +163,7 @@ define([
             return Promise.resolve(null);
         }
         var origin = parent_origin();
-        return allowed_origins(base_url).then(function (allowed) {
+        return settings.embed_origins(base_url).then(function (allowed) {
             if (!permitted(origin, allowed)) {
                 return null;
             }

@@ -4,7 +4,6 @@
 // nbext_pkg:show-session-info, nbext_pkg:save-bundle-here).
 define([
     'jquery',
-    'require',
     'base/js/namespace',
     'base/js/utils',
     './new_notebook',
@@ -13,20 +12,14 @@ define([
     './embed',
     './self_check',
     './settings',
-    './i18n'
-], function ($, require, Jupyter, utils, flow, session_info, bundle_menu, embed, self_check, settings,
-             i18n) {
+    './i18n',
+    './names',
+    './style'
+], function ($, Jupyter, utils, flow, session_info, bundle_menu, embed, self_check, settings,
+             i18n, names, style) {
     "use strict";
 
-    var PREFIX = 'nbext_pkg';
-
-    var load_css = function () {
-        $('<link/>').attr({
-            rel: 'stylesheet',
-            type: 'text/css',
-            href: require.toUrl('./main.css')
-        }).appendTo('head');
-    };
+    var PREFIX = names.action_prefix;
 
     var menu_item = function (id, text, action_name) {
         return $('<li/>').attr({id: id, role: 'none'}).append(
@@ -42,7 +35,7 @@ define([
         if (!notebook || !Jupyter.actions) {
             return; // not the notebook page
         }
-        load_css();
+        style.load_css();
         session_info.watch(notebook.events);
         var prefs = settings.DEFAULTS;
         var loaded = settings.load(notebook.base_url, 'notebook', notebook.config).then(function (found) {

@@ -1,7 +1,7 @@
 // nbext_pkg: the front end's settings, in one place.
 //
 // Each setting is looked up in layers, the later winning:
-//   1. the defaults below;
+//   1. the defaults (names.js, from nbext_pkg/names.py, where each is explained);
 //   2. the `nbext_pkg` key of the `common` nbconfig section;
 //   3. the `nbext_pkg` key of the page's own section (`tree` or `notebook`),
 //      which is what the Nbextensions configurator writes;
@@ -10,19 +10,15 @@
 // Values the configurator stores as text ("true", "false") are read as such;
 // a value that makes no sense is ignored (with a console warning) and the
 // layer below it stands.
+// The origins an embedding page may have (embed_origins) are read from the
+// `common` section only, by `embed_origins` below.
 define([
-    'services/config'
-], function (configmod) {
+    'services/config',
+    './names'
+], function (configmod, names) {
     "use strict";
 
-    var DEFAULTS = {
-        default_kernel: '',          // tree page: '' = the server's default kernelspec
-        remember_kernel: true,       // tree page: start from the kernel picked last time
-        open_in: '',                 // '' = the notebook's own choice; 'new-tab' or 'same-tab'
-        bundle_format: 'zip',        // 'zip', 'tar' or 'tar.gz'
-        bundle_html: true,           // the bundle's HTML copy
-        bundle_requirements: true    // the bundle's requirements.txt
-    };
+    var DEFAULTS = names.settings;
 
     var as_bool = function (value) {
         if (value === true || value === 'true' || value === '1' || value === 1) {
@@ -66,7 +62,7 @@ define([
             config.load();
         }
         return config.loaded.then(function () {
-            return (config.data || {}).nbext_pkg;
+            return (config.data || {})[names.config_key];
         }, function () {
             return undefined;
         });
@@ -78,7 +74,7 @@ define([
      */
     var load = function (base_url, page_section, existing) {
         return Promise.all([
-            section('common', base_url),
+            section(names.common_section, base_url),
             section(page_section, base_url, existing)
         ]).then(function (layers) {
             var settings = {};
@@ -96,7 +92,7 @@ define([
             bundle_html: settings.bundle_html,
             bundle_requirements: settings.bundle_requirements
         };
-        var meta = ((notebook.metadata || {}).nbext_pkg || {}).bundle;
+        var meta = ((notebook.metadata || {})[names.config_key] || {}).bundle;
         if (meta && typeof meta === 'object') {
             apply(out, strip({
                 bundle_format: meta.format,
@@ -121,5 +117,33 @@ define([
         return {'new-tab': '_blank', 'same-tab': '_self'}[settings.open_in];
     };
 
-    return {load: load, for_bundle: for_bundle, target: target, DEFAULTS: DEFAULTS};
+    /** Resolves to the exact origins listed in the `common` section's embed_origins;
+     * anything else (a "*", a bad URL) is dropped with a console warning. */
+    var embed_origins = function (base_url) {
+        return section(names.common_section, base_url).then(function (ours) {
+            var listed = (ours || {})[names.embed_origins];
+            if (!Array.isArray(listed)) {
+                return [];
+            }
+            var origins = [];
+            listed.forEach(function (entry) {
+                var origin = null;
+                try {
+                    origin = typeof entry === 'string' && entry !== '*' ? new URL(entry).origin : null;
+                } catch (e) {
+                    origin = null;
+                }
+                if (origin && origin !== 'null') {
+                    origins.push(origin);
+                } else {
+                    console.warn('nbext_pkg: embed_origins entry ignored (not an exact origin):', entry);
+                }
+            });
+            return origins;
+        });
+    };
+
+    return {
+        load: load, for_bundle: for_bundle, target: target, embed_origins: embed_origins, DEFAULTS: DEFAULTS
+    };
 });

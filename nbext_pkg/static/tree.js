@@ -1,109 +1,30 @@
-// nbext_pkg, tree page: the New notebook button and its kernel menu, and the
-// selection's buttons (selection.js). The New notebook flow itself lives in
-// new_notebook.js.
+// nbext_pkg, tree page: only wires up the parts, each in its own module: the New
+// notebook button and its kernel menu (kernel_menu.js, the flow itself in
+// new_notebook.js), the selection's buttons (selection.js), the notice of a
+// server not restarted (self_check.js), the warm-up (warm.js) and the embedding
+// page (embed.js).
 define([
     'jquery',
-    'require',
     'base/js/namespace',
     'base/js/utils',
     './new_notebook',
+    './kernel_menu',
     './selection',
     './embed',
     './self_check',
     './settings',
-    './i18n',
+    './style',
     './warm'
-], function ($, require, Jupyter, utils, flow, selection, embed, self_check, settings, i18n, warm) {
+], function ($, Jupyter, utils, flow, kernel_menu, selection, embed, self_check, settings, style, warm) {
     "use strict";
-
-    var LAST_KERNEL_KEY = 'nbext_pkg.last_kernel';
-
-    // localStorage can be switched off or full; remembering is a nicety.
-    var remembered = function () {
-        try {
-            return window.localStorage.getItem(LAST_KERNEL_KEY);
-        } catch (e) {
-            return null;
-        }
-    };
-    var remember = function (name) {
-        try {
-            window.localStorage.setItem(LAST_KERNEL_KEY, name);
-        } catch (e) {
-            // Not fatal: the choice then lasts as long as the page.
-        }
-    };
-
-    var load_css = function () {
-        $('<link/>').attr({
-            rel: 'stylesheet',
-            type: 'text/css',
-            href: require.toUrl('./main.css')
-        }).appendTo('head');
-    };
-
-    var build_group = function () {
-        var group = $('<div/>').addClass('btn-group nbext_pkg-new-group');
-        $('<button/>')
-            .attr({id: 'nbext_pkg-new-notebook', type: 'button', title: i18n.t('new_notebook_title')})
-            .addClass('btn btn-default btn-xs')
-            .append($('<i/>').addClass('fa fa-file-o'))
-            .append($('<span/>').addClass('nbext_pkg-label').text(' ' + i18n.t('new_notebook')))
-            .appendTo(group);
-        $('<button/>')
-            .attr({
-                id: 'nbext_pkg-kernel-toggle',
-                type: 'button',
-                title: i18n.t('choose_kernel'),
-                'aria-label': i18n.t('choose_kernel'),
-                'data-toggle': 'dropdown',
-                'aria-haspopup': 'true'
-            })
-            .addClass('btn btn-default btn-xs dropdown-toggle')
-            .append($('<span/>').addClass('caret'))
-            .appendTo(group);
-        $('<ul/>')
-            .attr({id: 'nbext_pkg-kernel-menu', role: 'menu'})
-            .addClass('dropdown-menu dropdown-menu-right')
-            .appendTo(group);
-        return group;
-    };
-
-    var sorted_specs = function (data) {
-        // The server's default kernel first, then by display name.
-        return Object.keys(data.kernelspecs).map(function (name) {
-            return data.kernelspecs[name];
-        }).sort(function (a, b) {
-            if (a.name === data['default']) { return -1; }
-            if (b.name === data['default']) { return 1; }
-            return a.spec.display_name.localeCompare(b.spec.display_name);
-        });
-    };
 
     var load = function () {
         var notebook_list = Jupyter.notebook_list;
         if (!notebook_list) {
             return; // not the tree page
         }
-        load_css();
+        style.load_css();
         var base_url = utils.get_body_data('baseUrl');
-        var group = build_group();
-        $('#new-buttons').before(group);
-        var menu = group.find('#nbext_pkg-kernel-menu');
-        var button = group.find('#nbext_pkg-new-notebook');
-        var state = {kernel: null, specs: {}};
-
-        var choose = function (name) {
-            state.kernel = name;
-            var spec = state.specs[name];
-            button.attr('title', spec ? i18n.t('new_notebook_with', spec.spec.display_name)
-                                      : i18n.t('new_notebook_title'));
-            button.attr('data-kernel-name', name || '');
-            menu.find('li').removeClass('nbext_pkg-chosen');
-            menu.find('li').filter(function () {
-                return $(this).attr('data-kernel-name') === name;
-            }).addClass('nbext_pkg-chosen');
-        };
 
         var prefs = settings.DEFAULTS;
         var loaded = settings.load(base_url, 'tree').then(function (found) {
@@ -122,46 +43,7 @@ define([
             });
         };
 
-        button.on('click', function (event) {
-            event.preventDefault();
-            run(state.kernel);
-        });
-
-        Promise.all([flow.kernelspecs(base_url), loaded]).then(function (results) {
-            var data = results[0];
-            sorted_specs(data).forEach(function (ks) {
-                var label = ks.spec.display_name;
-                var item = $('<li/>')
-                    .attr({id: 'nbext_pkg-kernel-' + ks.name, 'data-kernel-name': ks.name, role: 'none'});
-                var link = $('<a/>')
-                    .attr({href: '#', role: 'menuitem', title: i18n.t('new_notebook_with', label)})
-                    .append($('<i/>').addClass('fa fa-check nbext_pkg-check'))
-                    .append($('<span/>').text(' ' + label))
-                    .appendTo(item);
-                if (ks.name === data['default']) {
-                    link.append($('<span/>').addClass('text-muted').text(' ' + i18n.t('default_kernel_mark')));
-                }
-                link.on('click', function (event) {
-                    event.preventDefault();
-                    choose(ks.name);
-                    if (prefs.remember_kernel) {
-                        remember(ks.name);
-                    }
-                    run(ks.name);
-                });
-                menu.append(item);
-            });
-            state.specs = data.kernelspecs;
-            // The kernel picked last time, then the configured default, then the server's.
-            var last = prefs.remember_kernel ? remembered() : null;
-            var configured = prefs.default_kernel;
-            choose(last && state.specs[last] ? last :
-                   configured && state.specs[configured] ? configured : data['default']);
-        }).catch(function (error) {
-            menu.append($('<li/>').addClass('disabled nbext_pkg-kernels-error').append(
-                $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))
-            ));
-        });
+        kernel_menu.start(base_url, $('#new-buttons'), loaded, run);
 
         // Download bundle, Save bundle here and Open bundle for the ticked items.
         selection.start(notebook_list, base_url, loaded);
