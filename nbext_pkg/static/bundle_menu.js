@@ -57,7 +57,7 @@ define([
 
     var failed = function (notebook, message) {
         dialog.modal({
-            title: i18n.t('bundle_failed_title'),
+            title: i18n.t('The bundle could not be made'),
             body: $('<p/>').text(message),
             keyboard_manager: notebook.keyboard_manager,
             notebook: notebook,
@@ -70,14 +70,14 @@ define([
     var fetch_in_frame = function (notebook, prefs) {
         var widget = notice();
         if (widget) {
-            widget.set_message(i18n.t('bundle_preparing'));
+            widget.set_message(i18n.t('Preparing bundle\u2026'));
         }
         download_frame.start({
             base_url: notebook.base_url,
             url: bundle_url(notebook, prefs),
             on_started: function () {
                 if (widget) {
-                    widget.set_message(i18n.t('bundle_started'), 3000);
+                    widget.set_message(i18n.t('Bundle download started'), 3000);
                 }
             },
             on_given_up: function () {
@@ -89,7 +89,7 @@ define([
                 if (widget) {
                     widget.hide();
                 }
-                failed(notebook, message || i18n.t('bundle_failed_title'));
+                failed(notebook, message || i18n.t('The bundle could not be made'));
             }
         });
     };
@@ -109,7 +109,7 @@ define([
         var widget = notice();
         var go = function () {
             if (widget) {
-                widget.set_message(i18n.t('bundle_saving'));
+                widget.set_message(i18n.t('Saving bundle\u2026'));
             }
             var url = utils.url_path_join(notebook.base_url, 'nbext_pkg', 'save',
                                           utils.encode_uri_components(notebook.notebook_path));
@@ -118,7 +118,7 @@ define([
                 type: 'POST', dataType: 'json', data: bundle_fields(chosen)
             }).then(function (answer) {
                 if (widget) {
-                    widget.set_message(i18n.t('bundle_saved', answer.name), 5000);
+                    widget.set_message(i18n.t('Bundle saved as %1', answer.name), 5000);
                 }
                 $('body').attr('data-nbext-pkg-saved', answer.path);
                 return answer;
@@ -127,7 +127,7 @@ define([
                     widget.hide();
                 }
                 dialog.modal({
-                    title: i18n.t('save_failed_title'),
+                    title: i18n.t('The bundle could not be saved'),
                     body: $('<p/>').text(flow.server_message(error)),
                     keyboard_manager: notebook.keyboard_manager,
                     notebook: notebook,
@@ -172,7 +172,7 @@ define([
                     Array.prototype.forEach.call(menu.querySelectorAll('li > a'), function (link) {
                         if (our_entry(notebook, link)) {
                             link.setAttribute('data-nbext-pkg', 'bundle');
-                            link.textContent = i18n.t('bundle_menu');
+                            link.textContent = i18n.t('Notebook bundle (.zip)');
                             found = link;
                         }
                     });
@@ -202,7 +202,7 @@ define([
             var link = results[1];
             if (missing && link) {
                 link.parentNode.classList.add('disabled');
-                link.setAttribute('title', i18n.t('bundle_needs_server'));
+                link.setAttribute('title', i18n.t("Needs nbext_pkg's server part, which is not running: restart the server."));
             }
         });
         menu.addEventListener('click', function (event) {
