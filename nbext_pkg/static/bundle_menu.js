@@ -60,7 +60,7 @@ define([
 
     var failed = function (notebook, message) {
         dialog.modal({
-            title: i18n.t('bundle_failed_title'),
+            title: i18n.t('The bundle could not be made'),
             body: $('<p/>').text(message),
             keyboard_manager: notebook.keyboard_manager,
             notebook: notebook,
@@ -73,14 +73,14 @@ define([
     var fetch_in_frame = function (notebook, prefs) {
         var widget = notice();
         if (widget) {
-            widget.set_message(i18n.t('bundle_preparing'));
+            widget.set_message(i18n.t('Preparing bundle\u2026'));
         }
         download_frame.start({
             base_url: notebook.base_url,
             url: bundle_url(notebook, prefs),
             on_started: function () {
                 if (widget) {
-                    widget.set_message(i18n.t('bundle_started'), 3000);
+                    widget.set_message(i18n.t('Bundle download started'), 3000);
                 }
             },
             on_given_up: function () {
@@ -92,7 +92,7 @@ define([
                 if (widget) {
                     widget.hide();
                 }
-                failed(notebook, message || i18n.t('bundle_failed_title'));
+                failed(notebook, message || i18n.t('The bundle could not be made'));
             }
         });
     };
@@ -112,7 +112,7 @@ define([
         var widget = notice();
         var go = function () {
             if (widget) {
-                widget.set_message(i18n.t('bundle_saving'));
+                widget.set_message(i18n.t('Saving bundle\u2026'));
             }
             var url = utils.url_path_join(notebook.base_url, names.routes.save,
                                           utils.encode_uri_components(notebook.notebook_path));
@@ -121,7 +121,7 @@ define([
                 type: 'POST', dataType: 'json', data: bundle_fields(chosen)
             }).then(function (answer) {
                 if (widget) {
-                    widget.set_message(i18n.t('bundle_saved', answer.name), 5000);
+                    widget.set_message(i18n.t('Bundle saved as %1', answer.name), 5000);
                 }
                 $('body').attr('data-nbext-pkg-saved', answer.path);
                 return answer;
@@ -130,7 +130,7 @@ define([
                     widget.hide();
                 }
                 dialog.modal({
-                    title: i18n.t('save_failed_title'),
+                    title: i18n.t('The bundle could not be saved'),
                     body: $('<p/>').text(flow.server_message(error)),
                     keyboard_manager: notebook.keyboard_manager,
                     notebook: notebook,
@@ -186,7 +186,7 @@ define([
     /** The entry's text, in the page's language, with the format a click downloads. */
     var relabel = function (notebook, link, prefs) {
         var chosen = settings.for_bundle(prefs || settings.DEFAULTS, notebook);
-        link.textContent = i18n.t('bundle_menu', '.' + chosen.bundle_format);
+        link.textContent = i18n.t('Notebook bundle (%1)', '.' + chosen.bundle_format);
     };
 
     /** Find our entry (the notebook adds it once its config is in) by its bundler id,
@@ -231,7 +231,7 @@ define([
             var link = results[1];
             if (missing && link) {
                 link.parentNode.classList.add('disabled');
-                link.setAttribute('title', i18n.t('bundle_needs_server'));
+                link.setAttribute('title', i18n.t("Needs nbext_pkg's server part, which is not running: restart the server."));
             }
             if (link) {
                 // The notebook's metadata can change the format: say it afresh as the menu opens.

@@ -30,17 +30,17 @@ define([
     var build_group = function () {
         var group = $('<div/>').addClass('btn-group nbext_pkg-new-group');
         $('<button/>')
-            .attr({id: 'nbext_pkg-new-notebook', type: 'button', title: i18n.t('new_notebook_title')})
+            .attr({id: 'nbext_pkg-new-notebook', type: 'button', title: i18n.t('Create a notebook in this folder and start its kernel right away')})
             .addClass('btn btn-default btn-xs')
             .append($('<i/>').addClass('fa fa-file-o'))
-            .append($('<span/>').addClass('nbext_pkg-label').text(' ' + i18n.t('new_notebook')))
+            .append($('<span/>').addClass('nbext_pkg-label').text(' ' + i18n.t('New notebook')))
             .appendTo(group);
         $('<button/>')
             .attr({
                 id: 'nbext_pkg-kernel-toggle',
                 type: 'button',
-                title: i18n.t('choose_kernel'),
-                'aria-label': i18n.t('choose_kernel'),
+                title: i18n.t('Choose the kernel for New notebook'),
+                'aria-label': i18n.t('Choose the kernel for New notebook'),
                 'data-toggle': 'dropdown',
                 'aria-haspopup': 'true'
             })
@@ -79,8 +79,8 @@ define([
         var choose = function (name) {
             state.kernel = name;
             var spec = state.specs[name];
-            button.attr('title', spec ? i18n.t('new_notebook_with', spec.spec.display_name)
-                                      : i18n.t('new_notebook_title'));
+            button.attr('title', spec ? i18n.t('Create a notebook with %1 and start its kernel right away', spec.spec.display_name)
+                                      : i18n.t('Create a notebook in this folder and start its kernel right away'));
             button.attr('data-kernel-name', name || '');
             menu.find('li').removeClass('nbext_pkg-chosen');
             menu.find('li').filter(function () {
@@ -101,12 +101,12 @@ define([
                 var item = $('<li/>')
                     .attr({id: 'nbext_pkg-kernel-' + ks.name, 'data-kernel-name': ks.name, role: 'none'});
                 var link = $('<a/>')
-                    .attr({href: '#', role: 'menuitem', title: i18n.t('new_notebook_with', label)})
+                    .attr({href: '#', role: 'menuitem', title: i18n.t('Create a notebook with %1 and start its kernel right away', label)})
                     .append($('<i/>').addClass('fa fa-check nbext_pkg-check'))
                     .append($('<span/>').text(' ' + label))
                     .appendTo(item);
                 if (ks.name === data['default']) {
-                    link.append($('<span/>').addClass('text-muted').text(' ' + i18n.t('default_kernel_mark')));
+                    link.append($('<span/>').addClass('text-muted').text(' ' + i18n.t('(default)')));
                 }
                 link.on('click', function (event) {
                     event.preventDefault();
@@ -126,7 +126,7 @@ define([
                    configured && state.specs[configured] ? configured : data['default']);
         }).catch(function (error) {
             menu.append($('<li/>').addClass('disabled nbext_pkg-kernels-error').append(
-                $('<a/>').attr('href', '#').text(i18n.t('kernels_unavailable', flow.server_message(error)))
+                $('<a/>').attr('href', '#').text(i18n.t('The list of kernels could not be loaded: %1', flow.server_message(error)))
             ));
         });
     };

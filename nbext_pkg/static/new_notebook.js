@@ -85,7 +85,7 @@ define([
 
     var close_button = function () {
         var buttons = {};
-        buttons[i18n.t('close')] = {'class': 'btn-primary', id: 'nbext_pkg-dialog-close'};
+        buttons[i18n.t('Close')] = {'class': 'btn-primary', id: 'nbext_pkg-dialog-close'};
         return buttons;
     };
 
@@ -93,9 +93,9 @@ define([
         dialog.modal({
             notebook: options.notebook,
             keyboard_manager: options.keyboard_manager,
-            title: i18n.t('create_failed_title'),
+            title: i18n.t('Creating the notebook failed'),
             body: $('<div/>').addClass('nbext_pkg-error nbext_pkg-create-failed')
-                .append($('<p/>').text(i18n.t('create_failed_body', '/' + (options.dir_path || ''))))
+                .append($('<p/>').text(i18n.t('No notebook could be created in \u201c%1\u201d. The server said:', '/' + (options.dir_path || ''))))
                 .append(alert_box(server_message(error))),
             buttons: close_button()
         }).attr('id', 'nbext_pkg-error-dialog');
@@ -103,7 +103,7 @@ define([
 
     var show_kernel_failed = function (options, model, kernel_name, error) {
         var buttons = {};
-        buttons[i18n.t('open_notebook')] = {
+        buttons[i18n.t('Open the notebook')] = {
             id: 'nbext_pkg-open-anyway',
             click: function () {
                 window.open(notebook_url(options.base_url, model.path),
@@ -114,12 +114,12 @@ define([
         dialog.modal({
             notebook: options.notebook,
             keyboard_manager: options.keyboard_manager,
-            title: i18n.t('kernel_failed_title'),
+            title: i18n.t('The kernel did not start'),
             body: $('<div/>').addClass('nbext_pkg-error nbext_pkg-kernel-failed')
-                .append($('<p/>').text(i18n.t('kernel_failed_body', model.path,
-                    kernel_name || i18n.t('default_kernel_mark'))))
+                .append($('<p/>').text(i18n.t('The notebook \u201c%1\u201d was created and saved, but its kernel \u201c%2\u201d could not start. The server said:', model.path,
+                    kernel_name || i18n.t('(default)'))))
                 .append(alert_box(server_message(error)))
-                .append($('<p/>').text(i18n.t('kernel_failed_hint'))),
+                .append($('<p/>').text(i18n.t('You can open the notebook and pick another kernel from its Kernel menu.'))),
             buttons: buttons
         }).attr('id', 'nbext_pkg-error-dialog');
     };

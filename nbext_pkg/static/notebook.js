@@ -45,7 +45,7 @@ define([
 
         var new_action = Jupyter.actions.register({
             icon: 'fa-file-o',
-            help: i18n.t('new_notebook_help'),
+            help: i18n.t("create a new notebook with this notebook's kernel, already started"),
             help_index: 'zz-nbext_pkg-1',
             handler: function () {
                 return flow.new_notebook({
@@ -62,7 +62,7 @@ define([
 
         var info_action = Jupyter.actions.register({
             icon: 'fa-info-circle',
-            help: i18n.t('session_info_help'),
+            help: i18n.t('show the session and kernel of this notebook'),
             help_index: 'zz-nbext_pkg-2',
             handler: function () {
                 session_info.show(notebook, notebook.keyboard_manager);
@@ -71,7 +71,7 @@ define([
 
         var save_action = Jupyter.actions.register({
             icon: 'fa-archive',
-            help: i18n.t('save_bundle_help'),
+            help: i18n.t("write this notebook's bundle into its folder on the server"),
             help_index: 'zz-nbext_pkg-3',
             handler: function () {
                 loaded.then(function (found) { bundle_menu.save_here(notebook, found); });
@@ -84,17 +84,17 @@ define([
         ], 'nbext_pkg-toolbar');
 
         $('#file_menu #new_notebook').after(
-            menu_item('nbext_pkg-new-notebook-menu', i18n.t('new_notebook_menu'), new_action));
+            menu_item('nbext_pkg-new-notebook-menu', i18n.t('New Notebook, Kernel Started'), new_action));
         // Without our server part (a server not restarted since the install) the
         // page says so, and the bundle entry explains itself instead of a 404.
         var present = self_check.run(notebook.base_url);
         bundle_menu.wire(notebook, document.getElementById('download_menu'), present, loaded);
         $('#file_menu #download_menu').parent().after(
-            menu_item('nbext_pkg-save-bundle-menu', i18n.t('save_bundle_menu'), save_action));
+            menu_item('nbext_pkg-save-bundle-menu', i18n.t('Save Bundle to This Folder'), save_action));
 
         $('#kernel_menu').append(
             $('<li/>').addClass('divider').attr('role', 'none'),
-            menu_item('nbext_pkg-session-info-menu', i18n.t('session_info_menu'), info_action));
+            menu_item('nbext_pkg-session-info-menu', i18n.t('Session Info...'), info_action));
 
         // In a frame whose parent is an allowed origin: report the session to it.
         embed.start_notebook(notebook);

@@ -62,11 +62,11 @@ define([
     var start = function (notebook_list, base_url, loaded) {
         var prefs = settings.DEFAULTS;
         Promise.resolve(loaded).then(function (found) { prefs = found || prefs; });
-        var download = button('nbext_pkg-bundle-selection', i18n.t('selection_bundle'),
-                              i18n.t('selection_bundle_title'));
-        var save = button('nbext_pkg-save-selection', i18n.t('selection_save'),
-                          i18n.t('selection_save_title'));
-        var open = button('nbext_pkg-open-bundle', i18n.t('open_bundle'), i18n.t('open_bundle_title'));
+        var download = button('nbext_pkg-bundle-selection', i18n.t('Download bundle'),
+                              i18n.t('Download the ticked files, folders and notebooks as one bundle'));
+        var save = button('nbext_pkg-save-selection', i18n.t('Save bundle here'),
+                          i18n.t('Save a bundle of the ticked items into this folder'));
+        var open = button('nbext_pkg-open-bundle', i18n.t('Open bundle'), i18n.t('Unpack the ticked archive into a new folder beside it'));
         var anchor = $('.dynamic-buttons .delete-button');
         if (anchor.length) {
             anchor.before(download, save, open);
@@ -112,32 +112,32 @@ define([
 
         download.on('click', function (event) {
             event.preventDefault();
-            say(i18n.t('bundle_preparing'));
+            say(i18n.t('Preparing bundle\u2026'));
             download_frame.start({
                 base_url: base_url,
                 url: route(),
                 fields: fields(),
                 kind: 'selection-download',
-                on_started: function () { say(i18n.t('bundle_started'), 4000); },
+                on_started: function () { say(i18n.t('Bundle download started'), 4000); },
                 on_given_up: function () { say(''); },
                 on_failed: function (message) {
                     say('');
-                    failed(i18n.t('bundle_failed_title'), message || i18n.t('bundle_failed_title'));
+                    failed(i18n.t('The bundle could not be made'), message || i18n.t('The bundle could not be made'));
                 }
             });
         });
 
         save.on('click', function (event) {
             event.preventDefault();
-            say(i18n.t('bundle_saving'));
+            say(i18n.t('Saving bundle\u2026'));
             utils.promising_ajax(route(), {type: 'POST', dataType: 'json', data: fields({save: '1'})})
                 .then(function (answer) {
-                    say(i18n.t('bundle_saved', answer.name), 8000);
+                    say(i18n.t('Bundle saved as %1', answer.name), 8000);
                     $('body').attr('data-nbext-pkg-saved', answer.path);
                     notebook_list.load_list();
                 }, function (error) {
                     say('');
-                    failed(i18n.t('save_failed_title'), flow.server_message(error));
+                    failed(i18n.t('The bundle could not be saved'), flow.server_message(error));
                 });
         });
 
@@ -150,10 +150,10 @@ define([
             var item = items[0];
             // Opened now, inside the click: a window opened once the answer is in is blocked.
             var win = window.open('', '_blank');
-            say(i18n.t('opening', item.name));
+            say(i18n.t('Opening %1\u2026', item.name));
             var url = utils.url_path_join(base_url, 'nbext_pkg', 'open', utils.encode_uri_components(item.path));
             utils.promising_ajax(url, {type: 'POST', dataType: 'json'}).then(function (answer) {
-                say(i18n.t('opened', answer.name), 8000);
+                say(i18n.t('Opened into %1', answer.name), 8000);
                 $('body').attr('data-nbext-pkg-opened', answer.path);
                 notebook_list.load_list();
                 var folder_url = utils.url_path_join(base_url, document.nbclassicPath || '', 'tree',
@@ -179,7 +179,7 @@ define([
                     win.close();
                 }
                 say('');
-                failed(i18n.t('open_failed_title'), flow.server_message(error));
+                failed(i18n.t('The archive could not be opened'), flow.server_message(error));
             });
         });
     };
@@ -189,13 +189,13 @@ define([
     var report = function (answer, go, win) {
         var body = $('<div/>');
         if (answer.mismatches.length) {
-            body.append($('<p/>').text(i18n.t('opened_mismatches')));
+            body.append($('<p/>').text(i18n.t("These members do not match the bundle's manifest:")));
             var list = $('<ul/>').addClass('nbext_pkg-mismatches');
             answer.mismatches.forEach(function (line) { list.append($('<li/>').text(line)); });
             body.append(list);
         }
         if (answer.left_out.length) {
-            body.append($('<p/>').text(i18n.t('opened_left_out')));
+            body.append($('<p/>').text(i18n.t('Left out:')));
             var left = $('<ul/>').addClass('nbext_pkg-left-out');
             answer.left_out.forEach(function (item) {
                 left.append($('<li/>').text(item.member + ' (' + item.reason + ')'));
@@ -204,13 +204,13 @@ define([
         }
         var shown = false;
         var buttons = {};
-        buttons[i18n.t('opened_show')] = {class: 'btn-primary', click: function () {
+        buttons[i18n.t('Show it')] = {class: 'btn-primary', click: function () {
             shown = true;
             go();
         }};
-        buttons[i18n.t('close')] = {};
+        buttons[i18n.t('Close')] = {};
         dialog.modal({
-            title: i18n.t('opened', answer.name),
+            title: i18n.t('Opened into %1', answer.name),
             body: body,
             buttons: buttons
         }).attr('id', 'nbext_pkg-opened-report').on('hidden.bs.modal', function () {

@@ -30,9 +30,9 @@ define([
 
     var advice = function () {
         return $('<span/>')
-            .append($('<span/>').text(i18n.t('server_missing_body') + ' '))
+            .append($('<span/>').text(i18n.t('This server was started before nbext_pkg was installed or enabled, so Download as > Notebook bundle cannot work yet; New notebook and Session info do. Restart the server (under JupyterHub: File > Hub Control Panel > Stop My Server, then start it again). If this notice stays, run') + ' '))
             .append($('<code/>').text('jupyter nbext_pkg doctor'))
-            .append($('<span/>').text(' ' + i18n.t('server_missing_check')));
+            .append($('<span/>').text(' ' + i18n.t("in the server's Python environment: it says which part is off, and the command that fixes it.")));
     };
 
     /** The dismissable notice at the top of the page (once). */
@@ -44,8 +44,8 @@ define([
             .attr({id: NOTICE_ID, role: 'alert'})
             .addClass('alert alert-warning nbext_pkg-notice');
         $('<button/>')
-            .attr({type: 'button', id: 'nbext_pkg-notice-close', 'aria-label': i18n.t('close'),
-                   title: i18n.t('close')})
+            .attr({type: 'button', id: 'nbext_pkg-notice-close', 'aria-label': i18n.t('Close'),
+                   title: i18n.t('Close')})
             .addClass('close')
             .text('\u00d7')
             .on('click', function () {
@@ -53,7 +53,7 @@ define([
                 $(window).trigger('resize'); // the notebook page sizes its body from the header
             })
             .appendTo(box);
-        $('<strong/>').text(i18n.t('server_missing_title') + ' ').appendTo(box);
+        $('<strong/>').text(i18n.t("nbext_pkg's server part is not running.") + ' ').appendTo(box);
         advice().appendTo(box);
         $('#header').prepend(box);
         $(window).trigger('resize');
@@ -62,7 +62,7 @@ define([
     /** What a feature that needs the server part shows when it is missing. */
     var explain = function (keyboard_manager) {
         dialog.modal({
-            title: i18n.t('server_missing_title'),
+            title: i18n.t("nbext_pkg's server part is not running."),
             body: $('<p/>').append(advice()),
             keyboard_manager: keyboard_manager,
             buttons: {}

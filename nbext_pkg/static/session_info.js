@@ -16,6 +16,20 @@ define([
         'execution_state', 'connection_file', 'console'
     ];
 
+    // Each field's label, written out so the catalogue script finds every string.
+    var label = function (field) {
+        return {
+            path: i18n.t('Notebook path'),
+            session_id: i18n.t('Session id'),
+            kernel_id: i18n.t('Kernel id'),
+            kernel_name: i18n.t('Kernel name'),
+            display_name: i18n.t('Kernel display name'),
+            execution_state: i18n.t('Execution state'),
+            connection_file: i18n.t('Connection file'),
+            console: i18n.t('Console command')
+        }[field];
+    };
+
     // The kernel's execution state as the page's events report it, per
     // kernel id; the server is asked only for a kernel we have not heard from.
     var states = {};
@@ -95,19 +109,19 @@ define([
         var table = $('<table/>').addClass('table table-condensed nbext_pkg-session-table');
         FIELDS.forEach(function (field) {
             var row = $('<tr/>').attr('data-field', field).appendTo(table);
-            $('<th/>').text(i18n.t('field_' + field)).appendTo(row);
+            $('<th/>').text(label(field)).appendTo(row);
             $('<td/>').append($('<code/>').addClass('nbext_pkg-value')).appendTo(row);
             var copy = $('<button/>')
-                .attr({type: 'button', title: i18n.t('copy'), 'aria-label': i18n.t('copy') + ': ' + i18n.t('field_' + field)})
+                .attr({type: 'button', title: i18n.t('Copy'), 'aria-label': i18n.t('Copy') + ': ' + label(field)})
                 .addClass('btn btn-default btn-xs nbext_pkg-copy')
                 .append($('<i/>').addClass('fa fa-clipboard'));
             $('<td/>').append(copy).appendTo(row);
             copy.on('click', function () {
                 var value = row.find('.nbext_pkg-value').text();
                 copy_text(value).then(function () {
-                    copy.attr('title', i18n.t('copied')).addClass('nbext_pkg-copied');
+                    copy.attr('title', i18n.t('Copied')).addClass('nbext_pkg-copied');
                 }).catch(function () {
-                    copy.attr('title', i18n.t('copy_failed')).addClass('nbext_pkg-copy-failed');
+                    copy.attr('title', i18n.t('Could not copy: select the text and copy it by hand.')).addClass('nbext_pkg-copy-failed');
                 });
             });
         });
@@ -162,7 +176,7 @@ define([
     /** Open the dialog for `notebook`; it follows the session while open. */
     var show = function (notebook, keyboard_manager) {
         var body = $('<div/>').addClass('nbext_pkg-session-info')
-            .append($('<p/>').addClass('alert alert-warning nbext_pkg-no-kernel').text(i18n.t('no_kernel')))
+            .append($('<p/>').addClass('alert alert-warning nbext_pkg-no-kernel').text(i18n.t('This notebook has no running kernel. Start one from the Kernel menu.')))
             .append(build_table());
         var refresh = function () {
             render(body, collect(notebook));
@@ -170,11 +184,11 @@ define([
         };
         refresh();
         var buttons = {};
-        buttons[i18n.t('close')] = {'class': 'btn-primary', id: 'nbext_pkg-session-info-close'};
+        buttons[i18n.t('Close')] = {'class': 'btn-primary', id: 'nbext_pkg-session-info-close'};
         var modal = dialog.modal({
             notebook: notebook,
             keyboard_manager: keyboard_manager,
-            title: i18n.t('session_info'),
+            title: i18n.t('Session info'),
             body: body,
             buttons: buttons
         }).attr('id', 'nbext_pkg-session-info-dialog');

@@ -1,6 +1,7 @@
 """Our strings follow the notebook's own JavaScript strings: with Chromium set
 to zh-CN (Accept-Language), notebook 6.5 shows Simplified Chinese and so do
-we, through the main flows; with en-US, English. nbclassic 1.3 keeps its
+we, through the main flows, from our zh_CN catalogue (static/i18n.zh_CN.json);
+with en-US, English, and no catalogue is loaded. nbclassic 1.3 keeps its
 JavaScript strings in English whatever the browser asks (jupyter_server ships
 no nbjs catalogue), and so do we there."""
 
@@ -26,6 +27,7 @@ EXPECTED = {
         "bundle": "笔记本打包 (.zip)",
         "kernel_failed": "内核未能启动",
         "notebook_upload": "上传",  # the notebook's own string, for comparison
+        "catalogue": "zh_CN",  # the one static/i18n.js loaded
     },
     "en-US": {
         "new_notebook": "New notebook",
@@ -36,6 +38,7 @@ EXPECTED = {
         "bundle": "Notebook bundle (.zip)",
         "kernel_failed": "The kernel did not start",
         "notebook_upload": "Upload",
+        "catalogue": "en",  # none: the English text at the call sites
     },
 }
 
@@ -62,6 +65,13 @@ def test_main_flows_speak_the_notebooks_language(lang_browser, server, notebook_
     tree.wait_kernels()
     # The notebook's own JavaScript string (the upload button's label is set by script).
     assert driver.execute_script("return require('base/js/i18n').msg._('Upload')") == words["notebook_upload"]
+    # The language our i18n.js took from that ...
+    assert driver.execute_script("return require('nbextensions/nbext_pkg/i18n').lang") == words["catalogue"]
+    # ... and the catalogue it loaded for that, if any.
+    fetched = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    names = [url.split("?")[0].rsplit("/", 1)[1] for url in fetched if "/nbext_pkg/" in url]
+    catalogues = [name for name in names if name.startswith("i18n.") and name.endswith(".json")]
+    assert catalogues == ([] if words["catalogue"] == "en" else [f"i18n.{words['catalogue']}.json"])
     assert tree.find("#nbext_pkg-new-notebook").text.strip() == words["new_notebook"]
 
     # New notebook from the tree page, then its menus and the Session info dialog.
