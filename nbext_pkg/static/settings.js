@@ -127,7 +127,7 @@ define([
             }
             var origins = [];
             listed.forEach(function (entry) {
-                var origin = null;
+                var origin;
                 try {
                     origin = typeof entry === 'string' && entry !== '*' ? new URL(entry).origin : null;
                 } catch (e) {
