@@ -1,17 +1,15 @@
-"""archive.py, plan.py and manifest.py without a server."""
+"""bundlers/archive.py without a server: zip and tar written into a sink that cannot seek,
+compression chosen per file, and members that fail part-way left out."""
 
 import io
-import json
 import os
 import tarfile
 import zipfile
 
 import pytest
 
-from nbext_pkg.bundlers import archive, manifest
+from nbext_pkg.bundlers import archive
 from nbext_pkg.bundlers.paths import resolve
-from nbext_pkg.bundlers.plan import OverLimit, make_plan
-from nbext_pkg.bundlers.respond import content_disposition, local_root
 from nbext_pkg.bundlers.sources import CheckedFile, LocalFiles
 
 
@@ -23,15 +21,6 @@ def add_path(writer, arcname, path):
         result = writer.add_file(arcname, checked, item.mtime_ns / 1e9)
     files.close()
     return result
-
-
-def notebook(*markdown, code=()):
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
-    cells += [
-        {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
-        for c in code
-    ]
-    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
 @pytest.mark.parametrize(
@@ -89,77 +78,6 @@ def test_archives_stream_into_a_sink_that_cannot_seek(tmp_path, fmt):
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError):
         archive.open_archive("rar", io.BytesIO())
-
-
-def test_layout_is_rooted_at_the_deepest_common_folder(tmp_path):
-    (tmp_path / "work" / "notebooks").mkdir(parents=True)
-    (tmp_path / "work" / "data").mkdir()
-    (tmp_path / "work" / "data" / "x.csv").write_text("1")
-    plan = make_plan(notebook("[x](../data/x.csv)"), "work/notebooks/nb.ipynb", str(tmp_path))
-    assert plan.top == "nb"
-    assert plan.notebook_arcname == "notebooks/nb.ipynb"
-    assert plan.html_arcname == "notebooks/nb.html"
-    assert [(e.rel, e.arcname) for e in plan.files] == [("work/data/x.csv", "data/x.csv")]
-
-
-def test_limits_name_the_limit_and_the_size(tmp_path):
-    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
-    with pytest.raises(OverLimit, match=r"4.9 KiB of files, more than the server's limit of 1000 bytes"):
-        make_plan(notebook("[b](big.bin)"), "nb.ipynb", str(tmp_path), max_bytes=1000)
-    for i in range(3):
-        (tmp_path / f"f{i}.txt").write_text("x")
-    with pytest.raises(OverLimit, match=r"3 files, more than the server's limit of 2"):
-        make_plan(notebook("[a](f0.txt) [b](f1.txt) [c](f2.txt)"), "nb.ipynb", str(tmp_path), max_files=2)
-
-
-def test_folder_references_stop_at_the_limit(tmp_path):
-    (tmp_path / "many").mkdir()
-    for i in range(5):
-        (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
-    plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
-    assert [e.rel for e in plan.files] == ["many/0.txt", "many/1.txt", "many/2.txt"]
-    assert plan.skipped == [{"reference": "many", "reason": "limit"}]
-
-
-def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
-    from nbext_pkg.bundlers.paths import resolve
-
-    for d in range(20):
-        (tmp_path / "huge" / f"d{d:02}").mkdir(parents=True)
-        for i in range(50):
-            (tmp_path / "huge" / f"d{d:02}" / f"{i}.txt").write_text("x")
-    assert len(resolve(str(tmp_path), "", "huge", False, cap=10)) == 11
-    assert len(resolve(str(tmp_path), "", "huge", False)) == 1000
-    plan = make_plan(notebook("[everything](.)"), "nb.ipynb", str(tmp_path), max_files=10)
-    assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
-
-
-def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for():
-    from nbext_pkg.bundlers.contents import Nowhere
-
-    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
-    assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
-    text = manifest.manifest("0", plan.notebook_arcname, notebook(), [], plan.skipped, storage="Mem")
-    assert json.loads(text)["storage"] == "Mem" and "files_note" not in text
-
-    class RemoteContents:
-        root_dir = "/"
-
-    assert local_root(RemoteContents()) is None
-
-
-@pytest.mark.parametrize(
-    "name, header",
-    [
-        ("plain.zip", "attachment; filename=\"plain.zip\"; filename*=UTF-8''plain.zip"),
-        (
-            'résumé "x".zip',
-            "attachment; filename=\"r_sum_ _x_.zip\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.zip",
-        ),
-    ],
-)
-def test_download_names_survive_proxies(name, header):
-    assert content_disposition(name) == header
 
 
 class Shrinking:

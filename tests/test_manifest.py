@@ -94,3 +94,9 @@ def test_the_manifest_says_where_generated_members_went():
     )
     assert doc["generated"] == {"html": "nb.nbext_pkg.html"}
     assert doc["kernelspec"] is None
+
+
+def test_a_manifest_names_the_storage_and_has_no_files_note():
+    skipped = [{"reference": "x.csv", "reason": "not-looked-for"}]
+    text = manifest.manifest("0", "nb.ipynb", {}, [], skipped, storage="Mem")
+    assert json.loads(text)["storage"] == "Mem" and "files_note" not in text

@@ -9,7 +9,7 @@ import pytest
 from nbext_pkg.bundlers import paths
 from nbext_pkg.bundlers.options import Cancelled, Options, PlanTimeout
 from nbext_pkg.bundlers.paths import Tree
-from nbext_pkg.bundlers.plan import make_plan, safe_name
+from nbext_pkg.bundlers.plan import OverLimit, make_plan, safe_name
 
 
 def notebook(*markdown, **ours):
@@ -280,3 +280,51 @@ def test_a_file_and_a_folder_that_meet_on_a_mac_do_not_collide(tmp_path):
     assert by_rel["readme (2).txt"] == "readme (2).txt"  # a renamed file does not take it
     assert by_rel["README.txt"] == "README.txt" and by_rel["readme.txt"] == "readme (3).txt"
     assert by_rel["con .txt"] == "_con .txt"
+
+
+def test_layout_is_rooted_at_the_deepest_common_folder(tmp_path):
+    (tmp_path / "work" / "notebooks").mkdir(parents=True)
+    (tmp_path / "work" / "data").mkdir()
+    (tmp_path / "work" / "data" / "x.csv").write_text("1")
+    plan = make_plan(notebook("[x](../data/x.csv)"), "work/notebooks/nb.ipynb", str(tmp_path))
+    assert plan.top == "nb"
+    assert plan.notebook_arcname == "notebooks/nb.ipynb"
+    assert plan.html_arcname == "notebooks/nb.html"
+    assert [(e.rel, e.arcname) for e in plan.files] == [("work/data/x.csv", "data/x.csv")]
+
+
+def test_limits_name_the_limit_and_the_size(tmp_path):
+    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
+    with pytest.raises(OverLimit, match=r"4.9 KiB of files, more than the server's limit of 1000 bytes"):
+        make_plan(notebook("[b](big.bin)"), "nb.ipynb", str(tmp_path), max_bytes=1000)
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_text("x")
+    with pytest.raises(OverLimit, match=r"3 files, more than the server's limit of 2"):
+        make_plan(notebook("[a](f0.txt) [b](f1.txt) [c](f2.txt)"), "nb.ipynb", str(tmp_path), max_files=2)
+
+
+def test_folder_references_stop_at_the_limit(tmp_path):
+    (tmp_path / "many").mkdir()
+    for i in range(5):
+        (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
+    plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
+    assert [e.rel for e in plan.files] == ["many/0.txt", "many/1.txt", "many/2.txt"]
+    assert plan.skipped == [{"reference": "many", "reason": "limit"}]
+
+
+def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
+    for d in range(20):
+        (tmp_path / "huge" / f"d{d:02}").mkdir(parents=True)
+        for i in range(50):
+            (tmp_path / "huge" / f"d{d:02}" / f"{i}.txt").write_text("x")
+    assert len(paths.resolve(str(tmp_path), "", "huge", False, cap=10)) == 11
+    assert len(paths.resolve(str(tmp_path), "", "huge", False)) == 1000
+    plan = make_plan(notebook("[everything](.)"), "nb.ipynb", str(tmp_path), max_files=10)
+    assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
+
+
+def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for():
+    from nbext_pkg.bundlers.contents import Nowhere
+
+    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
+    assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
