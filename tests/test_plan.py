@@ -328,3 +328,118 @@ def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for()
 
     plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
     assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """proj/ with a notebook, a file that is not one, a folder named like one, data, an
+    image, and shared.csv beside proj/."""
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    (tmp_path / "proj" / "data" / "x.csv").write_text("x" * 10)
+    (tmp_path / "proj" / "data" / "y.csv").write_text("y" * 20)
+    (tmp_path / "proj" / "img.png").write_bytes(b"png")
+    (tmp_path / "proj" / "notes.txt").write_text("n")
+    (tmp_path / "proj" / "a.ipynb").write_text("{}")
+    (tmp_path / "proj" / "b.ipynb").write_text("not a notebook")
+    (tmp_path / "proj" / "nb.ipynb").mkdir()
+    (tmp_path / "shared.csv").write_text("s")
+    return tmp_path
+
+
+A_FACTS = {
+    "references": [
+        ["img.png", "img.png", False, "markdown"],
+        ["../shared.csv", "../shared.csv", False, "markdown"],
+        ["data/x.csv", "data/x.csv", False, "markdown"],
+    ],
+    "excludes": [],
+    "more_references": 3,
+}
+
+
+def select(root, folder, *names, max_bytes=1000, max_files=100, top=None):
+    from nbext_pkg.bundlers.plan import plan_selection
+    from nbext_pkg.bundlers.references import Reference
+
+    asked = []
+
+    def notebooks(member):
+        asked.append(member.rel)
+        return A_FACTS if member.rel.endswith("a.ipynb") else None  # b.ipynb: not readable
+
+    plan, kinds = plan_selection(
+        folder,
+        [Reference(name, name, False, "ticked") for name in names],
+        Tree(str(root)),
+        max_bytes=max_bytes,
+        max_files=max_files,
+        notebooks=notebooks,
+        top=top or (lambda kinds: "chosen name"),
+    )
+    return plan, kinds, asked
+
+
+def test_a_selection_holds_what_is_ticked_and_what_its_notebooks_refer_to(project):
+    plan, kinds, asked = select(project, "proj", "a.ipynb", "b.ipynb", "data", "notes.txt", "nb.ipynb")
+    assert kinds == {
+        "a.ipynb": "file",
+        "b.ipynb": "file",
+        "data": "folder",
+        "notes.txt": "file",
+        "nb.ipynb": "folder",
+    }
+    assert asked == ["proj/a.ipynb", "proj/b.ipynb"]  # the ticked files that are notebooks by name
+    assert plan.top == "chosen name" and plan.folder == "proj"
+    # shared.csv lies beside proj/: the names start at the root, so both fit.
+    assert [(m.rel, m.arcname) for m in plan.files] == [
+        ("proj/a.ipynb", "proj/a.ipynb"),
+        ("proj/b.ipynb", "proj/b.ipynb"),
+        ("proj/data/x.csv", "proj/data/x.csv"),
+        ("proj/data/y.csv", "proj/data/y.csv"),
+        ("proj/img.png", "proj/img.png"),
+        ("proj/notes.txt", "proj/notes.txt"),
+        ("shared.csv", "shared.csv"),
+    ]
+    assert plan.total_bytes == 2 + 14 + 30 + 3 + 1 + 1
+    assert plan.skipped == [{"reference": "3 more references of proj/a.ipynb", "reason": "limit"}]
+    (ticked,) = plan.notebooks
+    assert ticked.member.rel == "proj/a.ipynb" and ticked.facts is A_FACTS
+    assert ticked.html_arcname == "proj/a.html"
+    assert {key: m.rel for key, m in ticked.images.items()} == {"img.png": "proj/img.png"}
+    assert (plan.requirements_arcname, plan.runtime_arcname, plan.manifest_arcname) == (
+        "requirements.txt",
+        "runtime.txt",
+        "MANIFEST.json",
+    )
+
+
+def test_one_ticked_folder_keeps_its_own_layout(project):
+    plan, kinds, _ = select(project, "proj", "data", top=lambda kinds: f"top of {sorted(kinds)}")
+    assert kinds == {"data": "folder"} and plan.top == "top of ['data']"
+    assert [(m.rel, m.arcname) for m in plan.files] == [
+        ("proj/data/x.csv", "x.csv"),
+        ("proj/data/y.csv", "y.csv"),
+    ]
+    plan, _, asked = select(project, "", "proj")
+    assert asked == [] and plan.notebooks == []  # a notebook inside a ticked folder is a file of it
+    assert [m.arcname for m in plan.files] == [
+        "a.ipynb",
+        "b.ipynb",
+        "data/x.csv",
+        "data/y.csv",
+        "img.png",
+        "notes.txt",
+    ]
+
+
+def test_a_selection_over_the_limits_is_refused(project):
+    with pytest.raises(
+        OverLimit, match=r"^This bundle would hold 17 bytes of files, more than the server's limit of 5 b"
+    ):
+        select(project, "proj", "a.ipynb", "notes.txt", max_bytes=5)  # with img.png, shared.csv, data/x.csv
+    with pytest.raises(
+        OverLimit, match=r"^This bundle would hold 5 files, more than the server's limit of 4 \(c"
+    ):
+        select(project, "proj", "a.ipynb", "notes.txt", max_files=4)
+    plan, _, _ = select(project, "proj", "a.ipynb", "notes.txt", max_bytes=17, max_files=5)
+    assert plan.total_bytes == 17 and len(plan.files) == 5
