@@ -227,6 +227,7 @@ def test_members_carry_their_time_and_plain_permissions(fmt):
     when = 1_700_000_000  # November 2023
     writer.add_file("top/a.txt", InMemory(b"a"), when)
     writer.add_bytes("top/b.txt", b"b", when)
+    writer.add_stream("top/c.html", iter([b"c"]), when, None)
     before = time.time()
     writer.add_bytes("top/now.txt", b"now")
     writer.close()
@@ -234,13 +235,15 @@ def test_members_carry_their_time_and_plain_permissions(fmt):
         if fmt == "zip":
             infos = {i.filename: i for i in whole.infolist()}
             stamp = time.localtime(when)[:6]
-            assert infos["top/a.txt"].date_time == infos["top/b.txt"].date_time
+            assert (
+                infos["top/a.txt"].date_time == infos["top/b.txt"].date_time == infos["top/c.html"].date_time
+            )
             assert infos["top/a.txt"].date_time[:5] == stamp[:5]
             assert abs(time.mktime(infos["top/now.txt"].date_time + (0, 0, -1)) - before) < 5
             assert {i.external_attr >> 16 for i in infos.values()} == {0o644}
         else:
             infos = {m.name: m for m in whole.getmembers()}
-            assert infos["top/a.txt"].mtime == infos["top/b.txt"].mtime == when
+            assert infos["top/a.txt"].mtime == infos["top/b.txt"].mtime == infos["top/c.html"].mtime == when
             assert abs(infos["top/now.txt"].mtime - before) < 5
             assert {m.mode for m in infos.values()} == {0o644}
 

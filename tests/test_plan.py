@@ -443,3 +443,63 @@ def test_a_selection_over_the_limits_is_refused(project):
         select(project, "proj", "a.ipynb", "notes.txt", max_files=4)
     plan, _, _ = select(project, "proj", "a.ipynb", "notes.txt", max_bytes=17, max_files=5)
     assert plan.total_bytes == 17 and len(plan.files) == 5
+
+
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0 bytes"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1024**2 - 1, "1024.0 KiB"),
+        (1024**2, "1.0 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (5 * 1024**4, "5.0 TiB"),
+        (1024**5, "1024.0 TiB"),
+    ],
+)
+def test_sizes_are_told_in_binary_units(n, text):
+    from nbext_pkg.bundlers.plan import human
+
+    assert human(n) == text
+
+
+@pytest.mark.parametrize(
+    "part, safe",
+    [
+        ("", "_"),
+        (".", "__"),  # "_." then its trailing dot
+        ("..", "_._"),
+        ("a/b\\c", "a_b_c"),
+        ("tab\there\x7f", "tab_here_"),
+        ("C:x", "C_x"),
+        ("c:", "c_"),
+        ("x.", "x_"),
+        ("x ", "x_"),
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("con .txt", "_con .txt"),
+        ("lpt9", "_lpt9"),
+        ("conin$", "_conin$"),
+        ("console", "console"),
+        ("com10", "com10"),
+        ("ok name", "ok name"),
+    ],
+)
+def test_each_name_component_is_made_safe(part, safe):
+    from nbext_pkg.bundlers.plan import safe_part
+
+    assert safe_part(part) == safe
+
+
+def test_the_naming_helpers():
+    from nbext_pkg.bundlers import plan
+
+    assert plan._numbered("a/b.txt", 2) == "a/b (2).txt" and plan._numbered("b", 3) == "b (3)"
+    assert plan._deepest_common_folder(["a/b/c.txt", "a/b/d/e.txt"]) == "a/b"
+    assert plan._deepest_common_folder(["a/b/c.txt", "a/x/c.txt"]) == "a"
+    assert plan._deepest_common_folder(["x.txt", "a/y"]) == ""
+    assert plan._folders("a/b/c.txt") == ["a", "a/b"] and plan._folders("c.txt") == []
+    assert plan.as_written("caf\udce9/ok") == "caf\\xe9/ok"
+    assert plan._key("Café") == plan._key("CAFE\u0301") and plan._key("a") != plan._key("b")

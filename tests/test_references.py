@@ -343,6 +343,12 @@ def test_any_text_gives_local_nonempty_paths(text):
         ("url('never closed) url(d.png)", ["d.png"]),
         ("url()", []),
         ("url(e.png", []),
+        ("url( ", []),
+        ("url(", []),
+        ("url(Xb.png) url(aXb.png)", ["Xb.png", "aXb.png"]),
+        ("url('a.png') url('b.png')", ["a.png", "b.png"]),
+        ("url('') url('a.png')", ["a.png"]),
+        ("url(a.png)url(b.png)", ["a.png", "b.png"]),
     ],
 )
 def test_css_urls_are_read_in_one_pass(css, urls):
@@ -359,6 +365,8 @@ def test_css_urls_are_read_in_one_pass(css, urls):
         (",, a.png 1x ,b.png", ["a.png", "b.png"]),
         ("a,b.png 480w", ["a,b.png"]),  # a comma inside a URL stays
         ("a.png,,, ", ["a.png"]),
+        (",a.png", ["a.png"]),
+        ("imgX, b.png", ["imgX", "b.png"]),
         ("  ", []),
     ],
 )
