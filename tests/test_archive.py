@@ -1,17 +1,15 @@
-"""archive.py, plan.py and manifest.py without a server."""
+"""bundlers/archive.py without a server: zip and tar written into a sink that cannot seek,
+compression chosen per file, and members that fail part-way left out."""
 
 import io
-import json
 import os
 import tarfile
 import zipfile
 
 import pytest
 
-from nbext_pkg.bundlers import archive, manifest
+from nbext_pkg.bundlers import archive
 from nbext_pkg.bundlers.paths import resolve
-from nbext_pkg.bundlers.plan import OverLimit, make_plan
-from nbext_pkg.bundlers.respond import content_disposition, local_root
 from nbext_pkg.bundlers.sources import CheckedFile, LocalFiles
 
 
@@ -23,15 +21,6 @@ def add_path(writer, arcname, path):
         result = writer.add_file(arcname, checked, item.mtime_ns / 1e9)
     files.close()
     return result
-
-
-def notebook(*markdown, code=()):
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": m} for m in markdown]
-    cells += [
-        {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
-        for c in code
-    ]
-    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
 @pytest.mark.parametrize(
@@ -89,77 +78,6 @@ def test_archives_stream_into_a_sink_that_cannot_seek(tmp_path, fmt):
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError):
         archive.open_archive("rar", io.BytesIO())
-
-
-def test_layout_is_rooted_at_the_deepest_common_folder(tmp_path):
-    (tmp_path / "work" / "notebooks").mkdir(parents=True)
-    (tmp_path / "work" / "data").mkdir()
-    (tmp_path / "work" / "data" / "x.csv").write_text("1")
-    plan = make_plan(notebook("[x](../data/x.csv)"), "work/notebooks/nb.ipynb", str(tmp_path))
-    assert plan.top == "nb"
-    assert plan.notebook_arcname == "notebooks/nb.ipynb"
-    assert plan.html_arcname == "notebooks/nb.html"
-    assert [(e.rel, e.arcname) for e in plan.files] == [("work/data/x.csv", "data/x.csv")]
-
-
-def test_limits_name_the_limit_and_the_size(tmp_path):
-    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
-    with pytest.raises(OverLimit, match=r"4.9 KiB of files, more than the server's limit of 1000 bytes"):
-        make_plan(notebook("[b](big.bin)"), "nb.ipynb", str(tmp_path), max_bytes=1000)
-    for i in range(3):
-        (tmp_path / f"f{i}.txt").write_text("x")
-    with pytest.raises(OverLimit, match=r"3 files, more than the server's limit of 2"):
-        make_plan(notebook("[a](f0.txt) [b](f1.txt) [c](f2.txt)"), "nb.ipynb", str(tmp_path), max_files=2)
-
-
-def test_folder_references_stop_at_the_limit(tmp_path):
-    (tmp_path / "many").mkdir()
-    for i in range(5):
-        (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
-    plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
-    assert [e.rel for e in plan.files] == ["many/0.txt", "many/1.txt", "many/2.txt"]
-    assert plan.skipped == [{"reference": "many", "reason": "limit"}]
-
-
-def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
-    from nbext_pkg.bundlers.paths import resolve
-
-    for d in range(20):
-        (tmp_path / "huge" / f"d{d:02}").mkdir(parents=True)
-        for i in range(50):
-            (tmp_path / "huge" / f"d{d:02}" / f"{i}.txt").write_text("x")
-    assert len(resolve(str(tmp_path), "", "huge", False, cap=10)) == 11
-    assert len(resolve(str(tmp_path), "", "huge", False)) == 1000
-    plan = make_plan(notebook("[everything](.)"), "nb.ipynb", str(tmp_path), max_files=10)
-    assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
-
-
-def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for():
-    from nbext_pkg.bundlers.contents import Nowhere
-
-    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
-    assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
-    text = manifest.manifest("0", plan.notebook_arcname, notebook(), [], plan.skipped, storage="Mem")
-    assert json.loads(text)["storage"] == "Mem" and "files_note" not in text
-
-    class RemoteContents:
-        root_dir = "/"
-
-    assert local_root(RemoteContents()) is None
-
-
-@pytest.mark.parametrize(
-    "name, header",
-    [
-        ("plain.zip", "attachment; filename=\"plain.zip\"; filename*=UTF-8''plain.zip"),
-        (
-            'résumé "x".zip',
-            "attachment; filename=\"r_sum_ _x_.zip\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.zip",
-        ),
-    ],
-)
-def test_download_names_survive_proxies(name, header):
-    assert content_disposition(name) == header
 
 
 class Shrinking:
@@ -240,3 +158,171 @@ def test_files_from_any_time_go_in(tmp_path, monkeypatch, fmt, mtime):
     finally:
         monkeypatch.delenv("TZ")
         time_mod.tzset()
+
+
+class InMemory:
+    """A CheckedFile stand-in over bytes: ``finish`` raises what it is given."""
+
+    def __init__(self, data, fails=None):
+        from nbext_pkg.bundlers.paths import Resolved
+
+        self.item = Resolved("/x", "x", len(data))
+        self.data, self.at, self.fails = data, 0, fails
+
+    def read(self, n=65536):
+        piece = self.data[self.at : self.at + n]
+        self.at += len(piece)
+        return piece
+
+    blocks = CheckedFile.blocks
+
+    def finish(self):
+        if self.fails is not None:
+            raise self.fails
+
+
+def opened(data, fmt):
+    if fmt == "zip":
+        return zipfile.ZipFile(io.BytesIO(data))
+    return tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
+
+
+def contents(data, fmt):
+    with opened(data, fmt) as whole:
+        if fmt == "zip":
+            return {name: whole.read(name) for name in whole.namelist()}
+        return {m.name: whole.extractfile(m).read() for m in whole.getmembers()}
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+def test_every_member_holds_its_bytes_and_is_told_by_size_and_sha256(fmt):
+    import hashlib
+
+    big, small = os.urandom(300_000), b"small\n" * 10
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    told = [
+        writer.add_file("top/big.bin", InMemory(big), 0),
+        writer.add_stream("top/page.html", iter([b"<p>", b"two", b"</p>"]), 0, None),
+        writer.add_stream("top/empty.html", iter([]), 0, 10),
+        writer.add_bytes("top/MANIFEST.json", small, 0),
+    ]
+    writer.close()
+    expected = {
+        "top/big.bin": big,
+        "top/page.html": b"<p>two</p>",
+        "top/empty.html": b"",
+        "top/MANIFEST.json": small,
+    }
+    assert contents(bytes(sink.data), fmt) == expected
+    assert told == [(len(data), hashlib.sha256(data).hexdigest()) for data in expected.values()]
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+def test_members_carry_their_time_and_plain_permissions(fmt):
+    import time
+
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    when = 1_700_000_000  # November 2023
+    writer.add_file("top/a.txt", InMemory(b"a"), when)
+    writer.add_bytes("top/b.txt", b"b", when)
+    writer.add_stream("top/c.html", iter([b"c"]), when, None)
+    before = time.time()
+    writer.add_bytes("top/now.txt", b"now")
+    writer.close()
+    with opened(bytes(sink.data), fmt) as whole:
+        if fmt == "zip":
+            infos = {i.filename: i for i in whole.infolist()}
+            stamp = time.localtime(when)[:6]
+            assert (
+                infos["top/a.txt"].date_time == infos["top/b.txt"].date_time == infos["top/c.html"].date_time
+            )
+            assert infos["top/a.txt"].date_time[:5] == stamp[:5]
+            assert abs(time.mktime(infos["top/now.txt"].date_time + (0, 0, -1)) - before) < 5
+            assert {i.external_attr >> 16 for i in infos.values()} == {0o644}
+        else:
+            infos = {m.name: m for m in whole.getmembers()}
+            assert infos["top/a.txt"].mtime == infos["top/b.txt"].mtime == infos["top/c.html"].mtime == when
+            assert abs(infos["top/now.txt"].mtime - before) < 5
+            assert {m.mode for m in infos.values()} == {0o644}
+
+
+@pytest.mark.parametrize("fmt, magic", [("zip", b"PK\x03\x04"), ("tar.gz", b"\x1f\x8b"), ("tar", b"top/")])
+def test_each_format_is_what_its_name_says(fmt, magic):
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    writer.add_bytes("top/x.txt", b"x" * 1000, 0)
+    writer.close()
+    assert bytes(sink.data).startswith(magic)
+    if fmt == "tar":
+        assert bytes(sink.data)[257:262] == b"ustar"  # uncompressed: the header is readable as is
+
+
+def test_data_that_barely_shrinks_is_stored_and_suffixes_count_in_any_case():
+    sample = os.urandom(60_000) + bytes(4_000)  # deflates to about 94%: not worth it
+    assert not archive.worth_deflating("data.bin", sample)
+    assert archive.worth_deflating("data.bin", bytes(60_000))
+    assert not archive.worth_deflating("PICTURE.PNG", bytes(60_000))
+    assert archive.worth_deflating("notes", b"")
+
+
+def local_header_extra(data, name):
+    """The extra field of ``name``'s local header in a zip (zip64 sizes are there)."""
+    import struct
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        at = zf.getinfo(name).header_offset
+    name_length, extra_length = struct.unpack("<HH", data[at + 26 : at + 30])
+    return data[at + 30 + name_length : at + 30 + name_length + extra_length]
+
+
+def test_a_zip_member_takes_zip64_sizes_only_when_it_may_be_that_large():
+    sink = WriteOnly()
+    writer = archive.open_archive("zip", sink)
+    writer.add_file("top/small.bin", InMemory(b"s" * 100), 0)
+    writer.add_stream("top/unknown.html", iter([b"page"]), 0, None)
+    edge = int(zipfile.ZIP64_LIMIT / 1.05)
+    writer.add_stream("top/under.bin", iter([b"u"]), 0, edge - 10)
+    writer.add_stream("top/over.bin", iter([b"o"]), 0, edge + 10)
+    writer.close()
+    data = bytes(sink.data)
+    zip64 = b"\x01\x00"  # the zip64 extra field's id
+    assert not local_header_extra(data, "top/small.bin").startswith(zip64)
+    assert not local_header_extra(data, "top/under.bin").startswith(zip64)
+    assert local_header_extra(data, "top/unknown.html").startswith(zip64)
+    assert local_header_extra(data, "top/over.bin").startswith(zip64)
+    assert contents(data, "zip")["top/over.bin"] == b"o"
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+def test_a_member_whose_file_moved_is_left_out_and_its_name_can_be_used_again(fmt):
+    import warnings
+
+    from nbext_pkg.bundlers.sources import Changed
+
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    with pytest.raises(Changed):
+        writer.add_file("top/moved.txt", InMemory(b"old", fails=Changed("moved")), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zipfile warns of a name written twice
+        writer.add_file("top/moved.txt", InMemory(b"new"), 0)
+    writer.close()
+    assert contents(bytes(sink.data), fmt) == {"top/moved.txt": b"new"}
+
+
+@pytest.mark.parametrize("fmt", archive.FORMATS)
+def test_an_abandoned_archive_writes_nothing_more(fmt):
+    import gc
+
+    sink = WriteOnly()
+    writer = archive.open_archive(fmt, sink)
+    # 9216 bytes leave a tar's stream buffer so full that closing it would send a record.
+    writer.add_bytes("top/a.txt", os.urandom(9216), 0)
+    sent = bytes(sink.data)
+    writer.abandon()
+    writer.close()
+    del writer
+    gc.collect()  # nor when it is collected
+    assert bytes(sink.data) == sent

@@ -94,3 +94,111 @@ def test_the_manifest_says_where_generated_members_went():
     )
     assert doc["generated"] == {"html": "nb.nbext_pkg.html"}
     assert doc["kernelspec"] is None
+
+
+def test_a_manifest_names_the_storage_and_has_no_files_note():
+    skipped = [{"reference": "x.csv", "reason": "not-looked-for"}]
+    text = manifest.manifest("0", "nb.ipynb", {}, [], skipped, storage="Mem")
+    assert json.loads(text)["storage"] == "Mem" and "files_note" not in text
+
+
+def test_imports_of_a_relative_module_are_not_the_notebooks():
+    found = manifest.top_level_imports(notebook("from .sibling import x\nfrom .. import y\nimport jinja2"))
+    assert found == ["jinja2"]
+
+
+def test_a_cell_magic_after_leading_blank_lines_still_decides_the_cell():
+    assert manifest.top_level_imports(
+        notebook("\n  %%bash\nimport not_python", "\n%%time\nimport tornado")
+    ) == ["tornado"]
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # Without IPython: magics and shell lines are blanked, the rest kept line for line.
+        ("%time x = 1\n!ls\n  %env A=1\nimport os", "\n\n\nimport os"),
+        ("%%capture\n%%time\nimport os\n!ls", "import os\n"),
+        ("%%bash\nimport os", None),
+        ("%%\nimport os", None),  # a cell magic with no name
+        ("%%capture out\nimport os", "import os"),  # "out" is capture's argument
+        ("import os", "import os"),
+    ],
+)
+def test_without_ipython_magics_are_blanked_and_cell_magics_still_decide(source, expected):
+    assert manifest._python_source(source, None) == expected
+
+
+def test_without_ipython_the_imports_are_still_found(monkeypatch):
+    monkeypatch.setattr(manifest, "_transformer", lambda: None)
+    found = manifest.top_level_imports(
+        notebook("%time import tornado\n!pip list\nimport jinja2", "%%bash\nimport no")
+    )
+    assert found == ["jinja2"]
+
+
+def test_the_stamp_is_utc_to_the_second():
+    assert manifest.stamp(0) == "1970-01-01T00:00:00Z"
+    assert manifest.stamp(86400 * 365 + 1.75) == "1971-01-01T00:00:01Z"
+    import re
+    import time
+
+    before = time.time()
+    now = manifest.stamp()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", now)
+    assert manifest.stamp(int(before)) <= now <= manifest.stamp(time.time() + 1)
+
+
+def environment_of(kernelspec):
+    return environment.Environment(
+        {},
+        {"version": "3.11.7", "implementation": "CPython", "platform": "linux", "machine": "x86_64"},
+        "kernel" if kernelspec else "server",
+        kernelspec,
+    )
+
+
+def test_the_document_holds_every_field_in_order():
+    files = [{"path": "nb.ipynb", "size": 2, "sha256": "ab"}]
+    skipped = [{"reference": "x.csv", "reason": "missing"}]
+    env = environment_of("tabenv")
+    nb = {"metadata": {"kernelspec": {"name": "python3"}, "language_info": {"name": "python"}}}
+    doc = manifest.document("1.2", "nb.ipynb", nb, files, skipped, {"html": "nb.html"}, "Mem", 0, env)
+    assert list(doc) == [
+        "generator",
+        "created",
+        "notebook",
+        "storage",
+        "kernelspec",
+        "language_info",
+        "files",
+        "skipped",
+        "generated",
+        "requirements_from",
+        "requirements_kernelspec",
+        "python",
+    ]
+    assert doc["generator"] == {"name": "nbext_pkg", "version": "1.2"}
+    assert doc["created"] == "1970-01-01T00:00:00Z" and doc["notebook"] == "nb.ipynb"
+    assert doc["storage"] == "Mem" and doc["files"] is files and doc["skipped"] is skipped
+    assert doc["kernelspec"] == {"name": "python3"} and doc["language_info"] == {"name": "python"}
+    assert doc["generated"] == {"html": "nb.html"}
+    assert doc["requirements_from"] == "kernel" and doc["requirements_kernelspec"] == "tabenv"
+    assert doc["python"] == env.python and doc["python"] is not env.python
+    # The server's own environment names no kernelspec; nothing generated, no "generated".
+    bare = manifest.document("1.2", "nb.ipynb", {"metadata": []}, [], [], {}, None, 0, environment_of(None))
+    assert "generated" not in bare and "requirements_kernelspec" not in bare
+    assert bare["requirements_from"] == "server" and bare["kernelspec"] is None
+
+
+def test_the_text_is_the_document_and_its_bytes_keep_odd_names():
+    args = ("1.2", "nb é.ipynb", {"metadata": {"kernelspec": {"name": "k"}}}, [], [], {"html": "h"}, "Mem", 5)
+    env = environment_of("tabenv")
+    doc = manifest.document(*args, env)
+    text = manifest.manifest(*args, env)
+    assert text == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    assert '\n  "notebook": "nb é.ipynb",\n' in text
+    assert manifest.dumps(doc) == text.encode("utf-8")
+    odd = manifest.dumps({"reference": "caf\udce9"})
+    assert odd == b'{\n  "reference": "caf\\udce9"\n}\n'
+    assert json.loads(odd) == {"reference": "caf\udce9"}

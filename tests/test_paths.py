@@ -301,3 +301,17 @@ def test_resolve_never_leaves_the_root(reference, links, notebook_dir, root_rela
         globbed = expand_glob(str(root), notebook_dir, reference, allow_hidden=allow_hidden)
         for item in globbed:
             assert _inside(os.path.realpath(item.real), real_root)
+
+
+def test_a_tree_on_this_disk_reads_its_files_from_its_real_root(root, tmp_path):
+    (tmp_path / "via").symlink_to(root)
+    tree = paths.Tree(str(tmp_path / "via"))
+    try:
+        files = tree.files(None, 0)
+        assert isinstance(files, paths.LocalFiles) and files.real_root == os.path.realpath(root)
+        files.close()
+        assert tree.disk_root() == os.path.realpath(root)
+        assert tree.on_disk("a.txt") is True and tree.storage_of("a.txt") is None
+        assert tree.too_large(Resolved("x", "x", 10**15)) is False
+    finally:
+        tree.close()

@@ -389,3 +389,66 @@ def test_a_repeat_bundle_is_not_read_or_rendered_again_until_an_embedded_image_c
     calls.clear()
     bundle("tar.gz")
     assert calls == ["read", "render", "done"]
+
+
+def unrenderable(folder):
+    """nb.ipynb beside data.csv: it links the file, and has an output nbconvert's markdown
+    filter fails on (the server opens such a notebook with a warning)."""
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "[the data](data.csv)"},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "source": "x",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [{"output_type": "display_data", "data": {"text/markdown": 5}, "metadata": {}}],
+            },
+        ],
+    }
+    (folder / "nb.ipynb").write_text(json.dumps(nb))
+
+
+# zip: sized, the HTML copy rendered during the plan; tar.gz: streamed, rendered as it goes out.
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
+def test_a_notebook_nbconvert_cannot_render_is_bundled_without_its_html_copy(tmp_path, monkeypatch, fmt):
+    from nbext_pkg.bundlers import render
+
+    unrenderable(tmp_path)
+    renders = []
+    real_render = render.Session.render
+
+    def counted(self, *args, **kwargs):
+        renders.append(1)
+        return real_render(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.Session, "render", counted)
+
+    def bundle():
+        options = options_mod.Options()
+        made = pipeline.prepare(
+            "nb.ipynb",
+            options,
+            tree=pipeline.local_tree(str(tmp_path), options),
+            asked={"format": fmt, "requirements": False},
+        )
+        sink = io.BytesIO()
+        made.write(sink)
+        return members(sink.getvalue(), fmt)[0]
+
+    found = bundle()
+    assert sorted(found) == ["nb/MANIFEST.json", "nb/data.csv", "nb/nb.ipynb"]
+    assert found["nb/nb.ipynb"] == (tmp_path / "nb.ipynb").read_bytes()
+    assert found["nb/data.csv"] == (tmp_path / "data.csv").read_bytes()
+    manifest = json.loads(found["nb/MANIFEST.json"])
+    assert manifest["skipped"] == [{"reference": "nb.html", "reason": "html-failed"}]
+    assert manifest["generated"] == {"manifest": "MANIFEST.json"}
+    assert sorted(f["path"] for f in manifest["files"]) == ["data.csv", "nb.ipynb"]
+    # A failed copy is not remembered: the next bundle of the same notebook tries again.
+    assert renders == [1]
+    assert sorted(bundle()) == sorted(found) and renders == [1, 1]

@@ -9,7 +9,7 @@ import pytest
 from nbext_pkg.bundlers import paths
 from nbext_pkg.bundlers.options import Cancelled, Options, PlanTimeout
 from nbext_pkg.bundlers.paths import Tree
-from nbext_pkg.bundlers.plan import make_plan, safe_name
+from nbext_pkg.bundlers.plan import OverLimit, make_plan, safe_name
 
 
 def notebook(*markdown, **ours):
@@ -280,3 +280,226 @@ def test_a_file_and_a_folder_that_meet_on_a_mac_do_not_collide(tmp_path):
     assert by_rel["readme (2).txt"] == "readme (2).txt"  # a renamed file does not take it
     assert by_rel["README.txt"] == "README.txt" and by_rel["readme.txt"] == "readme (3).txt"
     assert by_rel["con .txt"] == "_con .txt"
+
+
+def test_layout_is_rooted_at_the_deepest_common_folder(tmp_path):
+    (tmp_path / "work" / "notebooks").mkdir(parents=True)
+    (tmp_path / "work" / "data").mkdir()
+    (tmp_path / "work" / "data" / "x.csv").write_text("1")
+    plan = make_plan(notebook("[x](../data/x.csv)"), "work/notebooks/nb.ipynb", str(tmp_path))
+    assert plan.top == "nb"
+    assert plan.notebook_arcname == "notebooks/nb.ipynb"
+    assert plan.html_arcname == "notebooks/nb.html"
+    assert [(e.rel, e.arcname) for e in plan.files] == [("work/data/x.csv", "data/x.csv")]
+
+
+def test_limits_name_the_limit_and_the_size(tmp_path):
+    (tmp_path / "big.bin").write_bytes(b"x" * 5000)
+    with pytest.raises(OverLimit, match=r"4.9 KiB of files, more than the server's limit of 1000 bytes"):
+        make_plan(notebook("[b](big.bin)"), "nb.ipynb", str(tmp_path), max_bytes=1000)
+    for i in range(3):
+        (tmp_path / f"f{i}.txt").write_text("x")
+    with pytest.raises(OverLimit, match=r"3 files, more than the server's limit of 2"):
+        make_plan(notebook("[a](f0.txt) [b](f1.txt) [c](f2.txt)"), "nb.ipynb", str(tmp_path), max_files=2)
+
+
+def test_folder_references_stop_at_the_limit(tmp_path):
+    (tmp_path / "many").mkdir()
+    for i in range(5):
+        (tmp_path / "many" / f"{i}.txt").write_text("x" * 10)
+    plan = make_plan(notebook("[all](many)"), "nb.ipynb", str(tmp_path), max_files=3)
+    assert [e.rel for e in plan.files] == ["many/0.txt", "many/1.txt", "many/2.txt"]
+    assert plan.skipped == [{"reference": "many", "reason": "limit"}]
+
+
+def test_a_link_to_a_huge_folder_is_not_walked_to_the_end(tmp_path):
+    for d in range(20):
+        (tmp_path / "huge" / f"d{d:02}").mkdir(parents=True)
+        for i in range(50):
+            (tmp_path / "huge" / f"d{d:02}" / f"{i}.txt").write_text("x")
+    assert len(paths.resolve(str(tmp_path), "", "huge", False, cap=10)) == 11
+    assert len(paths.resolve(str(tmp_path), "", "huge", False)) == 1000
+    plan = make_plan(notebook("[everything](.)"), "nb.ipynb", str(tmp_path), max_files=10)
+    assert len(plan.files) == 10 and plan.skipped == [{"reference": ".", "reason": "limit"}]
+
+
+def test_a_notebook_without_a_place_for_its_files_lists_them_as_not_looked_for():
+    from nbext_pkg.bundlers.contents import Nowhere
+
+    plan = make_plan(notebook("[x](x.csv)"), "nb.ipynb", Nowhere())
+    assert plan.files == [] and plan.skipped == [{"reference": "x.csv", "reason": "not-looked-for"}]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """proj/ with a notebook, a file that is not one, a folder named like one, data, an
+    image, and shared.csv beside proj/."""
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    (tmp_path / "proj" / "data" / "x.csv").write_text("x" * 10)
+    (tmp_path / "proj" / "data" / "y.csv").write_text("y" * 20)
+    (tmp_path / "proj" / "img.png").write_bytes(b"png")
+    (tmp_path / "proj" / "notes.txt").write_text("n")
+    (tmp_path / "proj" / "a.ipynb").write_text("{}")
+    (tmp_path / "proj" / "b.ipynb").write_text("not a notebook")
+    (tmp_path / "proj" / "nb.ipynb").mkdir()
+    (tmp_path / "shared.csv").write_text("s")
+    return tmp_path
+
+
+A_FACTS = {
+    "references": [
+        ["img.png", "img.png", False, "markdown"],
+        ["../shared.csv", "../shared.csv", False, "markdown"],
+        ["data/x.csv", "data/x.csv", False, "markdown"],
+    ],
+    "excludes": [],
+    "more_references": 3,
+}
+
+
+def select(root, folder, *names, max_bytes=1000, max_files=100, top=None):
+    from nbext_pkg.bundlers.plan import plan_selection
+    from nbext_pkg.bundlers.references import Reference
+
+    asked = []
+
+    def notebooks(member):
+        asked.append(member.rel)
+        return A_FACTS if member.rel.endswith("a.ipynb") else None  # b.ipynb: not readable
+
+    plan, kinds = plan_selection(
+        folder,
+        [Reference(name, name, False, "ticked") for name in names],
+        Tree(str(root)),
+        max_bytes=max_bytes,
+        max_files=max_files,
+        notebooks=notebooks,
+        top=top or (lambda kinds: "chosen name"),
+    )
+    return plan, kinds, asked
+
+
+def test_a_selection_holds_what_is_ticked_and_what_its_notebooks_refer_to(project):
+    plan, kinds, asked = select(project, "proj", "a.ipynb", "b.ipynb", "data", "notes.txt", "nb.ipynb")
+    assert kinds == {
+        "a.ipynb": "file",
+        "b.ipynb": "file",
+        "data": "folder",
+        "notes.txt": "file",
+        "nb.ipynb": "folder",
+    }
+    assert asked == ["proj/a.ipynb", "proj/b.ipynb"]  # the ticked files that are notebooks by name
+    assert plan.top == "chosen name" and plan.folder == "proj"
+    # shared.csv lies beside proj/: the names start at the root, so both fit.
+    assert [(m.rel, m.arcname) for m in plan.files] == [
+        ("proj/a.ipynb", "proj/a.ipynb"),
+        ("proj/b.ipynb", "proj/b.ipynb"),
+        ("proj/data/x.csv", "proj/data/x.csv"),
+        ("proj/data/y.csv", "proj/data/y.csv"),
+        ("proj/img.png", "proj/img.png"),
+        ("proj/notes.txt", "proj/notes.txt"),
+        ("shared.csv", "shared.csv"),
+    ]
+    assert plan.total_bytes == 2 + 14 + 30 + 3 + 1 + 1
+    assert plan.skipped == [{"reference": "3 more references of proj/a.ipynb", "reason": "limit"}]
+    (ticked,) = plan.notebooks
+    assert ticked.member.rel == "proj/a.ipynb" and ticked.facts is A_FACTS
+    assert ticked.html_arcname == "proj/a.html"
+    assert {key: m.rel for key, m in ticked.images.items()} == {"img.png": "proj/img.png"}
+    assert (plan.requirements_arcname, plan.runtime_arcname, plan.manifest_arcname) == (
+        "requirements.txt",
+        "runtime.txt",
+        "MANIFEST.json",
+    )
+
+
+def test_one_ticked_folder_keeps_its_own_layout(project):
+    plan, kinds, _ = select(project, "proj", "data", top=lambda kinds: f"top of {sorted(kinds)}")
+    assert kinds == {"data": "folder"} and plan.top == "top of ['data']"
+    assert [(m.rel, m.arcname) for m in plan.files] == [
+        ("proj/data/x.csv", "x.csv"),
+        ("proj/data/y.csv", "y.csv"),
+    ]
+    plan, _, asked = select(project, "", "proj")
+    assert asked == [] and plan.notebooks == []  # a notebook inside a ticked folder is a file of it
+    assert [m.arcname for m in plan.files] == [
+        "a.ipynb",
+        "b.ipynb",
+        "data/x.csv",
+        "data/y.csv",
+        "img.png",
+        "notes.txt",
+    ]
+
+
+def test_a_selection_over_the_limits_is_refused(project):
+    with pytest.raises(
+        OverLimit, match=r"^This bundle would hold 17 bytes of files, more than the server's limit of 5 b"
+    ):
+        select(project, "proj", "a.ipynb", "notes.txt", max_bytes=5)  # with img.png, shared.csv, data/x.csv
+    with pytest.raises(
+        OverLimit, match=r"^This bundle would hold 5 files, more than the server's limit of 4 \(c"
+    ):
+        select(project, "proj", "a.ipynb", "notes.txt", max_files=4)
+    plan, _, _ = select(project, "proj", "a.ipynb", "notes.txt", max_bytes=17, max_files=5)
+    assert plan.total_bytes == 17 and len(plan.files) == 5
+
+
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "0 bytes"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (1024**2 - 1, "1024.0 KiB"),
+        (1024**2, "1.0 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (5 * 1024**4, "5.0 TiB"),
+        (1024**5, "1024.0 TiB"),
+    ],
+)
+def test_sizes_are_told_in_binary_units(n, text):
+    from nbext_pkg.bundlers.plan import human
+
+    assert human(n) == text
+
+
+@pytest.mark.parametrize(
+    "part, safe",
+    [
+        ("", "_"),
+        (".", "__"),  # "_." then its trailing dot
+        ("..", "_._"),
+        ("a/b\\c", "a_b_c"),
+        ("tab\there\x7f", "tab_here_"),
+        ("C:x", "C_x"),
+        ("c:", "c_"),
+        ("x.", "x_"),
+        ("x ", "x_"),
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("con .txt", "_con .txt"),
+        ("lpt9", "_lpt9"),
+        ("conin$", "_conin$"),
+        ("console", "console"),
+        ("com10", "com10"),
+        ("ok name", "ok name"),
+    ],
+)
+def test_each_name_component_is_made_safe(part, safe):
+    from nbext_pkg.bundlers.plan import safe_part
+
+    assert safe_part(part) == safe
+
+
+def test_the_naming_helpers():
+    from nbext_pkg.bundlers import plan
+
+    assert plan._numbered("a/b.txt", 2) == "a/b (2).txt" and plan._numbered("b", 3) == "b (3)"
+    assert plan._deepest_common_folder(["a/b/c.txt", "a/b/d/e.txt"]) == "a/b"
+    assert plan._deepest_common_folder(["a/b/c.txt", "a/x/c.txt"]) == "a"
+    assert plan._deepest_common_folder(["x.txt", "a/y"]) == ""
+    assert plan._folders("a/b/c.txt") == ["a", "a/b"] and plan._folders("c.txt") == []
+    assert plan.as_written("caf\udce9/ok") == "caf\\xe9/ok"
+    assert plan._key("Café") == plan._key("CAFE\u0301") and plan._key("a") != plan._key("b")

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nbext_pkg.bundlers import references
 from nbext_pkg.bundlers.references import Reference, excludes, find_references
 
 AWKWARD_BASE = "/user/t%C3%A9st@x/"
@@ -332,3 +333,81 @@ def test_any_text_gives_local_nonempty_paths(text):
         assert reference.path
         assert reference.source in ("markdown", "html", "associate", "include")
         assert not reference.path.startswith("//")
+
+
+@pytest.mark.parametrize(
+    ("css", "urls"),
+    [
+        ("url(a.png)", ["a.png"]),  # at the very start
+        ("x:URL( 'b.png' ) url(\"c.png\")", ["b.png", "c.png"]),
+        ("url('never closed) url(d.png)", ["d.png"]),
+        ("url()", []),
+        ("url(e.png", []),
+        ("url( ", []),
+        ("url(", []),
+        ("url(Xb.png) url(aXb.png)", ["Xb.png", "aXb.png"]),
+        ("url('a.png') url('b.png')", ["a.png", "b.png"]),
+        ("url('') url('a.png')", ["a.png"]),
+        ("url(a.png)url(b.png)", ["a.png", "b.png"]),
+    ],
+)
+def test_css_urls_are_read_in_one_pass(css, urls):
+    assert references._css_urls(css) == urls
+
+
+@pytest.mark.parametrize(
+    ("srcset", "urls"),
+    [
+        ("a.png", ["a.png"]),
+        ("a.png 2x", ["a.png"]),
+        ("a.png 1x, b.png 2x", ["a.png", "b.png"]),
+        ("a.png, b.png", ["a.png", "b.png"]),
+        (",, a.png 1x ,b.png", ["a.png", "b.png"]),
+        ("a,b.png 480w", ["a,b.png"]),  # a comma inside a URL stays
+        ("a.png,,, ", ["a.png"]),
+        (",a.png", ["a.png"]),
+        ("imgX, b.png", ["imgX", "b.png"]),
+        ("  ", []),
+    ],
+)
+def test_srcset_candidates_are_split_as_browsers_do(srcset, urls):
+    assert references._srcset_urls(srcset) == urls
+
+
+@pytest.mark.parametrize(
+    ("written", "src"),
+    [
+        (" <a b.png> ", "a b.png"),
+        ("<<x.png>>", "<x.png>"),
+        ("<a.png", "<a.png"),
+        ("a.png>", "a.png>"),
+        ("a\\_b\\(1\\).png", "a_b(1).png"),
+        ("<>", ""),
+    ],
+)
+def test_a_markdown_destination_lands_in_src_without_brackets_or_escapes(written, src):
+    assert references.markdown_src(written) == src
+
+
+@pytest.mark.parametrize(
+    ("src", "key"),
+    [
+        ("a.png?x=1#y", "a.png"),
+        ("a.png#f?x", "a.png"),
+        ("a%20b&amp;c.png", "a b&c.png"),
+        ("plain.png", "plain.png"),
+    ],
+)
+def test_an_images_key_is_its_address_as_the_browser_reads_it(src, key):
+    assert references.src_key(src) == key
+
+
+@pytest.mark.parametrize(
+    ("html", "urls"),
+    [
+        ("<![foo]><img src=g.png>", ["g.png"]),  # a marked section html.parser refuses
+        ("<![<img src=a.png>", ["a.png"]),
+    ],
+)
+def test_markup_html_parser_refuses_is_read_as_text(html, urls):
+    assert references._html_references(html) == urls
