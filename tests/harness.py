@@ -348,7 +348,11 @@ def overlay_venv(folder):
         text=True,
     ).stdout.strip()
     ours = [p for p in site.getsitepackages() if Path(p).is_dir()] or [sysconfig.get_path("purelib")]
-    (Path(purelib) / "_nbext_pkg_parent_env.pth").write_text("\n".join(ours) + "\n")
+    # addsitedir, not a plain path line: the parent's own .pth files must run too
+    # (setuptools' distutils shim, which notebook 6 needs from Python 3.12 on).
+    (Path(purelib) / "_nbext_pkg_parent_env.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in ours)
+    )
     # The packages borrowed that way enable themselves by files in their own prefix
     # (nbclassic, notebook_shim for jupyter_server): the new prefix needs them too.
     for found in (Path(sys.prefix) / "etc" / "jupyter").glob("*.d/*.json"):

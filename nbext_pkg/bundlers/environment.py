@@ -43,7 +43,9 @@ except ImportError:
         sys.exit(3)
 
 def provided():
-    if hasattr(metadata, "packages_distributions"):
+    # Before 3.11 the standard library's packages_distributions reads top_level.txt
+    # only, which wheels built by hatchling, flit or poetry do not carry.
+    if sys.version_info >= (3, 11) and metadata.__name__ == "importlib.metadata":
         return metadata.packages_distributions()
     found = {}
     for dist in metadata.distributions():
