@@ -17,9 +17,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
-import requests
+from client import ServerClient
+from client import url_path as url_path  # the tests and benchmarks import it from here
 
 REPO = Path(__file__).resolve().parent.parent
 # JupyterHub percent-encodes user names in the base URL; a raw "é" would make
@@ -47,11 +47,6 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def url_path(path):
-    """Percent-encode a contents path for a URL, keeping its slashes."""
-    return quote(path, safe="/")
 
 
 class JupyterEnv:
@@ -146,9 +141,9 @@ class JupyterEnv:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-class NotebookServer:
+class NotebookServer(ServerClient):
     """A ``jupyter notebook`` (notebook 6) or ``jupyter nbclassic`` (jupyter_server)
-    subprocess on 127.0.0.1 and a free port."""
+    subprocess on 127.0.0.1 and a free port, and the client that calls it."""
 
     FLAVOURS = ("notebook", "nbclassic")
 
@@ -158,14 +153,12 @@ class NotebookServer:
         self.jenv = jenv
         self.root = Path(root)
         self.base_url = base_url
-        self.token = uuid.uuid4().hex
         self.port = free_port()
+        super().__init__(f"http://127.0.0.1:{self.port}{base_url}", uuid.uuid4().hex)
         self.log_path = Path(log_path or jenv.base / f"server-{self.port}.log")
         self.extra_args = list(extra_args)
         self.proc = None
         self.info = None
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"token {self.token}"
 
     def start(self, timeout=60):
         app = "NotebookApp" if self.flavour == "notebook" else "ServerApp"
@@ -223,37 +216,10 @@ class NotebookServer:
             return False
         return True
 
-    @property
-    def url(self):
-        """The server's root URL, ending with the base URL and a slash."""
-        return f"http://127.0.0.1:{self.port}{self.base_url}"
-
-    def page_url(self, *parts):
-        return self.url + "/".join(url_path(p) for p in parts if p != "")
-
-    def api(self, method, path, expect=None, **kwargs):
-        """Call the REST API; ``path`` is already URL-encoded (``api/sessions``)."""
-        kwargs.setdefault("timeout", 30)
-        try:
-            response = self.http.request(method, self.url + path, **kwargs)
-        except requests.RequestException as error:
-            # Say what the server was doing: its exit status and the end of its log.
-            state = "running" if self.proc and self.proc.poll() is None else f"exited ({self.proc.poll()})"
-            raise AssertionError(
-                f"{method} {path}: {error!r}; the {self.flavour} server is {state}; "
-                f"its log ends:\n{self.log_text()[-3000:]}"
-            ) from error
-        if expect is not None and response.status_code != expect:
-            raise AssertionError(
-                f"{method} {path}: expected {expect}, got {response.status_code}: {response.text}"
-            )
-        return response
-
-    def sessions(self):
-        return self.api("GET", "api/sessions", expect=200).json()
-
-    def kernels(self):
-        return self.api("GET", "api/kernels", expect=200).json()
+    def state(self):
+        """Say what the server was doing: its exit status and the end of its log."""
+        state = "running" if self.proc and self.proc.poll() is None else f"exited ({self.proc.poll()})"
+        return f"the {self.flavour} server is {state}; its log ends:\n{self.log_text()[-3000:]}"
 
     def log_text(self):
         return read_log(self.log_path)
@@ -270,7 +236,7 @@ class NotebookServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
-        self.http.close()
+        self.close()
 
 
 def read_log(path):

@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
-from harness import free_port, url_path, wait_until
+from client import ServerClient
+from harness import free_port, wait_until
 
 SINGLE_USER_APPS = {
     "jupyter_server": None,  # JupyterHub's default
@@ -82,6 +83,9 @@ class Hub:
         self.log_path = self.run / "hub.log"
         # JupyterHub escapes user names for URLs this way.
         self.user_path = f"/user/{quote(user, safe='@~')}/"
+        # The hub's own REST API (``hub/api/...``), with our service's token.
+        self.client = ServerClient(self.url + "/", self.api_token)
+        self._user_server = None
 
     @property
     def url(self):
@@ -150,15 +154,15 @@ class Hub:
         except OSError:
             return ""
 
-    def api(self, method, path, **kwargs):
-        """The hub's REST API (``hub/api/...``) or the user's server (``user/...``) with our token."""
-        kwargs.setdefault("timeout", 30)
-        headers = {"Authorization": f"token {self.api_token}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.url}/{path}", headers=headers, **kwargs)
+    def api(self, method, path, expect=None, **kwargs):
+        """The hub's REST API (``hub/api/...``) with our service's token."""
+        return self.client.api(method, path, expect=expect, **kwargs)
 
     def user_server(self):
-        """What page objects need of a server: its URL, for the user's server through the proxy."""
-        return UserServer(self)
+        """The user's server through the proxy: what page objects and tests need of a server."""
+        if self._user_server is None:
+            self._user_server = UserServer(self)
+        return self._user_server
 
     def spawned(self, timeout=120):
         """The user's server, started through the hub's API unless it runs already."""
@@ -208,6 +212,9 @@ class Hub:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         self._log.close()
+        self.client.close()
+        if self._user_server is not None:
+            self._user_server.close()
 
 
 def _alive(pid):
@@ -222,25 +229,15 @@ def _alive(pid):
         return False
 
 
-class UserServer:
+class UserServer(ServerClient):
+    """The user's single-user server behind the hub's proxy, called with our service's token."""
+
     def __init__(self, hub):
+        super().__init__(hub.url + hub.user_path, hub.api_token)
         self.hub = hub
         self.base_url = hub.user_path
-        self.url = hub.url + hub.user_path
 
-    def page_url(self, *parts):
-        return self.url + "/".join(url_path(p) for p in parts if p != "")
-
-    def api(self, method, path, expect=None, **kwargs):
-        response = self.hub.api(method, self.hub.user_path.lstrip("/") + path, **kwargs)
-        if expect is not None and response.status_code != expect:
-            raise AssertionError(
-                f"{method} {path}: expected {expect}, got {response.status_code}: {response.text[:500]}"
-            )
-        return response
-
-    def sessions(self):
-        return self.api("GET", "api/sessions", expect=200).json()
-
-    def kernels(self):
-        return self.api("GET", "api/kernels", expect=200).json()
+    def state(self):
+        hub = self.hub
+        running = "running" if hub.proc is not None and hub.proc.poll() is None else "not running"
+        return f"the hub is {running}; its log ends:\n{hub.log_text()[-3000:]}"

@@ -2,6 +2,7 @@
 
 import os
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -79,13 +80,16 @@ class Page:
 class TreePage(Page):
     def open(self, path=""):
         self.driver.get(self.server.page_url("tree", path))
-        self.wait(
+        # The list is drawn once the folder's contents came back (model_list is set by the
+        # drawing); when the server refused them, the list says why and so does the test.
+        listed = self.wait(
             lambda d: d.execute_script(
-                "return !!(window.Jupyter && Jupyter.notebook_list && Jupyter.notebook_list.contents)"
-                " && document.querySelectorAll('#notebook_list .list_item').length >= 0"
+                "var list = window.Jupyter && Jupyter.notebook_list;"
+                "return list && list.model_list ? {error: list.error_msg || null} : null;"
             ),
-            "waiting for the tree page to load",
+            f"waiting for the tree page to list {path or 'the root folder'}",
         )
+        assert listed["error"] is None, f"the tree page could not list {path!r}: {listed['error']}"
         self.visible("#nbext_pkg-new-notebook", "the New notebook button")
         return self
 
@@ -201,16 +205,56 @@ class NotebookPage(Page):
         self.clickable(menu_link_css, "the menu").click()
         self.clickable(item_css, f"the menu item {item_css}").click()
 
-    def download_bundle(self):
-        """File > Download as > our entry, found by the mark bundle_menu.js gives it."""
-        from selenium.webdriver.common.action_chains import ActionChains
+    # File > Download as. The entries are found by the data-nbext-pkg mark that
+    # bundle_menu.js gives ours, never by their label (which follows the language and
+    # the format); the stock entry, before our module marks it, by its bundler id.
 
-        self.clickable("#filelink").click()
-        submenu = self.find("#download_menu").find_element(By.XPATH, "..")
-        ActionChains(self.driver).move_to_element(submenu).perform()
-        self.visible("#download_menu", "the Download as submenu")
-        entry = self.visible('#download_menu a[data-nbext-pkg="bundle"]', "our Download as entry")
+    def open_download_menu(self):
+        """Open File > Download as (a submenu that opens on hover); return the submenu."""
+        self.clickable("#filelink", "the File menu").click()
+        submenu = self.find("#download_menu")
+        ActionChains(self.driver).move_to_element(submenu.find_element(By.XPATH, "..")).perform()
+        return self.visible("#download_menu", "the Download as submenu")
+
+    def download_as_entry(self, kind="bundle"):
+        """Open File > Download as; return the entry marked ``data-nbext-pkg=kind`` once
+        our module has marked it (and fail if more than one is)."""
+        self.open_download_menu()
+        css = f'#download_menu a[data-nbext-pkg="{kind}"]'
+        entry = self.visible(css, f'the Download as entry marked "{kind}"')
+        marked = self.find_all(css)
+        assert len(marked) == 1, f'{len(marked)} Download as entries marked "{kind}"'
+        return entry
+
+    def stock_download_as_entry(self, bundler_id):
+        """Open File > Download as; return the entry the notebook itself added for the bundler
+        ``bundler_id`` (it has no mark: the one labelled as the page's config registers it)."""
+        self.open_download_menu()
+        return self.wait(
+            lambda d: d.execute_script(
+                "var data = Jupyter.notebook.config.data || {};"
+                "var ours = (data.bundlerextensions || {})[arguments[0]];"
+                "if (!ours) { return null; }"
+                "var found = Array.prototype.filter.call("
+                "  document.querySelectorAll('#download_menu li > a'),"
+                "  function (a) { return a.textContent === ours.label; });"
+                "return found.length === 1 ? found[0] : null;",
+                bundler_id,
+            ),
+            f"waiting for the notebook's own Download as entry for {bundler_id}",
+        )
+
+    def download_as_labels(self):
+        """The labels of every entry in the open Download as submenu, in order."""
+        return [a.text for a in self.find_all("#download_menu li a")]
+
+    def choose(self, entry):
+        """Click a menu entry as a person does: the pointer moves onto it first."""
         ActionChains(self.driver).move_to_element(entry).click().perform()
+
+    def download_as(self, kind="bundle"):
+        """File > Download as > the entry marked ``kind`` (ours: "bundle")."""
+        self.choose(self.download_as_entry(kind))
 
     def record_notices(self):
         """From now on, keep every text the notification area's nbext_pkg widget shows

@@ -10,8 +10,6 @@ import pytest
 from conftest import AWKWARD_DIR
 from harness import wait_until
 from pages import NotebookPage
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.browser
 
@@ -34,15 +32,11 @@ def test_download_as_notebook_bundle(browser, server, notebook_root, downloads):
         old.unlink()
     page = NotebookPage(browser, server).open(f"{AWKWARD_DIR}/bundle me/Résumé #2.ipynb")
     page.js("Jupyter.notebook.get_cell(1).set_text('edited = True');Jupyter.notebook.set_dirty(true);")
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(browser).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    entries = [a.text for a in page.find_all("#download_menu li a")]
+    entry = page.download_as_entry("bundle")
+    labels = page.download_as_labels()
     # One entry, whatever else is registered (our nbconvert exporter must not add a twin).
-    assert [e for e in entries if "bundle" in e.lower()] == ["Notebook bundle (.zip)"], entries
-    items = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
-    ActionChains(browser).move_to_element(items[0]).click().perform()
+    assert [e for e in labels if "bundle" in e.lower()] == [entry.text] == ["Notebook bundle (.zip)"], labels
+    page.choose(entry)
 
     wait_until(
         lambda: target.exists() and not list(downloads.glob("*.crdownload")),
@@ -114,13 +108,9 @@ def test_the_stock_entry_gives_the_same_bundle_before_our_module_is_there(
         old.unlink()
     page = NotebookPage(browser, srv).open("d %41 ü/fast click.ipynb", ours=False)
     assert page.js("return requirejs.defined('nbextensions/nbext_pkg/notebook')") is False
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(browser).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
+    entry = page.stock_download_as_entry("nbext_pkg_bundle")
     assert entry.get_attribute("data-nbext-pkg") is None  # the stock entry, not taken over
-    ActionChains(browser).move_to_element(entry).click().perform()
+    page.choose(entry)
     wait_until(
         lambda: target.exists() and not list(downloads.glob("*.crdownload")),
         30,

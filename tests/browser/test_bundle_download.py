@@ -62,7 +62,7 @@ def test_preparing_then_a_download_of_known_length(driver, server, notebook_root
     page = NotebookPage(driver, server).open("length ü/sized.ipynb")
     driver.get_log("performance")  # what the page's own loading logged
     page.record_notices()
-    page.download_bundle()
+    page.download_as("bundle")
     target = saved(driver.downloads, "sized.zip")
     wait_until(lambda: "Bundle download started" in page.notices(), 30, "the notice that the download began")
     notices = page.notices()
@@ -88,7 +88,7 @@ def test_a_failure_before_the_first_byte_is_a_dialog_with_the_servers_sentence(d
     page.wait(lambda d: not d.execute_script("return Jupyter.notebook.dirty"), "the page to be saved")
     (folder / "breaks.ipynb").write_text("{ not a notebook any more")  # behind the page's back
     page.record_notices()
-    page.download_bundle()
+    page.download_as("bundle")
     dialog = page.modal("#nbext_pkg-bundle-failed", "the dialog that says why there is no bundle")
     assert "The bundle could not be made" in dialog.text
     assert "Unreadable Notebook: length ü/breaks.ipynb" in dialog.text

@@ -12,7 +12,6 @@ import pytest
 from conftest import AWKWARD_DIR, BROKEN_KERNEL
 from harness import start_chromium, wait_until
 from pages import NotebookPage, TreePage
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.browser
@@ -93,12 +92,9 @@ def test_main_flows_speak_the_notebooks_language(lang_browser, server, notebook_
 
     # Download as > the bundle, under its label in this language; it downloads.
     page.js("Jupyter.notebook.save_notebook()")
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(driver).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == words["bundle"]]
-    ActionChains(driver).move_to_element(entry).click().perform()
+    entry = page.download_as_entry("bundle")
+    assert entry.text == words["bundle"]
+    page.choose(entry)
     stem = page.path.rsplit("/", 1)[1][: -len(".ipynb")]
     target = driver.downloads / f"{stem}.zip"
     wait_until(

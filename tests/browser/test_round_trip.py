@@ -113,7 +113,7 @@ def test_a_bundle_reproduces_its_notebook_in_a_fresh_environment(
     assert "north" in original[0][0][2] and "1.5" in original[0][0][2]
 
     page = NotebookPage(browser, server).open("round trip ü/report.ipynb")
-    page.download_bundle()
+    page.download_as("bundle")
     bundle = downloads / "report.zip"
     wait_until(
         lambda: bundle.exists() and not list(downloads.glob("*.crdownload")),

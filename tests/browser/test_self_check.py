@@ -8,7 +8,6 @@ import pytest
 from conftest import nbext_pkg_errors
 from harness import JupyterEnv, NotebookServer
 from pages import NotebookPage, TreePage
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.browser
@@ -44,34 +43,48 @@ def take_console(driver):
     return entries
 
 
-def test_the_pages_say_the_server_part_is_missing(browser, server_without_extension):
+@pytest.fixture
+def missing(browser, server_without_extension):
+    """The server without our server part, the browser logged in to it."""
     srv = server_without_extension
     assert srv.api("GET", "nbext_pkg/api/status").status_code == 404
     browser.get(srv.url + f"tree?token={srv.token}")
+    return srv
 
-    tree = TreePage(browser, srv).open()
+
+def assert_only_the_status_check_failed(driver):
+    """The only errors of ours in the console: the status check's own 404."""
+    errors = nbext_pkg_errors(take_console(driver))
+    assert errors and all("nbext_pkg/api/status" in e["message"] and "404" in e["message"] for e in errors)
+
+
+def test_the_tree_page_says_the_server_part_is_missing_in_a_dismissable_notice(browser, missing):
+    tree = TreePage(browser, missing).open()
     notice = tree.visible("#nbext_pkg-server-missing", "the notice")
     assert "nbext_pkg's server part is not running." in notice.text
     assert "jupyter nbext_pkg doctor" in notice.text
     tree.clickable("#nbext_pkg-notice-close", "the notice's close button").click()
     tree.gone("#nbext_pkg-server-missing", "the dismissed notice")
     assert tree.find("#nbext_pkg-new-notebook").is_displayed()  # needs no server part
-    # It works without it: the session through the stock route, not a 404 from ours.
+    assert_only_the_status_check_failed(browser)
+
+
+def test_new_notebook_works_without_the_server_part(browser, missing):
+    """The session through the stock route, not a 404 from ours."""
+    srv = missing
+    tree = TreePage(browser, srv).open()
     tree.wait_kernels()
     tree.new_window_after(tree.click_new, "the new notebook's window")
     new = NotebookPage(browser, srv).wait_loaded(ours=False).wait_kernel()
     assert [s["kernel"]["id"] for s in srv.sessions()] == [new.page_ids()["kernel_id"]]
+    assert_only_the_status_check_failed(browser)
     srv.api("DELETE", f"api/sessions/{srv.sessions()[0]['id']}", expect=204)
-    browser.close()
-    browser.switch_to.window(browser.window_handles[0])
 
-    page = NotebookPage(browser, srv).open("plain é.ipynb")
+
+def test_download_as_bundle_explains_itself_instead_of_a_404(browser, missing):
+    page = NotebookPage(browser, missing).open("plain é.ipynb")
     page.visible("#nbext_pkg-server-missing", "the notice on the notebook page")
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(browser).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
+    entry = page.download_as_entry("bundle")
     page.wait(
         lambda d: "disabled" in entry.find_element(By.XPATH, "..").get_attribute("class"),
         "the entry to be greyed out",
@@ -84,10 +97,7 @@ def test_the_pages_say_the_server_part_is_missing(browser, server_without_extens
     assert "Restart the server" in dialog.text
     assert browser.window_handles == handles, "no window may open towards a 404"
     page.close_modal("#nbext_pkg-server-missing-dialog", ".modal-header .close")
-
-    # The only errors of ours in the console: the status check's own 404.
-    errors = nbext_pkg_errors(take_console(browser))
-    assert errors and all("nbext_pkg/api/status" in e["message"] and "404" in e["message"] for e in errors)
+    assert_only_the_status_check_failed(browser)
 
 
 def test_no_notice_when_the_server_part_answers(browser, server):

@@ -14,7 +14,6 @@ import pytest
 from conftest import ALT_KERNEL, AWKWARD_DIR
 from harness import JupyterEnv, NotebookServer, start_chromium, wait_until
 from pages import NotebookPage, TreePage
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 pytestmark = pytest.mark.browser
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.browser
 
 def patch_config(server, section, value):
     server.api("PATCH", f"api/config/{section}", json={"nbext_pkg": value}, expect=200)
-
-
-def download_bundle(driver, page):
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(driver).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    (entry,) = [a for a in page.find_all("#download_menu li a") if a.text == "Notebook bundle (.zip)"]
-    ActionChains(driver).move_to_element(entry).click().perform()
 
 
 def saved(folder, name):
@@ -85,7 +75,7 @@ def test_bundle_settings_from_nbconfig_and_the_notebooks_metadata(
     )
 
     page = NotebookPage(browser, server).open(f"{AWKWARD_DIR}/settings bundle/plain.ipynb")
-    download_bundle(browser, page)
+    page.download_as("bundle")
     with tarfile.open(saved(downloads, "plain.tar.gz")) as tf:
         names = set(tf.getnames())
     assert "plain/plain.ipynb" in names and "plain/MANIFEST.json" in names
@@ -93,7 +83,7 @@ def test_bundle_settings_from_nbconfig_and_the_notebooks_metadata(
 
     # The notebook's own metadata wins over nbconfig, for what it names.
     page = NotebookPage(browser, server).open(f"{AWKWARD_DIR}/settings bundle/own.ipynb")
-    download_bundle(browser, page)
+    page.download_as("bundle")
     with zipfile.ZipFile(saved(downloads, "own.zip")) as zf:
         names = set(zf.namelist())
     assert "own/requirements.txt" in names and "own/own.html" not in names
@@ -170,7 +160,7 @@ def test_an_option_changed_in_the_configurator_takes_effect(configurator_server)
     )
 
     page = NotebookPage(driver, server).open("configured.ipynb")
-    download_bundle(driver, page)
+    page.download_as("bundle")
     with tarfile.open(saved(driver.downloads, "configured.tar.gz")) as tf:
         names = set(tf.getnames())
     assert "configured/configured.ipynb" in names and "configured/configured.html" not in names

@@ -10,8 +10,6 @@ import nbformat
 import pytest
 from harness import wait_until
 from pages import NotebookPage
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 from storage import put_dir, put_file, put_notebook
 
 pytestmark = pytest.mark.browser
@@ -29,12 +27,7 @@ def download_bundle(browser, srv, path, target, downloads):
         old.unlink()
     browser.get(srv.url + f"tree?token={srv.token}")  # this server's login cookie
     page = NotebookPage(browser, srv).open(path)
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(browser).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    (entry,) = page.find_all("#download_menu li a[data-nbext-pkg='bundle']")
-    ActionChains(browser).move_to_element(entry).click().perform()
+    page.download_as("bundle")
     wait_until(
         lambda: target.exists() and not list(downloads.glob("*.crdownload")),
         60,
