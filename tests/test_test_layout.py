@@ -11,7 +11,7 @@ TESTS = ROOT / "tests"
 # module (below nbext_pkg/) -> (the test module that covers it, a word that test module holds)
 COVERED_ELSEWHERE = {
     "__init__.py": ("test_hooks.py", "_jupyter_nbextension_paths"),
-    "__main__.py": ("test_app.py", '"-m", "nbext_pkg"'),
+    "__main__.py": ("test_app.py", "module=True"),  # python -m nbext_pkg, through tests/cli.py
     "_version.py": ("test_handlers.py", "__version__"),
     "config.py": ("test_extract.py", "from nbext_pkg.config import NbextPkg"),
     "server.py": ("test_hooks.py", "loaded ({flavour})"),
