@@ -141,6 +141,10 @@ class _Archive:
         self.f.seek(0)
         stream = gzip.GzipFile(fileobj=self.f, mode="rb") if self.kind == "tar.gz" else self.f
         self._tar = tarfile.open(fileobj=_Capped(stream), mode="r:")
+        if self._tar.firstmember is None and self._tar.offset == 0:
+            # Only the end-of-archive block: an empty tar. (Python 3.10's next() would
+            # seek to offset -1 here; 3.11 added this same check.)
+            return
         headers = 0
         while True:
             info = self._tar.next()
