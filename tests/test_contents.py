@@ -858,7 +858,8 @@ def test_no_reading_process_outlives_the_server(tmp_path):
         "    piped.read(); piped.finish(); r.done()  # kept idle, ready\n"
         "    print(r.proc.pid, flush=True)\n"
         "    sys.stdin.read()  # lives until the test kills it\n"
-        "threading.Thread(target=work).start()\n"
+        # Joined: from Python 3.12 a thread may start no other once the main one has ended.
+        "worker = threading.Thread(target=work)\nworker.start()\nworker.join()\n"
     )
     server = subprocess.Popen(
         [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
