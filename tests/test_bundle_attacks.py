@@ -452,23 +452,33 @@ def test_other_bundlers_on_the_stock_route_obey_the_same_rules(zip_bundler_serve
 # --- planning, stalled clients, the server's limits ---------------------------------------
 
 
+def limited_server(jupyter_env, tmp_path_factory, flavour, name, *extra_args):
+    root = tmp_path_factory.mktemp(f"{name}-{flavour}")
+    return NotebookServer(jupyter_env, root, flavour=flavour, extra_args=list(extra_args)).start()
+
+
 @pytest.fixture(scope="module")
-def tight_server(jupyter_env, tmp_path_factory, flavour):
-    root = tmp_path_factory.mktemp(f"tight-{flavour}")
-    srv = NotebookServer(
-        jupyter_env,
-        root,
-        flavour=flavour,
-        extra_args=["--NbextPkg.bundle_idle_timeout=5", "--NbextPkg.bundle_plan_timeout=0.2"],
-    ).start()
+def idle_server(jupyter_env, tmp_path_factory, flavour):
+    """A server that ends a download after 5 s without a byte taken; its plans have
+    the default time (under load, 0.2 s is too little even for a small notebook)."""
+    srv = limited_server(jupyter_env, tmp_path_factory, flavour, "idle", "--NbextPkg.bundle_idle_timeout=5")
     yield srv
     srv.stop()
 
 
-def test_eight_stalled_clients_get_a_503_for_a_ninth_then_are_ended(tight_server):
+@pytest.fixture(scope="module")
+def tight_server(jupyter_env, tmp_path_factory, flavour):
+    srv = limited_server(
+        jupyter_env, tmp_path_factory, flavour, "tight", "--NbextPkg.bundle_plan_timeout=0.2"
+    )
+    yield srv
+    srv.stop()
+
+
+def test_eight_stalled_clients_get_a_503_for_a_ninth_then_are_ended(idle_server):
     """Eight downloads that stop reading (the default c.NbextPkg.max_concurrent_bundles)
     used to hold every worker: a ninth small bundle got no answer at all."""
-    srv = tight_server
+    srv = idle_server
     (srv.root / "stall").mkdir(exist_ok=True)
     (srv.root / "stall" / "blob.bin").write_bytes(os.urandom(48 * 1024 * 1024))
     write_nb(srv.root / "stall" / "s.ipynb", "[b](blob.bin)")

@@ -389,7 +389,9 @@ def test_the_html_copy_and_requirements_can_be_left_out(server, project, tmp_pat
 
 def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env, tmp_path):
     """A synchronous manager stuck in a listing cannot be interrupted: the request gives
-    up on it past the plan's deadline, and the server goes on serving and bundling."""
+    up on it past the plan's deadline, and the server goes on serving and bundling. (The
+    deadline leaves reading the notebook, before the listing, time even on a loaded
+    machine: with 1 s, the read itself ran out first there.)"""
     from memory_contents import environ_pythonpath
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[d](d/x.csv)")])
@@ -404,7 +406,7 @@ def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env
             extra_args=[
                 "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
                 f"--HangingContentsManager.seed={seed}",
-                "--NbextPkg.bundle_plan_timeout=1",
+                "--NbextPkg.bundle_plan_timeout=4",
                 "--NbextPkg.max_concurrent_bundles=1",
             ],
         ).start()
@@ -415,8 +417,8 @@ def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env
             started = time.monotonic()
             response = get(srv, "ours", "nb.ipynb")
             assert response.status_code == 413, response.text
-            assert "did not answer within the plan's 1 s" in response.json()["message"]
-            assert time.monotonic() - started < 15
+            assert "did not answer within the plan's 4 s" in response.json()["message"]
+            assert time.monotonic() - started < 20
         assert srv.api("GET", "api/contents/nb.ipynb", params={"content": "0"}).status_code == 200
     finally:
         srv.stop()
