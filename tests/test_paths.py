@@ -315,3 +315,178 @@ def test_a_tree_on_this_disk_reads_its_files_from_its_real_root(root, tmp_path):
         assert tree.too_large(Resolved("x", "x", 10**15)) is False
     finally:
         tree.close()
+
+
+# --- what the walk and the globs keep, and the folder swapped under them -------------------
+
+
+def test_a_resolved_file_keeps_the_identity_it_was_found_with(root):
+    (item,) = resolve(str(root), "", "a.txt", False)
+    info = os.stat(root / "a.txt")
+    assert (item.dev, item.ino, item.mtime_ns, item.ctime_ns) == (
+        info.st_dev,
+        info.st_ino,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
+
+
+def test_a_stat_without_a_ctime_is_resolved_with_ctime_unknown():
+    class StoreStat:  # what contents.py's listings hand over: no st_ctime_ns
+        st_size, st_dev, st_ino, st_mtime_ns = 3, 0, 0, 5
+
+    assert paths._resolved("r", "x", StoreStat()) == Resolved("r", "x", 3)
+    assert paths._resolved("r", "x", StoreStat()).ctime_ns == 0
+
+
+def test_a_root_that_cannot_be_opened_skips_every_reference_as_missing(tmp_path):
+    gone = str(tmp_path / "gone")
+    assert resolve(gone, "", "a.csv", False) == Skip("a.csv", "missing")
+    assert resolve(gone, "", "a.csv", False, written="a%2Ecsv") == Skip("a%2Ecsv", "missing")
+    assert expand_glob(gone, "", "*.csv") == []
+
+
+def test_readable_is_false_for_a_name_the_system_cannot_take():
+    assert paths._readable("a\x00b") is False
+
+
+@pytest.fixture
+def wide(tmp_path):
+    """root/my data/{s0..s4}/x.csv, root/my data/{f0..f9}.csv, root/sub/x.csv, root/x.csv"""
+    root = tmp_path / "root"
+    for i in range(5):
+        (root / "my data" / f"s{i}").mkdir(parents=True)
+        (root / "my data" / f"s{i}" / "x.csv").write_text(str(i))
+    (root / "my data" / "s0" / "deeper").mkdir()
+    (root / "my data" / "s0" / "deeper" / "x.csv").write_text("d")
+    for i in range(10):
+        (root / "my data" / f"f{i}.csv").write_text(str(i))
+    (root / "sub").mkdir()
+    (root / "sub" / "x.csv").write_text("sub")
+    (root / "x.csv").write_text("top")
+    return root
+
+
+def glob(root, pattern, notebook_dir="", cap=None):
+    tree = paths.Tree(str(root))
+    try:
+        return tree.glob(notebook_dir, pattern, cap=cap)
+    finally:
+        tree.close()
+
+
+def test_glob_matches_in_folders_whose_names_have_spaces(wide):
+    found = glob(wide, "my data/*.csv")
+    assert [item.rel for item in found] == [f"my data/f{i}.csv" for i in range(10)]
+    assert found[0].real == os.path.realpath(wide / "my data" / "f0.csv") and found[0].size == 1
+
+
+def test_empty_and_dot_components_of_a_glob_are_dropped(wide):
+    expected = [f"my data/s{i}/x.csv" for i in range(5)]
+    assert [item.rel for item in glob(wide, "my data/*//x.csv")] == expected
+    assert [item.rel for item in glob(wide, "my data/*/./x.csv")] == expected
+    assert [item.rel for item in glob(wide, "./my data//s1/*.csv")] == ["my data/s1/x.csv"]
+
+
+def test_star_star_after_a_wildcard_matches_zero_or_more_folders(wide):
+    found = [item.rel for item in glob(wide, "my data/s[01]/**/x.csv")]
+    assert found == ["my data/s0/deeper/x.csv", "my data/s0/x.csv", "my data/s1/x.csv"]
+
+
+def test_a_literal_glob_is_the_path_from_the_notebooks_folder(wide):
+    assert [item.rel for item in glob(wide, "x.csv", notebook_dir="sub")] == ["sub/x.csv"]
+    assert glob(wide, "nothing.csv") == [] and glob(wide, "sub/nothing") == []
+
+
+def test_an_absolute_glob_matches_nothing_even_where_the_root_has_that_folder(wide):
+    (wide / "etc").mkdir()
+    (wide / "etc" / "passwd").write_text("not that one")
+    assert glob(wide, "/etc/*") == [] and glob(wide, "/etc/passwd") == []
+    assert [item.rel for item in glob(wide, "etc/*")] == ["etc/passwd"]
+
+
+def test_the_cap_bounds_every_kind_of_glob_at_one_past_it(wide):
+    """More than ``cap`` found is enough to refuse the plan: the walk stops at cap + 1."""
+    assert len(glob(wide, "my data", cap=2)) == 3  # a literal folder
+    assert len(glob(wide, "my data/**", cap=2)) == 3  # a folder taken whole
+    assert len(glob(wide, "my data/*/x.csv", cap=2)) == 3  # one match per folder
+    assert len(glob(wide, "my data/*/x.csv")) == 5
+
+
+def test_an_entry_that_vanishes_while_its_folder_is_listed_is_left_out_alone(wide, monkeypatch):
+    real_scandir = os.scandir
+
+    class Listing(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def scandir_then_remove(fd):
+        with real_scandir(fd) as it:
+            entries = Listing(it)
+        if any(entry.name == "f0.csv" for entry in entries):
+            (wide / "my data" / "f0.csv").unlink()  # after the listing, before its stat
+        return entries
+
+    monkeypatch.setattr(paths.os, "scandir", scandir_then_remove)
+    assert [item.rel for item in glob(wide, "my data/*.csv")] == [f"my data/f{i}.csv" for i in range(1, 10)]
+
+
+def test_a_folder_outside_the_root_is_never_listed(wide, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "secret.csv").write_text("s")
+    tree = paths.Tree(str(wide))
+    try:
+        assert tree._entries(str(tmp_path / "elsewhere"), None) == []
+        assert tree._entries(str(tmp_path), None) == []
+    finally:
+        tree.close()
+
+
+def swapped_tree(root, folder):
+    """A Tree that swaps ``root/folder`` for a look-alike holding planted files after the
+    folder was found, before it is read: at the first listing for "my data", at the
+    second (once "my data" has been listed) for a folder inside it."""
+    state = {"listings": 0}
+    swap_at = folder.count("/") + 1
+
+    def swap():
+        state["listings"] += 1
+        if state["listings"] == swap_at:
+            target = root / folder
+            target.rename(target.with_name(target.name + " (old)"))
+            target.mkdir()
+            (target / "impostor.csv").write_text("planted")
+            (target / "x.csv").write_text("planted")
+
+    return paths.Tree(str(root), check=swap)
+
+
+@pytest.mark.parametrize(
+    ("folder", "how", "reference"),
+    [
+        pytest.param("my data", "resolve", "my data", id="resolved-folder"),
+        pytest.param("my data/s1", "resolve", "my data", id="folder-below-a-resolved-one"),
+        pytest.param("my data", "glob", "my data/*.csv", id="globbed-folder"),
+        pytest.param("my data", "glob", "my data/**", id="folder-taken-whole"),
+        pytest.param("my data/s1", "glob", "my data/*/x.csv", id="folder-below-a-wildcard"),
+        pytest.param("my data/s1", "glob", "my data/s*/**", id="folder-below-star-star"),
+    ],
+)
+def test_a_folder_swapped_after_it_was_found_is_not_read(wide, folder, how, reference):
+    """Each folder is listed only if it is still the one (device, inode) first seen: a
+    look-alike put in its place in between gives nothing of its own."""
+    tree = swapped_tree(wide, folder)
+    try:
+        if how == "resolve":
+            found, is_folder = tree.resolve("", reference, False)
+            assert is_folder
+        else:
+            found = tree.glob("", reference)
+    finally:
+        tree.close()
+    reals = [item.real for item in found]
+    assert all("impostor" not in real and "planted" not in Path(real).read_text() for real in reals), reals
+    assert not any(real.startswith(os.path.realpath(wide / folder) + os.sep) for real in reals), reals

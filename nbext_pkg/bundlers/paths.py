@@ -85,8 +85,8 @@ class Tree:
         self._folders = LocalFiles(self.real_root)
         # real folder -> (files [(name, real, stat)], folders [(name, real, (dev, ino))])
         self._listings: dict[str, tuple[list, list]] = {}
-        # real folder -> every file below it [(path below, real, stat)] and whether it was cut
-        self._below: dict[str, tuple[list, bool]] = {}
+        # real folder -> every file below it [(path below, real, stat)], cut at cap + 1
+        self._below: dict[str, list] = {}
 
     # -- references ---------------------------------------------------------------------
 
@@ -265,14 +265,13 @@ class Tree:
             return real, info
         return None
 
-    def _walk(self, real_top: str, cap: int | None, key=None) -> tuple[list, bool]:
-        """Every regular file below a real folder, [(path below it, real, stat)], and
-        whether the walk stopped early (more than `cap` files)."""
+    def _walk(self, real_top: str, cap: int | None, key=None) -> list:
+        """Every regular file below a real folder, [(path below it, real, stat)]; only
+        `cap` + 1 of them when there are more."""
         cached = self._below.get(real_top)
         if cached is not None:
             return cached
         found: list = []
-        cut = False
         visited: set = set()
         stack = [(real_top, "", key)]
         while stack:
@@ -284,7 +283,6 @@ class Tree:
                 # A link to "." in a home folder must not walk the whole disk only to be
                 # cut at the limit: enough is known already.
                 del found[cap + 1 :]
-                cut = True
                 break
             # Reversed, so the stack takes them in name order; bind mounts can make cycles.
             for name, folder_real, sub_key in reversed(folders):
@@ -292,11 +290,11 @@ class Tree:
                     visited.add(sub_key)
                     stack.append((folder_real, f"{below}{name}/", sub_key))
         found.sort(key=lambda item: item[0])
-        self._below[real_top] = found, cut
-        return found, cut
+        self._below[real_top] = found
+        return found
 
     def _files_below(self, real_top: str, rel: str, cap: int | None, key=None) -> list[Resolved]:
-        found, _ = self._walk(real_top, cap, key)
+        found = self._walk(real_top, cap, key)
         prefix = f"{rel}/" if rel else ""
         return [_resolved(real, prefix + below, info) for below, real, info in found]
 
