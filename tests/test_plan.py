@@ -8,8 +8,9 @@ import pytest
 
 from nbext_pkg.bundlers import paths
 from nbext_pkg.bundlers.options import Cancelled, Options, PlanTimeout
-from nbext_pkg.bundlers.paths import Tree
-from nbext_pkg.bundlers.plan import OverLimit, make_plan, safe_name
+from nbext_pkg.bundlers.paths import Resolved, Tree
+from nbext_pkg.bundlers.plan import OverLimit, image_key, make_plan, plan_from, safe_name
+from nbext_pkg.bundlers.references import Reference
 
 
 def notebook(*markdown, **ours):
@@ -23,15 +24,25 @@ def names(plan):
 
 
 def test_generated_members_move_aside_for_the_users_own_files(tmp_path):
-    for name in ("requirements.txt", "MANIFEST.json", "nb.html", "nb.nbext_pkg.html"):
+    for name in ("requirements.txt", "runtime.txt", "MANIFEST.json", "nb.html", "nb.nbext_pkg.html"):
         (tmp_path / name).write_text(name)
     plan = make_plan(
-        notebook("[r](requirements.txt) [m](MANIFEST.json) [h](nb.html) [h2](nb.nbext_pkg.html)"),
+        notebook(
+            "[r](requirements.txt) [t](runtime.txt) [m](MANIFEST.json) [h](nb.html) [h2](nb.nbext_pkg.html)"
+        ),
         "nb.ipynb",
         str(tmp_path),
     )
-    assert names(plan) == ["MANIFEST.json", "nb.html", "nb.ipynb", "nb.nbext_pkg.html", "requirements.txt"]
+    assert names(plan) == [
+        "MANIFEST.json",
+        "nb.html",
+        "nb.ipynb",
+        "nb.nbext_pkg.html",
+        "requirements.txt",
+        "runtime.txt",
+    ]
     assert plan.requirements_arcname == "requirements.nbext_pkg.txt"
+    assert plan.runtime_arcname == "runtime.nbext_pkg.txt"
     assert plan.manifest_arcname == "MANIFEST.nbext_pkg.json"
     assert plan.html_arcname == "nb.nbext_pkg-2.html"
     assert all(m.original is None for m in plan.files)
@@ -503,3 +514,234 @@ def test_the_naming_helpers():
     assert plan._folders("a/b/c.txt") == ["a", "a/b"] and plan._folders("c.txt") == []
     assert plan.as_written("caf\udce9/ok") == "caf\\xe9/ok"
     assert plan._key("Café") == plan._key("CAFE\u0301") and plan._key("a") != plan._key("b")
+
+
+# --- what the plan takes from each kind of reference ----------------------------------------
+
+
+def rels(plan):
+    return [m.rel for m in plan.files]
+
+
+@pytest.fixture
+def files(tmp_path):
+    """img.png, star*.png, star1.png, .hidden.csv, data/{x.csv, y.csv}, only/deep/c.csv"""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("x" * 10)
+    (tmp_path / "data" / "y.csv").write_text("y" * 20)
+    (tmp_path / "only" / "deep").mkdir(parents=True)
+    (tmp_path / "only" / "deep" / "c.csv").write_text("c")
+    for name in ("img.png", "star*.png", "star1.png", ".hidden.csv", ".Xh.csv"):
+        (tmp_path / name).write_text(name)
+    return tmp_path
+
+
+def test_an_image_named_twice_is_one_member_found_by_every_name(files):
+    plan = make_plan(
+        notebook('![a](img.png) ![b](./img.png) <img src="data/../img.png">'), "nb.ipynb", str(files)
+    )
+    assert rels(plan) == ["img.png"]
+    (member,) = plan.files
+    assert plan.images == {"img.png": member, "./img.png": member, "data/../img.png": member}
+
+
+def test_a_file_named_before_its_folder_leaves_the_rest_of_the_folder_in(files):
+    plan = make_plan(notebook("[x](data/x.csv) [all](data)"), "nb.ipynb", str(files))
+    assert rels(plan) == ["data/x.csv", "data/y.csv"] and plan.images == {}
+
+
+def test_exclude_patterns_are_read_from_the_notebooks_folder(files):
+    (files / "nb").mkdir()
+    plan = make_plan(notebook("[all](../data)", exclude=["../data/y.csv"]), "nb/n.ipynb", str(files))
+    assert rels(plan) == ["data/x.csv"]
+
+
+def test_an_associate_line_with_a_wildcard_is_a_glob_and_one_without_is_a_path(files):
+    cell = "<!--associate:\ndata/*.csv\n.Xh.csv\n-->"
+    plan = make_plan(notebook(cell), "nb.ipynb", str(files))
+    assert rels(plan) == ["data/x.csv", "data/y.csv"]
+    # As a path, the hidden file is skipped as hidden (a glob would only find nothing).
+    assert plan.skipped == [{"reference": ".Xh.csv", "reason": "hidden"}]
+
+
+def test_a_markdown_link_with_a_star_names_that_one_file(files):
+    plan = make_plan(notebook("![s](star*.png)"), "nb.ipynb", str(files))
+    assert rels(plan) == ["star*.png"]
+
+
+def test_references_that_find_nothing_are_skipped_as_written(files):
+    plan = make_plan(notebook("![m](no%20such.png)", include=["none/*.csv"]), "nb.ipynb", str(files))
+    assert plan.files == []
+    assert plan.skipped == [
+        {"reference": "no%20such.png", "reason": "missing"},
+        {"reference": "none/*.csv", "reason": "missing"},
+    ]
+
+
+def test_a_store_that_looks_nowhere_skips_includes_as_written():
+    from nbext_pkg.bundlers.contents import Nowhere
+
+    plan = make_plan(notebook(include=["data/*.csv"]), "nb.ipynb", Nowhere())
+    assert plan.skipped == [{"reference": "data/*.csv", "reason": "not-looked-for"}]
+
+
+def test_an_include_glob_stops_at_the_file_limit_with_one_entry(files):
+    for i in range(5):
+        (files / f"{i}.txt").write_text("t")
+    plan = make_plan(notebook(include=["*.txt"]), "nb.ipynb", str(files), max_files=3)
+    assert rels(plan) == ["0.txt", "1.txt", "2.txt"]
+    assert plan.skipped == [{"reference": "*.txt", "reason": "limit"}]
+
+
+@pytest.mark.parametrize("how", ["folder", "include"])
+def test_a_deep_folder_is_walked_only_as_far_as_the_file_limit(tmp_path, monkeypatch, how):
+    deep_tree(tmp_path, 200)
+    calls = counting_scandir(monkeypatch)
+    nb = notebook("[d](deep)") if how == "folder" else notebook(include=["deep/**"])
+    plan = make_plan(nb, "nb.ipynb", str(tmp_path), max_files=5)
+    assert len(plan.files) == 5 and plan.skipped[-1]["reason"] == "limit"
+    assert len(calls) < 20, f"{len(calls)} folders listed for a plan of 5 files"
+
+
+def test_hidden_files_are_left_out_unless_allowed(files):
+    nb = notebook("[h](.hidden.csv)")
+    assert make_plan(nb, "nb.ipynb", str(files)).skipped == [{"reference": ".hidden.csv", "reason": "hidden"}]
+    assert rels(make_plan(nb, "nb.ipynb", str(files), allow_hidden=True)) == [".hidden.csv"]
+
+
+def test_the_base_url_is_how_absolute_links_into_the_server_are_read(files):
+    nb = notebook("![i](/user/x/files/img.png)")
+    assert rels(make_plan(nb, "nb.ipynb", str(files), base_url="/user/x/")) == ["img.png"]
+
+
+def test_the_check_is_called_while_planning_from_a_folder(files):
+    calls = []
+    make_plan(notebook("[d](data)"), "nb.ipynb", str(files), check=lambda: calls.append(1))
+    assert len(calls) >= 2  # the reference, and the folder's listing
+
+
+def test_a_tree_made_by_the_plan_is_closed_and_one_given_to_it_is_not(files):
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    make_plan(notebook("[d](only)"), "nb.ipynb", str(files))
+    assert open_fds() == before
+
+    class Kept(Tree):
+        closed = False
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    given = Kept(str(files))
+    make_plan(notebook("[d](only)"), "nb.ipynb", given)
+    assert not given.closed
+    given.close()
+
+
+def test_a_notebook_in_a_folder_with_no_files_is_named_by_itself(files):
+    plan = make_plan(notebook(), "a/b/x.ipynb", str(files))
+    assert plan.notebook_arcname == "x.ipynb" and plan.top == "x"
+    assert plan_from([], [], "", str(files)).top == "notebook"
+
+
+class Listed:
+    """A tree (as contents.ContentsTree is) whose one folder holds ``items``."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def check(self):
+        pass
+
+    def resolve(self, notebook_dir, path, root_relative, *, written=None, cap=None):
+        return (self.items if cap is None else self.items[: cap + 1]), len(self.items) > 1
+
+    def glob(self, notebook_dir, pattern, *, cap=None):
+        return self.items
+
+    def too_large(self, resolved):
+        return False
+
+    def close(self):
+        pass
+
+
+def test_a_file_of_unknown_size_counts_for_nothing_in_the_total():
+    plan = plan_from(
+        [Reference("s.bin", "s.bin", False, "markdown")],
+        [],
+        "nb.ipynb",
+        Listed([Resolved("/s", "s.bin", -1)]),
+    )
+    assert rels(plan) == ["s.bin"] and plan.total_bytes == 0
+
+
+def test_by_default_a_plan_takes_ten_thousand_files():
+    items = [Resolved(f"/r/{i:05}", f"d/{i:05}.txt", 0) for i in range(10_001)]
+    plan = plan_from([Reference("d", "d", False, "markdown")], [], "nb.ipynb", Listed(items))
+    assert len(plan.files) == 10_000 and plan.skipped == [{"reference": "d", "reason": "limit"}]
+
+
+def test_the_notebooks_own_size_counts_against_the_byte_limit():
+    one = [Resolved("/f", "f.bin", 10)]
+    ref = [Reference("f.bin", "f.bin", False, "markdown")]
+    assert plan_from(ref, [], "nb.ipynb", Listed(one), max_bytes=10).total_bytes == 10  # exactly the limit
+    two = [Resolved("/a", "d/a.bin", 3), Resolved("/b", "d/b.bin", 3)]
+    folder = [Reference("d", "d", False, "markdown")]
+    plan = plan_from(folder, [], "nb.ipynb", Listed(two), max_bytes=10, notebook_size=5)
+    assert rels(plan) == ["d/a.bin"] and plan.skipped == [{"reference": "d", "reason": "limit"}]
+
+
+def test_image_keys_read_markdown_destinations_as_the_page_does():
+    assert image_key(Reference("<a\\_b.png>", "a_b.png", False, "markdown")) == "a_b.png"
+    assert image_key(Reference("a\\_b.png", "a\\_b.png", False, "html")) == "a\\_b.png"
+    assert image_key(Reference("a%20b.png?v=1", "a b.png", False, "html")) == "a b.png"
+
+
+# --- selections ----------------------------------------------------------------------------
+
+
+def test_an_unreadable_ticked_notebook_does_not_stop_the_next_one(project):
+    plan, _, asked = select(project, "proj", "b.ipynb", "a.ipynb")
+    assert asked == ["proj/b.ipynb", "proj/a.ipynb"]
+    assert [t.member.rel for t in plan.notebooks] == ["proj/a.ipynb"]
+    assert "shared.csv" in rels(plan)  # a.ipynb's references were followed
+
+
+def test_a_ticked_notebooks_folder_references_and_excludes_are_followed(project):
+    from nbext_pkg.bundlers.plan import plan_selection
+
+    facts = {"references": [["data", "data", False, "markdown"]], "excludes": ["data/y.csv"]}
+    plan, _ = plan_selection(
+        "proj",
+        [Reference("a.ipynb", "a.ipynb", False, "ticked")],
+        Tree(str(project)),
+        max_bytes=1000,
+        max_files=100,
+        notebooks=lambda member: facts,
+        top=lambda kinds: "t",
+    )
+    assert rels(plan) == ["proj/a.ipynb", "proj/data/x.csv"]
+
+
+def test_a_ticked_notebooks_html_copy_moves_aside_for_a_ticked_html_file(project):
+    (project / "proj" / "a.html").write_text("the user's own")
+    plan, _, _ = select(project, "proj", "a.ipynb", "a.html")
+    (ticked,) = plan.notebooks
+    assert ticked.html_arcname == "proj/a.nbext_pkg.html"
+
+
+def test_a_folder_ticked_with_others_keeps_its_name(project):
+    plan, kinds, _ = select(project, "", "proj", "nothing here")
+    assert kinds == {"proj": "folder", "nothing here": None}
+    assert all(m.arcname.startswith("proj/") for m in plan.files)
+    plan, _, _ = select(project, "proj", "data", "nothing here")
+    assert [m.arcname for m in plan.files] == ["data/x.csv", "data/y.csv"]
+
+
+def test_one_ticked_folder_is_the_top_even_when_its_files_lie_deeper(files):
+    plan, _, _ = select(files, "", "only")
+    assert [m.arcname for m in plan.files] == ["deep/c.csv"]

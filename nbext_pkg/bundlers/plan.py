@@ -194,13 +194,10 @@ def plan_selection(folder, ticks, tree, *, max_bytes, max_files, notebooks, top)
     plan = Plan(top="", notebook_arcname="")
     plan.folder, plan.notebooks = folder, []
     seen = set()
-    kinds = {
-        ref.path: _kind(tree.locate(posixpath.join(folder, ref.path) if folder else ref.path))
-        for ref in ticks
-    }
+    kinds = {ref.path: _kind(tree.locate(posixpath.join(folder, ref.path))) for ref in ticks}
     _collect(plan, ticks, [], posixpath.join(folder, ""), tree, max_bytes, max_files, seen)
     ticked = {
-        posixpath.join(folder, ref.path) if folder else ref.path
+        posixpath.join(folder, ref.path)  # (in the root, folder is "": the name itself)
         for ref in ticks
         if kinds.get(ref.path) == "file" and ref.path.lower().endswith(".ipynb")
     }
