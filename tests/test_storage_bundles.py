@@ -300,11 +300,14 @@ def test_ten_large_files_through_pgcontents_bound_memory_and_keep_the_server_ans
     assert growth < 8 * largest, f"peak growth {growth / 2**20:.0f} MiB; MiB over time: {timeline[::10]}"
     after = settled_rss(server)
     assert after - before < 64 * 1024 * 1024, f"{(after - before) / 2**20:.0f} MiB still held"
-    # The loop was never held while the manager read: answers kept coming. (A 50 MiB
-    # file read on the loop holds it about 0.6 s; the 50 ms target is measured by
-    # benchmarks/bundle.py --storage pgcontents, not here.)
+    # The loop was never held while the manager read: answers kept coming. A 50 MiB
+    # file read on the loop holds it about 0.6 s, so a poll waits that long once per
+    # file: ten slow answers. A loaded machine (CI runs two suites at once) makes one
+    # or two slow answers of its own; the 50 ms target is measured by
+    # benchmarks/bundle.py --storage pgcontents, not here.
     assert len(poller.latencies) > 10
-    assert max(poller.latencies) < 0.4, f"worst GET /api/contents {max(poller.latencies):.3f} s"
+    slow = sorted((round(latency, 3) for latency in poller.latencies if latency >= 0.4), reverse=True)
+    assert len(slow) <= 2, f"{len(slow)} answers of GET /api/contents took 0.4 s or more: {slow}"
 
 
 def readers(process):
