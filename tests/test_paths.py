@@ -339,8 +339,8 @@ def test_a_stat_without_a_ctime_is_resolved_with_ctime_unknown():
     assert paths._resolved("r", "x", StoreStat()).ctime_ns == 0
 
 
-def test_a_root_that_cannot_be_opened_skips_every_reference_as_missing(tmp_path):
-    gone = str(tmp_path / "gone")
+def test_a_root_the_system_cannot_name_skips_every_reference_as_missing(tmp_path):
+    gone = str(tmp_path / "gone\x00")
     assert resolve(gone, "", "a.csv", False) == Skip("a.csv", "missing")
     assert resolve(gone, "", "a.csv", False, written="a%2Ecsv") == Skip("a%2Ecsv", "missing")
     assert expand_glob(gone, "", "*.csv") == []
@@ -490,3 +490,49 @@ def test_a_folder_swapped_after_it_was_found_is_not_read(wide, folder, how, refe
     reals = [item.real for item in found]
     assert all("impostor" not in real and "planted" not in Path(real).read_text() for real in reals), reals
     assert not any(real.startswith(os.path.realpath(wide / folder) + os.sep) for real in reals), reals
+
+
+def test_lexical_refuses_what_leaves_the_root_and_strips_the_notebooks_folder():
+    assert paths.lexical("", "..", False) is None
+    assert paths.lexical("", "/etc", False) is None and paths.lexical("", "//etc", False) is None
+    assert paths.lexical("/sub/", "a", False) == "sub/a"
+    assert paths.lexical("sub", "a", True) == "a"
+
+
+def test_inside_is_false_when_the_paths_cannot_be_compared():
+    assert paths.inside("relative/x", "/root") is False
+
+
+def test_a_nul_in_the_notebooks_folder_is_outside_the_root(root):
+    assert resolve(str(root), "a\x00", "a.txt", False) == Skip("a.txt", "outside-root")
+
+
+def test_a_link_to_a_hidden_file_deeper_down_is_hidden(root):
+    (root / "data" / ".keys").mkdir()
+    (root / "data" / ".keys" / "k.txt").write_text("k")
+    os.symlink("data/.keys/k.txt", root / "innocent.txt")
+    assert resolve(str(root), "", "innocent.txt", False) == Skip("innocent.txt", "hidden")
+
+
+def test_a_tree_hides_hidden_files_unless_told(root):
+    tree = paths.Tree(str(root))
+    try:
+        assert tree.resolve("", ".git/config", False) == Skip(".git/config", "hidden")
+    finally:
+        tree.close()
+    tree = paths.Tree(str(root), allow_hidden=True)
+    try:
+        assert [item.rel for item in tree.glob("", ".git/*")] == [".git/config"]
+    finally:
+        tree.close()
+
+
+def test_a_walk_cut_at_the_cap_goes_on_into_subfolders_until_it_is_passed(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ("d/a.txt", "d/b.txt", "d/sub/c.txt"):
+        (tmp_path / name).write_text("x")
+    assert [item.rel for item in resolve(str(tmp_path), "", "d", False, cap=2)] == [
+        "d/a.txt",
+        "d/b.txt",
+        "d/sub/c.txt",
+    ]

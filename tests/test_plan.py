@@ -203,6 +203,8 @@ def test_a_folder_mounted_inside_itself_is_walked_once(tmp_path):
 
         threading.Thread(target=plan, daemon=True).start()
         assert done.wait(20), "the walk went round the mount for ever"
+        # The folder, walked alone: the mount is the folder "a" seen again, not entered.
+        assert [item.rel for item in paths.resolve(str(tmp_path), "", "a", False)] == ["a/b/x.txt"]
     finally:
         subprocess.run(["umount", "-l", str(tmp_path / "a" / "b" / "loop")], check=True)
     rels = [m.rel for m in found]
@@ -745,3 +747,83 @@ def test_a_folder_ticked_with_others_keeps_its_name(project):
 def test_one_ticked_folder_is_the_top_even_when_its_files_lie_deeper(files):
     plan, _, _ = select(files, "", "only")
     assert [m.arcname for m in plan.files] == ["deep/c.csv"]
+
+
+class Limited(Listed):
+    """A store that refuses files over 5 bytes of its own accord (as an S3 bucket's
+    limit for one object does)."""
+
+    def too_large(self, resolved):
+        return resolved.size > 5
+
+
+def test_a_file_too_large_for_the_store_is_skipped_and_the_rest_taken():
+    items = [Resolved("/a", "d/a.bin", 9), Resolved("/b", "d/b.bin", 2)]
+    folder = plan_from([Reference("d", "d", False, "markdown")], [], "nb.ipynb", Limited(items))
+    assert rels(folder) == ["d/b.bin"] and folder.skipped == [{"reference": "d/a.bin", "reason": "too-large"}]
+    one = plan_from([Reference("a%2Ebin", "d/a.bin", False, "markdown")], [], "nb.ipynb", Limited(items[:1]))
+    assert one.files == [] and one.skipped == [{"reference": "a%2Ebin", "reason": "too-large"}]
+
+
+def test_a_file_of_a_folder_over_the_byte_limit_is_skipped_alone():
+    items = [Resolved("/a", "d/a.bin", 11), Resolved("/b", "d/b.bin", 10)]
+    plan = plan_from([Reference("d", "d", False, "markdown")], [], "nb.ipynb", Listed(items), max_bytes=10)
+    assert rels(plan) == ["d/b.bin"]  # exactly the limit fits
+    assert plan.skipped == [{"reference": "d/a.bin", "reason": "too-large"}]
+
+
+def test_a_folder_fills_the_byte_limit_exactly_and_unknown_sizes_still_fit():
+    items = [Resolved("/a", "d/a", 5), Resolved("/b", "d/b", 5), Resolved("/c", "d/c", -1)]
+    plan = plan_from([Reference("d", "d", False, "markdown")], [], "nb.ipynb", Listed(items), max_bytes=10)
+    assert rels(plan) == ["d/a", "d/b", "d/c"] and plan.skipped == []
+
+
+def test_a_folder_cut_at_the_limit_does_not_end_the_plan(files):
+    (files / "big").mkdir()
+    for name in ("a", "b"):
+        (files / "big" / name).write_text("x" * 6)
+    (files / "tiny.txt").write_text("t")
+    plan = make_plan(notebook("[big](big) [t](tiny.txt)"), "nb.ipynb", str(files), max_bytes=11)
+    assert rels(plan) == ["big/a", "tiny.txt"]
+    assert plan.skipped == [{"reference": "big", "reason": "limit"}]
+
+
+def test_a_member_keeps_the_identity_its_file_was_found_with():
+    item = Resolved("/real/a", "a.bin", 3, dev=7, ino=8, mtime_ns=9, ctime_ns=10)
+    (member,) = plan_from(
+        [Reference("a.bin", "a.bin", False, "markdown")], [], "nb.ipynb", Listed([item])
+    ).files
+    assert (member.real, member.size, member.dev, member.ino, member.mtime_ns, member.ctime_ns) == (
+        "/real/a",
+        3,
+        7,
+        8,
+        9,
+        10,
+    )
+
+
+def test_an_html_image_is_one_the_html_copy_finds(files):
+    plan = make_plan(notebook('<img src="img.png">'), "nb.ipynb", str(files))
+    assert {key: m.rel for key, m in plan.images.items()} == {"img.png": "img.png"}
+
+
+def test_excludes_of_a_notebook_at_the_root_leave_out_only_what_they_match(files):
+    plan = make_plan(notebook("[d](data)", exclude=["data/x.csv"]), "nb.ipynb", str(files))
+    assert rels(plan) == ["data/y.csv"]
+
+
+def test_names_made_safe_the_same_way_are_numbered_apart():
+    items = [Resolved("/1", "d/x\\y.txt", 1), Resolved("/2", "d/x\ty.txt", 1)]
+    plan = plan_from([Reference("d", "d", False, "markdown")], [], "nb.ipynb", Listed(items))
+    assert sorted(m.arcname for m in plan.files) == ["d/x_y (2).txt", "d/x_y.txt"]
+
+
+@pytest.mark.parametrize(
+    ("part", "safe"),
+    [("aX", "aX"), ("conX.txt", "conX.txt"), ("con\u2003.txt", "con\u2003.txt"), ("con .txt", "_con .txt")],
+)
+def test_only_spaces_and_dots_are_trimmed_from_reserved_names(part, safe):
+    from nbext_pkg.bundlers.plan import safe_part
+
+    assert safe_part(part) == safe

@@ -375,7 +375,7 @@ def _collect(plan, references, patterns, notebook_path, tree, max_bytes, max_fil
                 dev=resolved.dev,
                 ino=resolved.ino,
                 mtime_ns=resolved.mtime_ns,
-                ctime_ns=getattr(resolved, "ctime_ns", 0),
+                ctime_ns=resolved.ctime_ns,
             )
             plan.add(member)
             if (
