@@ -139,31 +139,48 @@ def untitled(folder):
     return sorted(p.name for p in folder.glob("Untitled*.ipynb"))
 
 
-def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
-    browser, embed_server, outer_origins, notebook_root
-):
-    server = embed_server
-    folder_rel, folder, path = frame_a_notebook(
-        browser, server, outer_origins[0], notebook_root, "embed", "framed é.ipynb"
-    )
+def end_sessions(server):
+    for s in server.sessions():
+        server.api("DELETE", f"api/sessions/{s['id']}")
 
-    # Once the kernel is ready: the ids GET /api/sessions reports.
+
+@pytest.fixture
+def framed(browser, embed_server, outer_origins, notebook_root, request):
+    """A fresh notebook in a folder of its own (named after the test), framed by the
+    listed origin, once its first report has come: (folder_rel, folder, path, report)."""
+    folder_rel, folder, path = frame_a_notebook(
+        browser,
+        embed_server,
+        outer_origins[0],
+        notebook_root,
+        request.node.name.replace("[", " ").rstrip("]"),
+        "framed é.ipynb",
+    )
     first = wait_message(
         browser,
         lambda m: m["data"].get("execution_state") == "idle" and m["data"].get("kernel_id"),
         "the first report",
     )
-    session = api_session(server, path)
-    assert first["origin"] == server.url.split(AWKWARD_BASE_URL)[0]
-    assert first["data"] == expected(session)
+    yield folder_rel, folder, path, first
+    end_sessions(embed_server)
 
-    # Asked for, at once.
+
+def test_the_listed_origin_hears_the_ids_once_the_kernel_is_ready(browser, embed_server, framed):
+    _, _, path, first = framed
+    assert first["origin"] == embed_server.url.split(AWKWARD_BASE_URL)[0]
+    assert first["data"] == expected(api_session(embed_server, path))
+
+
+def test_get_session_is_answered_at_once(browser, embed_server, framed):
+    _, _, path, _ = framed
     mark = len(received(browser))
     browser.execute_script("send({type: 'nbext_pkg:get-session'})")
     reply = wait_message(browser, lambda m: True, "the reply to get-session", since=mark)
-    assert reply["data"] == expected(session)
+    assert reply["data"] == expected(api_session(embed_server, path))
 
-    # A restart: a fresh report with the same ids, after a 'restarting' one.
+
+def test_a_restart_is_told_as_restarting_then_idle_with_the_same_ids(browser, embed_server, framed):
+    _, _, path, first = framed
     mark = len(received(browser))
     in_frame(browser, "Jupyter.notebook.kernel.restart()")
     wait_message(
@@ -175,9 +192,11 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
         "the report after the restart",
         since=mark,
     )
-    assert after["data"] == expected(session)
+    assert after["data"] == expected(api_session(embed_server, path)) == first["data"]
 
-    # A kernel change: new ids, as the server has them.
+
+def test_a_kernel_change_is_told_with_the_new_ids(browser, embed_server, framed):
+    _, _, path, first = framed
     mark = len(received(browser))
     in_frame(browser, f"Jupyter.notebook.kernel_selector.set_kernel('{ALT_KERNEL}')")
     changed = wait_message(
@@ -187,14 +206,16 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
         since=mark,
     )
     session = wait_until(
-        lambda: (s := api_session(server, path)) and s["kernel"]["name"] == ALT_KERNEL and s,
+        lambda: (s := api_session(embed_server, path)) and s["kernel"]["name"] == ALT_KERNEL and s,
         30,
         "the server's session to change kernel",
     )
     assert changed["data"] == expected(session)
     assert changed["data"]["kernel_id"] != first["data"]["kernel_id"]
 
-    # A rename: the new path, as the server writes it.
+
+def test_a_rename_is_told_with_the_path_the_server_writes(browser, embed_server, framed):
+    folder_rel, _, _, _ = framed
     mark = len(received(browser))
     in_frame(browser, "Jupyter.notebook.rename('renamed #1 é.ipynb')")
     renamed = wait_message(
@@ -204,11 +225,13 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
         since=mark,
     )
     path = f"{folder_rel}/renamed #1 é.ipynb"
-    session = wait_until(lambda: api_session(server, path), 30, "the server's renamed session")
+    session = wait_until(lambda: api_session(embed_server, path), 30, "the server's renamed session")
     assert renamed["data"] == expected(session)
 
-    # A burst of cells: busy and idle many times, told in coalesced reports
-    # (at most one per 100 ms), the last one idle.
+
+def test_a_burst_of_cells_is_told_in_coalesced_reports_ending_idle(browser, embed_server, framed):
+    """Busy and idle many times, told at most once per 100 ms, the last report idle."""
+    _, _, path, _ = framed
     mark = len(received(browser))
     in_frame(
         browser,
@@ -227,12 +250,15 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
         "the last report: idle",
     )
     assert any(m["data"]["execution_state"] == "busy" for m in reports)
-    assert reports[-1]["data"] == expected(session)
+    assert reports[-1]["data"] == expected(api_session(embed_server, path))
     span = reports[-1]["t"] - reports[0]["t"]
     assert len(reports) <= span / 100 + 2, (len(reports), span)
 
-    # Malformed requests from the listed origin change nothing; the valid one
-    # after them makes exactly one notebook, with the kernel it names.
+
+def test_malformed_requests_change_nothing_and_a_valid_one_makes_one_notebook(browser, embed_server, framed):
+    """From the listed origin, too: only a well-formed new-notebook with a kernel that
+    exists makes a notebook, exactly one, with that kernel."""
+    folder_rel, folder, _, _ = framed
     before = untitled(folder)
     for bad in [
         "'nbext_pkg:new-notebook'",
@@ -258,11 +284,9 @@ def test_the_listed_origin_learns_the_ids_and_can_ask_for_a_new_notebook(
     )
     created = untitled(folder)
     assert len(created) == len(before) + 1, created
-    new_session = api_session(server, report["data"]["path"])
+    new_session = api_session(embed_server, report["data"]["path"])
     assert report["data"] == expected(new_session)
     assert new_session["kernel"]["name"] == "python3"
-    for s in server.sessions():
-        server.api("DELETE", f"api/sessions/{s['id']}")
 
 
 def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_kernel(
@@ -301,8 +325,7 @@ def test_the_tree_page_reports_its_folder_and_starts_notebooks_with_the_default_
     default = server.api("GET", "api/kernelspecs", expect=200).json()["default"]
     assert report["data"]["kernel_name"] == default
     assert report["data"] == expected(api_session(server, report["data"]["path"]))
-    for s in server.sessions():
-        server.api("DELETE", f"api/sessions/{s['id']}")
+    end_sessions(server)
 
 
 def test_an_unlisted_origin_hears_nothing_and_triggers_nothing(
@@ -342,5 +365,4 @@ def test_an_unlisted_origin_hears_nothing_and_triggers_nothing(
     assert untitled(folder) == []
     assert {s["id"] for s in server.sessions()} == sessions_before
     assert in_frame(browser, "return Jupyter.notebook.notebook_path") == path
-    for s in server.sessions():
-        server.api("DELETE", f"api/sessions/{s['id']}")
+    end_sessions(server)

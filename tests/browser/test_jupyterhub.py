@@ -14,7 +14,6 @@ from conftest import write_notebook
 from harness import start_chromium, url_path, wait_until
 from hub import SINGLE_USER_APPS, Hub
 from pages import NotebookPage, TreePage
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from test_kernel_pool import assert_alike, probe
 
@@ -76,19 +75,18 @@ def log_in(driver, hub):
     )
 
 
-def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
-    driver = hub_browser
-    server = hub.user_server()
-    log_in(driver, hub)
-    assert hub.user_path == "/user/j%C3%B6@hub/"
+@pytest.fixture(scope="module")
+def logged_in(hub, hub_browser):
+    """The browser logged in to the hub, its user's server spawned: that server's client."""
+    log_in(hub_browser, hub)
+    return hub.user_server()
 
-    # Nothing of ours answers a caller that has not logged in, through the proxy.
-    for path in ("nbext_pkg/api/status", f"nbext_pkg/bundle/{url_path(FOLDER + '/' + NOTEBOOK)}"):
-        anonymous = requests.get(server.url + path, allow_redirects=False, timeout=30)
-        assert anonymous.status_code in (302, 403), (path, anonymous.status_code)
-    assert server.api("GET", "nbext_pkg/api/status", expect=200).json()["name"] == "nbext_pkg"
 
-    # The tree page's New notebook button: a notebook with a warm kernel, moved to its folder.
+@pytest.fixture(scope="module")
+def claimed(hub, hub_browser, logged_in):
+    """The tree page's New notebook pressed once: (the notebook page, its session, the
+    warm kernel the pool held before). The notebook's window is closed afterwards."""
+    driver, server = hub_browser, logged_in
     pooled = wait_until(
         lambda: server.api("GET", "nbext_pkg/api/kernel_pool", expect=200).json()["kernels"]["python3"][
             "ready"
@@ -102,11 +100,32 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     main = driver.current_window_handle
     tree.new_window_after(tree.click_new, "the new notebook's window")
     page = NotebookPage(driver, server).wait_loaded().wait_kernel()
-    assert driver.current_url.startswith(server.url + "notebooks/" + url_path(FOLDER) + "/Untitled")
     (session,) = [s for s in server.sessions() if s["path"] == page.path]
+    yield page, session, pooled
+    driver.close()
+    driver.switch_to.window(main)
+    server.api("DELETE", f"api/sessions/{session['id']}", expect=204)
+
+
+def test_nothing_of_ours_answers_a_caller_who_has_not_logged_in(hub, logged_in):
+    server = logged_in
+    assert hub.user_path == "/user/j%C3%B6@hub/"
+    for path in ("nbext_pkg/api/status", f"nbext_pkg/bundle/{url_path(FOLDER + '/' + NOTEBOOK)}"):
+        anonymous = requests.get(server.url + path, allow_redirects=False, timeout=30)
+        assert anonymous.status_code in (302, 403), (path, anonymous.status_code)
+    assert server.api("GET", "nbext_pkg/api/status", expect=200).json()["name"] == "nbext_pkg"
+
+
+def test_new_notebook_opens_in_its_folder_with_the_users_warm_kernel(hub_browser, logged_in, claimed):
+    page, session, pooled = claimed
+    assert hub_browser.current_url.startswith(logged_in.url + "notebooks/" + url_path(FOLDER) + "/Untitled")
     assert session["path"].startswith(FOLDER + "/Untitled")
     assert session["kernel"]["id"] == pooled["kernel_id"]
-    # In it, the single-user server's environment (JUPYTERHUB_* and all) as a fresh kernel has it.
+
+
+def test_the_claimed_kernel_has_the_environment_a_fresh_one_has(hub, logged_in, claimed):
+    """The single-user server's environment, JUPYTERHUB_* and all."""
+    server, (_, session, _) = logged_in, claimed
     write_notebook(hub.home / FOLDER / "fresh.ipynb", kernel_name="python3")
     fresh = server.api(
         "POST",
@@ -119,20 +138,24 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
             "kernel": {"name": "python3"},
         },
     ).json()
-    runtime = hub.jenv.runtime_dir
-    claimed_facts = probe(None, session["kernel"]["id"], runtime)
-    assert claimed_facts[1]["env"]["JUPYTERHUB_USER"] == hub.user
-    assert_alike(
-        claimed_facts,
-        probe(None, fresh["kernel"]["id"], runtime),
-        os.path.realpath(hub.home / FOLDER),
-        None
-        if hub.flavour == "notebook"
-        else (str(hub.home / session["path"]), str(hub.home / FOLDER / "fresh.ipynb")),
-    )
-    server.api("DELETE", f"api/sessions/{fresh['id']}", expect=204)
+    try:
+        runtime = hub.jenv.runtime_dir
+        claimed_facts = probe(None, session["kernel"]["id"], runtime)
+        assert claimed_facts[1]["env"]["JUPYTERHUB_USER"] == hub.user
+        assert_alike(
+            claimed_facts,
+            probe(None, fresh["kernel"]["id"], runtime),
+            os.path.realpath(hub.home / FOLDER),
+            None
+            if hub.flavour == "notebook"
+            else (str(hub.home / session["path"]), str(hub.home / FOLDER / "fresh.ipynb")),
+        )
+    finally:
+        server.api("DELETE", f"api/sessions/{fresh['id']}", expect=204)
 
-    # Session info shows what the server reports.
+
+def test_session_info_shows_what_the_server_reports(claimed):
+    page, session, _ = claimed
     page.open_session_info()
     values = page.session_info_values()
     assert values["session_id"] == session["id"]
@@ -140,19 +163,14 @@ def test_new_notebook_session_info_and_bundle_through_the_hub(hub, hub_browser):
     assert values["kernel_name"] == session["kernel"]["name"]
     assert values["console"] == f"jupyter console --existing kernel-{session['kernel']['id']}.json"
     page.close_modal("#nbext_pkg-session-info-dialog", "#nbext_pkg-session-info-close")
-    driver.close()
-    driver.switch_to.window(main)
-    server.api("DELETE", f"api/sessions/{session['id']}", expect=204)
 
-    # File > Download as > Notebook bundle, saved under its real name.
+
+def test_download_as_saves_the_bundle_under_its_real_name(hub_browser, logged_in):
+    driver, server = hub_browser, logged_in
     page = NotebookPage(driver, server).open(f"{FOLDER}/{NOTEBOOK}")
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(driver).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-    entries = [a for a in page.find_all("#download_menu li a") if "bundle" in a.text.lower()]
-    assert [a.text for a in entries] == ["Notebook bundle (.zip)"]
-    ActionChains(driver).move_to_element(entries[0]).click().perform()
+    entry = page.download_as_entry("bundle")
+    assert entry.text == "Notebook bundle (.zip)"
+    page.choose(entry)
     target = driver.downloads / "Données #1.zip"
     wait_until(
         lambda: target.exists() and not list(driver.downloads.glob("*.crdownload")),
