@@ -496,6 +496,7 @@ def test_lexical_refuses_what_leaves_the_root_and_strips_the_notebooks_folder():
     assert paths.lexical("", "..", False) is None
     assert paths.lexical("", "/etc", False) is None and paths.lexical("", "//etc", False) is None
     assert paths.lexical("/sub/", "a", False) == "sub/a"
+    assert paths.lexical("Xd/", "a", False) == "Xd/a"  # only slashes are stripped
     assert paths.lexical("sub", "a", True) == "a"
 
 
