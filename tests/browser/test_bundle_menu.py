@@ -10,7 +10,6 @@ import pytest
 from conftest import AWKWARD_DIR
 from harness import wait_until
 from pages import NotebookPage
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from nbext_pkg import names
@@ -50,13 +49,6 @@ def label_of(page, text):
     return [a.get_attribute("textContent") for a in page.find_all(OURS)]
 
 
-def open_download_menu(driver, page):
-    page.clickable("#filelink").click()
-    submenu = page.find("#download_menu").find_element(By.XPATH, "..")
-    ActionChains(driver).move_to_element(submenu).perform()
-    page.visible("#download_menu", "the Download as submenu")
-
-
 def test_the_label_says_zip_by_default(browser, server, menu_notebook):
     page = NotebookPage(browser, server).open(menu_notebook)
     assert label_of(page, "Notebook bundle (.zip)") == ["Notebook bundle (.zip)"]
@@ -71,10 +63,9 @@ def test_the_label_says_tar_gz_when_bundle_format_is_tar_gz_and_so_does_the_down
         old.unlink()
     page = NotebookPage(browser, server).open(menu_notebook)
     label_of(page, "Notebook bundle (.tar.gz)")
-    open_download_menu(browser, page)
-    entry = page.visible(OURS, "our Download as entry")
+    entry = page.download_as_entry("bundle")
     assert entry.text == "Notebook bundle (.tar.gz)"
-    ActionChains(browser).move_to_element(entry).click().perform()
+    page.choose(entry)
     target = downloads / f"{stem}.tar.gz"
     wait_until(
         lambda: target.exists() and not list(downloads.glob("*.crdownload")),
@@ -89,7 +80,7 @@ def test_the_label_follows_the_notebooks_own_format_when_the_menu_opens(browser,
     page = NotebookPage(browser, server).open(menu_notebook)
     label_of(page, "Notebook bundle (.zip)")
     page.js("Jupyter.notebook.metadata.nbext_pkg = {bundle: {format: 'tar'}};")
-    open_download_menu(browser, page)
+    page.open_download_menu()
     assert label_of(page, "Notebook bundle (.tar)") == ["Notebook bundle (.tar)"]
 
 
