@@ -62,7 +62,10 @@ def run(server, kernel_id, code, runtime_dir=None):
     wait_until(lambda: path.exists() and path.stat().st_size, 60, f"the kernel's connection file {path}")
     client = BlockingKernelClient(connection_file=str(path))
     client.load_connection_file()
-    client.start_channels()
+    # No heartbeat: with one, a beat missed for a second (a kernel the server is still
+    # restarting, a loaded machine) reads as "Kernel died"; the timeouts below still fail
+    # on a kernel that never answers.
+    client.start_channels(hb=False)
     out = []
     try:
         client.wait_for_ready(timeout=60)
@@ -311,7 +314,7 @@ def test_a_pooled_kernel_someone_used_is_not_handed_out_as_it_is(warm, folder):
     # Someone who found the private connection file ran a cell in it.
     client = BlockingKernelClient(connection_file=pooled["connection_file"])
     client.load_connection_file()
-    client.start_channels()
+    client.start_channels(hb=False)  # as in run()
     try:
         client.wait_for_ready(timeout=60)
         assert client.execute_interactive("planted = 1", timeout=60)["content"]["status"] == "ok"
