@@ -60,7 +60,12 @@ def run(server, kernel_id, code, runtime_dir=None):
     path = folder / f"kernel-{kernel_id}.json"
     # A server that does not wait for its kernels to start answers before the file is written.
     wait_until(lambda: path.exists() and path.stat().st_size, 60, f"the kernel's connection file {path}")
-    client = BlockingKernelClient(connection_file=str(path))
+    return run_in(path, code)
+
+
+def run_in(connection_file, code):
+    """Run ``code`` in the kernel of ``connection_file``; (its reply content, its stdout)."""
+    client = BlockingKernelClient(connection_file=str(connection_file))
     client.load_connection_file()
     # No heartbeat: with one, a beat missed for a second (a kernel the server is still
     # restarting, a loaded machine) reads as "Kernel died"; the timeouts below still fail
@@ -312,14 +317,7 @@ def test_stopping_the_server_stops_every_pooled_kernel(jupyter_env, notebook_roo
 def test_a_pooled_kernel_someone_used_is_not_handed_out_as_it_is(warm, folder):
     pooled = wait_ready(warm)[0]
     # Someone who found the private connection file ran a cell in it.
-    client = BlockingKernelClient(connection_file=pooled["connection_file"])
-    client.load_connection_file()
-    client.start_channels(hb=False)  # as in run()
-    try:
-        client.wait_for_ready(timeout=60)
-        assert client.execute_interactive("planted = 1", timeout=60)["content"]["status"] == "ok"
-    finally:
-        client.stop_channels()
+    assert run_in(pooled["connection_file"], "planted = 1")[0]["status"] == "ok"
     path = new_notebook(warm, folder, "after use.ipynb")
     session, how = start_session(warm, path)
     assert session["kernel"]["id"] == pooled["kernel_id"]  # the same id, restarted as the notebook's
