@@ -24,8 +24,8 @@ BROKEN_KERNEL = "nbext-broken"
 
 
 def pytest_sessionstart(session):
-    # Artifacts describe the last run only (of the main Python: scripts/test's
-    # runs under the other versions have no browser tests and leave them be).
+    # Artifacts describe the last run only: that of the browser tests (scripts/test's
+    # runs without a browser write none and leave them be).
     if not os.environ.get("NBEXT_PKG_MATRIX_RUN"):
         shutil.rmtree(ARTIFACTS, ignore_errors=True)
     # Every test server reads this environment's own config folder too: had
@@ -45,10 +45,13 @@ def pytest_sessionstart(session):
 def pytest_collection_modifyitems(config, items):
     marker = config.getoption("-m")
     # CI runs everything: a marker expression could quietly drop the browser tests.
-    # scripts/test's runs under the other declared Pythons leave them out, and
-    # only them: the whole suite runs under 3.11 too.
-    matrix_run = os.environ.get("NBEXT_PKG_MATRIX_RUN") and marker == "not browser"
-    if os.environ.get("CI") == "true" and marker and not matrix_run:
+    # scripts/test splits the suite in two, by these two expressions only: the
+    # tests without a browser under every declared Python, the browser tests
+    # under 3.11 alone.
+    split_run = (os.environ.get("NBEXT_PKG_MATRIX_RUN") and marker == "not browser") or (
+        os.environ.get("NBEXT_PKG_BROWSER_RUN") and marker == "browser"
+    )
+    if os.environ.get("CI") == "true" and marker and not split_run:
         raise pytest.UsageError("CI runs the whole suite; do not pass -m")
 
 
