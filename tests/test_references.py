@@ -180,8 +180,30 @@ CASES = [
     ),
     pytest.param(notebook(code(html='<img src="data:image/png;base64,AA">')), "/", [], id="out-data"),
     pytest.param(md("<![<a> <!x> <img src='z.png'>"), "/", local("z.png", source="html"), id="junk"),
-    # As in a browser, "<!x" opens a bogus comment that runs to the next ">".
-    pytest.param(md("<!x <img src='z.png'>"), "/", [], id="bogus-comment"),
+    # To a browser, "<!x" opens a bogus comment that runs to the next ">"; but markdown
+    # passes on only tags, so "<!x" is text in the page and the image is shown.
+    pytest.param(md("<!x <img src='z.png'>"), "/", local("z.png", source="html"), id="bogus-comment"),
+    # In HTML proper, the browser's reading holds.
+    pytest.param(notebook(code(html="<!x <img src='z.png'>")), "/", [], id="bogus-comment-html"),
+    # A "<" that opens no tag is text: the tag after it is read, not swallowed as attributes.
+    pytest.param(md("x <a\n<img src='y.png'>"), "/", local("y.png", source="html"), id="lt-no-tag"),
+    # Code spans and links read left to right, as the renderer of the HTML copy does
+    pytest.param(md("[x](a`b.png) `"), "/", local("a`b.png"), id="backtick-in-destination"),
+    pytest.param(md("`x [y](a`b.png)"), "/", [], id="span-opened-before-link"),
+    pytest.param(md("`a\n\n[x](b.png) `"), "/", local("b.png"), id="span-ends-at-blank-line"),
+    pytest.param(md("# `a\n[x](b.png) `"), "/", local("b.png"), id="span-ends-with-heading"),
+    pytest.param(md("<a title='`'>[x](c.png)</a> `"), "/", local("c.png"), id="backtick-in-tag"),
+    pytest.param(md("\\`[x](a.png)`"), "/", local("a.png"), id="escaped-backtick"),
+    pytest.param(md("[d]: `a`.png\n\n[x][d]"), "/", local("`a`.png"), id="backticks-in-definition"),
+    pytest.param(md("[x](a(b.png) [y](c.png)"), "/", local("c.png"), id="paren-left-open"),
+    pytest.param(md('<img src="<a>.png">'), "/", local("<a>.png", source="html"), id="angles-in-src"),
+    pytest.param(md("> [d]: q.png\n>\n> [x][d]"), "/", local("q.png"), id="definition-in-quote"),
+    pytest.param(md("> [x](\n> q.png)"), "/", local("q.png"), id="link-across-quote-lines"),
+    # An inline "<!--" never closed is text; one that opens an HTML block hides the rest
+    # from a browser, but is read anyway (a file too many, never one too few).
+    pytest.param(md("x <!-- [x](a.png)"), "/", local("a.png"), id="unclosed-comment"),
+    pytest.param(md("x \\<!-- [x](a.png) -->"), "/", local("a.png"), id="escaped-comment"),
+    pytest.param(md("a <? [x](b.png) ?> `c"), "/", local("b.png"), id="processing-instruction"),
     # The stock bundler's associate comment
     pytest.param(
         md("<!--associate:\ndata.csv\nfolder/\n# a comment\n!skip.csv\n\n*.txt\n-->\n![i](i.png)"),
@@ -411,3 +433,92 @@ def test_an_images_key_is_its_address_as_the_browser_reads_it(src, key):
 )
 def test_markup_html_parser_refuses_is_read_as_text(html, urls):
     assert references._html_references(html) == urls
+
+
+# --- against the renderer of the HTML copy -------------------------------------------------
+# nbconvert turns markdown into HTML with mistune: every local file its page would load or
+# link must be among the references found, or the bundle's HTML copy points at a file the
+# bundle lacks. (Ours may find more: it errs towards bundling a file the page never names.)
+
+_PIECE = st.sampled_from(list("()<>\\\"' \n`*a") + ["b c", "%41", "&amp;", "#f", "?q", "../", ".png"])
+_DESTINATION = st.lists(_PIECE, max_size=6).map("".join)
+
+
+_TITLE = st.sampled_from(["", ' "t"', " 't'", " (t)", ' "t\\""', "\n'a\nb'", ' "'])
+# A link, an image, a definition, an autolink or raw HTML, each with awkward pieces inside.
+_LINK = st.one_of(
+    st.tuples(
+        st.sampled_from(["[", "![", "\\[", "[`"]),
+        _DESTINATION,
+        st.sampled_from(["](", "]\n(", "] ("]),
+        _DESTINATION,
+        _TITLE,
+        st.sampled_from([")", "", " )", "\n)"]),
+    ).map("".join),
+    st.tuples(st.just("\n[d]: "), _DESTINATION, _TITLE, st.just("\n[x][d] ")).map("".join),
+    st.tuples(st.just("<"), _DESTINATION, st.just(">")).map("".join),
+    # Raw HTML, quotes paired or not, but no markup inside its values: where "<", ">" or a
+    # line end stand in a quoted value, the renderer's blocks and HTML's tags cut the text
+    # differently, and find_references does not parse blocks (it reads such text several
+    # ways and finds most, not all).
+    st.tuples(
+        st.sampled_from(["<img src=", "<a href="]),
+        st.sampled_from(["", "'", '"']),
+        _DESTINATION.filter(lambda text: not set(text) & set("<>\n")),
+        st.sampled_from(["", "'", '"']),
+        st.just(">"),
+    ).map("".join),
+)
+_LINK_TEXT = st.lists(
+    # (No four-space indents: an indented code block and a list item's second paragraph
+    # look alike without parsing lists; find_references reads both as text.)
+    st.one_of(_LINK, _PIECE, st.sampled_from(["```\n", "~~~\n", "\n\n", "<!--", "-->", "`` ", "> "])),
+    max_size=12,
+).map("".join)
+
+
+def _rendered_local_paths(source):
+    """The local files nbconvert's rendering of a markdown cell refers to, decoded."""
+    from html.parser import HTMLParser
+    from urllib.parse import unquote
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    urls = []
+
+    class Attributes(HTMLParser):
+        def parse_html_declaration(self, i):
+            try:
+                return super().parse_html_declaration(i)
+            except AssertionError:  # "<![" junk, which a browser skips as a comment
+                return self.rawdata.find(">", i) + 1 or len(self.rawdata)
+
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if value and (tag, name) in (("img", "src"), ("a", "href")):
+                    urls.append(value)
+
+    Attributes().feed(markdown2html_mistune(source))
+    paths = []
+    for url in urls:
+        if "\n" in url:  # across lines: in a quote, the renderer takes markers off first
+            continue
+        raw = url.strip().split("#", 1)[0].split("?", 1)[0]
+        path = unquote(raw)
+        # Left out: a name that is remote once decoded ("%5C%5Chost": the notebook's own
+        # renderer writes it "\\host", which browsers read as "//host"), and one with
+        # spaces around it ("< a.png >": a browser takes them off a raw href).
+        if raw and not raw.startswith("/") and not references._is_remote(path) and path == path.strip():
+            paths.append(path)
+    return paths
+
+
+# Derandomized: the same examples in every run, so that CI cannot turn up a new corner on
+# its own. To search wider, drop derandomize and raise max_examples (20000 found the last
+# corners fixed here; what is still known to differ is left out of the strategy above).
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(_LINK_TEXT)
+def test_every_file_the_rendered_cell_names_is_found(text):
+    ours = {ref.path for ref in find_references(md(text)) if not ref.root_relative}
+    missed = [path for path in _rendered_local_paths(text) if path not in ours]
+    assert missed == [], f"nbconvert's HTML of {text!r} names {missed}, find_references does not"

@@ -38,7 +38,44 @@ _SRCSET = frozenset({"srcset"})
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+# A line that may end a paragraph: blank, or the start of a quote, heading, list item,
+# rule, setext underline or HTML block.
+# Raw HTML as CommonMark reads it inline, a tag or closing tag (the rest is found apart),
+# and its autolinks. Every repetition is bounded, so each "<" costs little however the
+# text goes on.
+_HTML_TAG = re.compile(
+    r"<[A-Za-z][A-Za-z0-9-]{0,64}"
+    r"""(?:\s{1,64}[A-Za-z_:][A-Za-z0-9_.:-]{0,64}(?:\s*=\s*(?:[^\s"'=<>`]{1,2048}|'[^']{0,2048}'|"[^"]{0,2048}"))?){0,256}"""
+    r"\s*/?>"
+    r"|</[A-Za-z][A-Za-z0-9-]{0,64}\s*>"
+)
+_AUTOLINK = re.compile(
+    r"<[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]{0,4096}>"
+    r"|<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,256}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,64}>"
+)
+# The lines that end a paragraph, by CommonMark: a blank line, and the blocks that may
+# interrupt one (quote, heading (without a space after "#", as Jupyter's renderers take
+# it), rule, setext underline, a list item that is not empty and, if ordered, starts at 1,
+# an HTML block of the first six kinds).
+_BLOCK_TAGS = (
+    "address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|details|"
+    "dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|h[1-6]|head|"
+    "header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|noframes|ol|optgroup|option|p|"
+    "param|search|section|summary|table|tbody|td|tfoot|th|thead|title|tr|track|ul"
+)
+_BLOCK_START = re.compile(
+    r"^(?:[ \t]*$| {0,3}(?:>|#{1,6}(?!#)|([-*_])(?:[ \t]*\1){2,}[ \t]*$|=+[ \t]*$|-+[ \t]*$"
+    r"|[-+*][ \t]+\S|1[.)][ \t]+\S"
+    r"|<(?:pre|script|style|textarea)(?:[\s>]|$)|<!--|<\?|<![A-Za-z]|<!\[CDATA\["
+    rf"|</?(?:{_BLOCK_TAGS})(?:[\s>]|/>|$)))",
+    re.MULTILINE | re.IGNORECASE,
+)
+# A line after which no paragraph goes on: blank, an empty quote line, a heading, a rule.
+_NO_PARAGRAPH = re.compile(r"[ \t]*| {0,3}(?:>[ \t>]*|#{1,6}(?!#).*|([-*_])(?:[ \t]*\1){2,}[ \t]*)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?!#).*$", re.MULTILINE)
+# The ">" markers that open the lines of a block quote (nested ones too).
+_QUOTE_MARKERS = re.compile(r"^(?: {0,3}> ?)+", re.MULTILINE)
 _DEFINITION = re.compile(
     r"^ {0,3}\[(?!\^)((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|\S+)", re.MULTILINE
 )
@@ -70,7 +107,7 @@ def find_references(notebook: dict, base_url: str = "/") -> list[Reference]:
         if not decode:
             target = _plain_path(written)
         elif source == "markdown":
-            target = _normalise(_markdown_destination(written), bases)
+            target = _normalise(_markdown_destination(_unbracketed(written)), bases)
         else:
             target = _normalise(written, bases)
         if target is not None and target not in seen:
@@ -176,8 +213,6 @@ def _plain_path(written: str) -> tuple[str, bool] | None:
 def _normalise(written: str, bases: tuple[str, str]) -> tuple[str, bool] | None:
     """(path, root_relative) of a link as a browser would fetch it, or None if not local."""
     raw = written.strip()
-    if raw.startswith("<") and raw.endswith(">"):
-        raw = raw[1:-1].strip()
     if _is_remote(raw):
         return None
     # Cut the fragment and query before decoding so an encoded %23 or %3F stays in the name.
@@ -209,8 +244,13 @@ def _blank(chars: list[str], start: int, end: int) -> None:
             chars[i] = " "
 
 
-def _without_code(text: str) -> str:
-    """`text` with fenced blocks, code spans and HTML comments blanked out."""
+def _without_code(text: str) -> tuple[str, str, list[tuple[int, str]]]:
+    """`text` with fenced blocks, code spans and HTML comments blanked out; `text` with
+    fenced blocks only blanked; and its inline links and link definitions outside code:
+    (offset, destination as written).
+
+    A destination is read before code spans are: a backtick in it is part of the name.
+    """
     chars = list(text)
     offset = 0
     fence = ""
@@ -227,29 +267,170 @@ def _without_code(text: str) -> str:
                 fence = match.group(1)
                 _blank(chars, offset, offset + len(line))
         offset += len(line)
-    _blank_code_spans(chars)
-    without = "".join(chars)
-    for match in _COMMENT.finditer(without):
-        _blank(chars, match.start(), match.end())
-    return "".join(chars)
+    blocks: list[tuple[int, str]] = []  # definitions that are blocks of their own
+    found: list[tuple[int, int, str]] = []  # (offset of the "[" or "](", of the destination, it)
+    fenced = "".join(chars)
+    unquoted = _QUOTE_MARKERS.sub(_spaces, fenced)
+    block_end = -1  # the end of the line on which the last of those ends
+    for match in _DEFINITION.finditer(fenced):
+        start = match.start()  # a line's
+        previous = fenced[fenced.rfind("\n", 0, max(start - 1, 0)) + 1 : max(start - 1, 0)]
+        opens_block = start == 0 or _NO_PARAGRAPH.fullmatch(previous) or start - 1 == block_end
+        if opens_block and _balanced(match.group(2)):
+            # Not inside a paragraph (a definition cannot interrupt one): read before the
+            # inlines, and a backtick in it opens no span.
+            blocks.append((match.start(2), match.group(2)))
+            block_end = fenced.find("\n", match.end())
+            block_end = len(fenced) if block_end < 0 else block_end
+            _blank(chars, start, match.end())
+        else:  # in a paragraph: text, unless a renderer differs; read it anyway
+            found.append((match.start(1) - 1, match.start(2), match.group(2)))
+    # Definitions inside a quote, read as text (so no span is changed by them).
+    found.extend(
+        (match.start(1) - 1, match.start(2), match.group(2))
+        for match in _DEFINITION.finditer(unquoted)
+        if unquoted[match.start() : match.start(1)] != fenced[match.start() : match.start(1)]
+    )
+    found.extend((start, start, written) for start, written in _code_spans_and_links(chars))
+    _blank_comments(chars)
+    # A definition or link whose bracket a code span or an HTML comment holds is none.
+    kept = [(offset, written) for bracket, offset, written in found if chars[bracket] != " "]
+    return "".join(chars), fenced, blocks + kept
 
 
-def _blank_code_spans(chars: list[str]) -> None:
-    """A run of n backticks opens a span closed by the next run of exactly n backticks."""
-    runs = [(m.start(), m.end()) for m in re.finditer(r"`+", "".join(chars))]
+def _balanced(destination: str) -> bool:
+    """Whether a bare destination's unescaped parentheses pair up, as CommonMark asks."""
+    if destination.startswith("<"):
+        return True
+    depth = 0
+    for char in _ESCAPED.sub("", destination):
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _blank_comments(chars: list[str]) -> None:
+    """Blank each ``<!-- ... -->``. An opener never closed is text, to CommonMark: only
+    it is blanked, so that html.parser does not read the rest of the cell as a comment."""
+    text = "".join(chars)
+    start = text.find("<!--")
+    while start >= 0:
+        if _escaped(text, start):  # "\<!--" is text
+            start = text.find("<!--", start + 1)
+            continue
+        end = text.find("-->", start + 4)
+        if end < 0:  # and none after: every opener left is unclosed
+            for match in re.finditer("<!--", text[start:]):
+                _blank(chars, start + match.start(), start + match.end())
+            return
+        _blank(chars, start, end + 3)
+        start = text.find("<!--", end + 3)
+
+
+def _literal_end(text: str, start: int, closers: dict[str, list[int]], paragraph_end: int) -> int:
+    """Past the tag, autolink, comment, processing instruction, CDATA section or declaration
+    that opens at `start` and ends in its paragraph; `start` if none does. `closers` holds
+    where each of "-->", "?>", "]]>" and ">" ends in `text`, so no "<" rescans the rest."""
+
+    def past(marker: str, after: int) -> int:
+        ends = closers[marker]
+        i = bisect.bisect_left(ends, after + len(marker))
+        return ends[i] if i < len(ends) else start
+
+    if text.startswith(("<!-->", "<!--->"), start):
+        end = start + (5 if text[start + 4] == ">" else 6)
+    elif text.startswith("<!--", start):
+        end = past("-->", start + 4)
+    elif text.startswith("<?", start):
+        end = past("?>", start + 2)
+    elif text.startswith("<![CDATA[", start):
+        end = past("]]>", start + 9)
+    elif (
+        text.startswith("<!", start)
+        and start + 2 < len(text)
+        and text[start + 2].isascii()
+        and text[start + 2].isalpha()
+    ):
+        end = past(">", start + 2)
+    else:
+        match = _HTML_TAG.match(text, start) or _AUTOLINK.match(text, start)
+        end = match.end() if match else start
+    return end if end <= paragraph_end else start
+
+
+def _paragraph_ends(text: str) -> list[int]:
+    """The offsets of the lines that end a paragraph, in order: by _BLOCK_START once quote
+    markers are taken off, and where a quote begins."""
+    unquoted = _QUOTE_MARKERS.sub(_spaces, text)
+    ends = {m.start() for m in _BLOCK_START.finditer(unquoted)}
+    ends.update(m.end() + 1 for m in _HEADING.finditer(unquoted))  # a heading is one line
+    quoted = [m.start() for m in _QUOTE_MARKERS.finditer(text)]
+    quoted_lines = set(quoted)
+    for start in quoted:
+        if start == 0 or text.rfind("\n", 0, start - 1) + 1 not in quoted_lines:
+            ends.add(start)
+    return sorted(ends)
+
+
+def _next(offsets: list[int], after: int, default: int) -> int:
+    """The first of the sorted `offsets` past `after`, else `default`."""
+    i = bisect.bisect_right(offsets, after)
+    return offsets[i] if i < len(offsets) else default
+
+
+def _code_spans_and_links(chars: list[str]) -> list[tuple[int, str]]:
+    """Blank the code spans and return the inline links, read left to right as CommonMark
+    does: a run of n backticks opens a span closed by the next run of exactly n backticks
+    in the same paragraph, unless it is escaped, or lies in an HTML tag or autolink, or in
+    the destination or title of a link whose ``](`` came first.
+
+    Blocks other than fenced code are not parsed: a paragraph is taken to end where a line
+    could start another block, and a quote's text is read with its markers as spaces.
+    """
+    breaks = _paragraph_ends("".join(chars))
+    text = _QUOTE_MARKERS.sub(_spaces, "".join(chars))
+    runs = [(m.start(), m.end()) for m in re.finditer(r"`+", text)]
     by_length: dict[int, list[int]] = {}
     for start, end in runs:
         by_length.setdefault(end - start, []).append(start)
-    position = 0
-    for start, end in runs:
+    brackets = [(m.start(), -1) for m in re.finditer(re.escape("]("), text)]
+    tags = [(m.start(), -2) for m in re.finditer("<", text)]
+    closers = {
+        marker: [m.end() for m in re.finditer(re.escape(marker), text)]
+        for marker in ("-->", "?>", "]]>", ">")
+    }
+    ends = _destination_ends(text) if brackets else ([], [], [])
+    links: list[tuple[int, str]] = []
+    position = 0  # past the last code span or link
+    literal = 0  # past the last tag: no span opens before it
+    for start, end in sorted(runs + brackets + tags):
         if start < position:
             continue
-        starts = by_length[end - start]
-        later = bisect.bisect_right(starts, start)
-        if later < len(starts):
-            close = starts[later] + (end - start)
-            _blank(chars, start, close)
+        escapes = 0
+        while escapes < start and chars[start - escapes - 1] == "\\":
+            escapes += 1
+        if end == -2:  # a "<": raw HTML, an autolink or a comment, in which no span opens
+            if escapes % 2 == 0:
+                literal = max(literal, _literal_end(text, start, closers, _next(breaks, start, len(text))))
+            continue
+        if end == -1:  # a "](": a link if it is not escaped and what follows reads as one
+            link = _link_destination(text, start + 2, ends) if escapes % 2 == 0 else None
+            if link is not None:
+                written, position = link
+                if written:
+                    links.append((start, written))
+            continue
+        opener = start + escapes % 2  # an escaped backtick is a character, not part of the run
+        if opener < literal or opener == end:
+            continue
+        starts = by_length.get(end - opener, [])
+        later = bisect.bisect_right(starts, opener)
+        if later < len(starts) and starts[later] < _next(breaks, opener, len(text)):
+            close = starts[later] + (end - opener)
+            _blank(chars, opener, close)
             position = close
+    return links
 
 
 def _skip_blank(text: str, i: int) -> int:
@@ -264,8 +445,9 @@ def _skip_blank(text: str, i: int) -> int:
     return i
 
 
-def _destination_ends(text: str) -> tuple[list[int], list[int]]:
-    """For each offset, where a link destination starting there would end: bare, and <angled>.
+def _destination_ends(text: str) -> tuple[list[int], list[int], list[int]]:
+    """For each offset, where a link destination starting there would end: bare, and <angled>;
+    and the depth of parentheses there (a bare destination must end as deep as it began).
 
     A bare one runs to whitespace or to its first unbalanced ``)``; an angled one to the next
     ``<``, ``>`` or line end. Working this out once per cell keeps a cell full of ``](``
@@ -296,11 +478,14 @@ def _destination_ends(text: str) -> tuple[list[int], list[int]]:
         angled[i] = stop
         ends[i] = min(space, lower[-1] - 1 if lower else n)
         lower.append(i)
-    return ends, angled
+    return ends, angled, depth
 
 
-def _link_destination(text: str, start: int, ends: tuple[list[int], list[int]]) -> str | None:
-    """The destination of an inline link whose ``(`` is just before `start`, as written.
+def _link_destination(
+    text: str, start: int, ends: tuple[list[int], list[int], list[int]]
+) -> tuple[str, int] | None:
+    """The destination of an inline link whose ``(`` is just before `start`, as written
+    ("" for an empty one), and the offset just past the link's ``)``.
 
     None unless an optional quoted title and the closing ``)`` follow, as CommonMark asks,
     so prose such as ``x](a b c)`` is not mistaken for a link.
@@ -314,6 +499,8 @@ def _link_destination(text: str, start: int, ends: tuple[list[int], list[int]]) 
         end = close + 1
     else:
         end = ends[0][begin]
+        if ends[2][end] != ends[2][begin]:  # a "(" left open
+            return None
     i = _skip_blank(text, end)
     if i < n and i > end and text[i] in "\"'(":
         closer = ")" if text[i] == "(" else text[i]
@@ -323,8 +510,8 @@ def _link_destination(text: str, start: int, ends: tuple[list[int], list[int]]) 
         if close < 0:
             return None
         i = _skip_blank(text, close + 1)
-    if i < n and text[i] == ")" and end > begin:
-        return text[begin:end]
+    if i < n and text[i] == ")":
+        return text[begin:end], i + 1
     return None
 
 
@@ -335,13 +522,16 @@ def src_key(src: str) -> str:
     return unquote(html.unescape(src).split("#")[0].split("?")[0])
 
 
+def _unbracketed(written: str) -> str:
+    """A markdown destination without its ``<angle brackets>``, if it has them."""
+    raw = written.strip()
+    return raw[1:-1].strip() if raw.startswith("<") and raw.endswith(">") else raw
+
+
 def markdown_src(written: str) -> str:
     """A markdown destination as it lands in the page's ``src``: without angle brackets
     and backslash escapes."""
-    raw = written.strip()
-    if raw.startswith("<") and raw.endswith(">"):
-        raw = raw[1:-1].strip()
-    return _ESCAPED.sub(r"\1", raw)
+    return _ESCAPED.sub(r"\1", _unbracketed(written))
 
 
 def _markdown_destination(written: str) -> str:
@@ -349,27 +539,60 @@ def _markdown_destination(written: str) -> str:
     return html.unescape(_ESCAPED.sub(r"\1", written))
 
 
+def _escaped(text: str, i: int) -> bool:
+    """Whether an odd number of backslashes stands just before offset `i`."""
+    escapes = 0
+    while escapes < i and text[i - escapes - 1] == "\\":
+        escapes += 1
+    return escapes % 2 == 1
+
+
+def _spaces(match: re.Match) -> str:
+    return " " * len(match.group(0))
+
+
+def _tags_only(text: str, breaks: list[int]) -> str:
+    """`text` with each ``<`` that opens no tag blanked: markdown passes on as HTML only what
+    reads as a tag there, and html.parser would take ``<a`` up to the next ``>`` for one.
+    (The ``<`` of a declaration or processing instruction goes too: renderers differ on
+    those, and the text after them is read for links either way.)"""
+    chars = list(text)
+    position = 0
+    for match in re.finditer("<", text):
+        if match.start() < position:  # quoted in the tag before
+            continue
+        tag = None if _escaped(text, match.start()) else _HTML_TAG.match(text, match.start())
+        if tag and tag.end() <= _next(breaks, match.start(), len(text)):
+            position = tag.end()
+        else:
+            chars[match.start()] = " "
+    return "".join(chars)
+
+
 def _markdown_references(source: str) -> list[tuple[str, str]]:
     """(written, source) of each link in a markdown cell, in order of appearance."""
-    text = _without_code(source)
-    hits: list[tuple[int, str, str]] = []
-    ends = _destination_ends(text) if "](" in text else ([], [])
-    start = text.find("](")
-    while start >= 0:
-        escapes = 0
-        while escapes < start and text[start - escapes - 1] == "\\":
-            escapes += 1
-        written = _link_destination(text, start + 2, ends) if escapes % 2 == 0 else None
-        if written:
-            hits.append((start, written, "markdown"))
-        start = text.find("](", start + 2)
-    for match in _DEFINITION.finditer(text):
-        hits.append((match.start(2), match.group(2), "markdown"))
+    text, fenced, links = _without_code(source)
+    hits = [(start, written, "markdown") for start, written in links]
     for match in _ANGLE.finditer(text):
         inner = match.group(1)
         if not (inner[0] in "!?" or _TAG_LIKE.fullmatch(inner) or _EMAIL.fullmatch(inner)):
             hits.append((match.start(), match.group(0), "markdown"))
-    hits.extend((offset, written, "html") for offset, written in _html_hits(text))
+    # Raw HTML inline is only what reads as tags, inside a quote without its markers; an
+    # HTML block goes to the page as it is, code spans and all, and ends where the blocks
+    # do. Which a given "<" is in depends on blocks this does not parse: read it all ways.
+    breaks = _paragraph_ends(text)
+    inline = _tags_only(_QUOTE_MARKERS.sub(_spaces, text), breaks)
+    blocks = [0, *breaks, len(fenced)]
+    html_hits = dict.fromkeys(
+        _html_hits(inline)
+        + _html_hits(fenced)
+        + [
+            (start + offset, url)
+            for start, end in zip(blocks, blocks[1:])
+            for offset, url in _html_hits(fenced[start:end])
+        ]
+    )
+    hits.extend((offset, written, "html") for offset, written in html_hits)
     hits.sort(key=lambda hit: hit[0])
     return [(written, source) for _, written, source in hits]
 
