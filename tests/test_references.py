@@ -1,5 +1,7 @@
 """bundlers/references.py: which local files a notebook refers to, and which it does not."""
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -522,3 +524,59 @@ def test_every_file_the_rendered_cell_names_is_found(text):
     ours = {ref.path for ref in find_references(md(text)) if not ref.root_relative}
     missed = [path for path in _rendered_local_paths(text) if path not in ours]
     assert missed == [], f"nbconvert's HTML of {text!r} names {missed}, find_references does not"
+
+
+@pytest.mark.parametrize(
+    ("text", "end"),
+    [
+        ("<!-->x", 5),  # the two comments that end at once
+        ("<!--->x", 6),
+        ("<!-- a -->x", 10),
+        ("<!---->x", 7),
+        ("<!-- a", 0),  # never closed: no comment
+        ("<!--->-->x", 6),
+        ("<? a ?>x", 7),
+        ("<? a", 0),
+        ("<![CDATA[ a ]]>x", 15),
+        ("<![CDATA[ a", 0),
+        ("<!DOCTYPE a>x", 12),
+        ("<!D", 0),
+        ("<!1>", 0),  # a declaration starts with a letter
+        ("<!é>", 0),  # an ASCII one
+        ("<a href='x'>y", 12),
+        ("<a href='x>y", 0),
+        ("<http://x>y", 10),
+        ("<a@b.c>y", 7),
+        ("<1>", 0),
+    ],
+)
+def test_what_opens_at_a_lt_and_where_it_ends(text, end):
+    closers = {
+        m: [found.end() for found in re.finditer(re.escape(m), text)] for m in ("-->", "?>", "]]>", ">")
+    }
+    assert references._literal_end(text, 0, closers, len(text)) == end
+
+
+def test_raw_html_that_runs_past_its_paragraph_is_none():
+    text = "<a href='x'>"
+    closers = {"-->": [], "?>": [], "]]>": [], ">": [len(text)]}
+    assert references._literal_end(text, 0, closers, len(text) - 1) == 0
+    assert references._literal_end(text, 0, closers, len(text)) == len(text)
+
+
+@pytest.mark.parametrize(
+    ("destination", "balanced"),
+    [
+        ("a(b)", True),
+        ("a(b", False),
+        ("a)b(", False),
+        ("a)", False),
+        ("a\\(b", True),
+        ("a\\)b", True),
+        ("<a(b>", True),
+        ("a((b))c", True),
+        ("", True),
+    ],
+)
+def test_a_bare_destination_closes_its_parentheses(destination, balanced):
+    assert references._balanced(destination) is balanced
