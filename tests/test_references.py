@@ -548,13 +548,21 @@ def test_every_file_the_rendered_cell_names_is_found(text):
         ("<http://x>y", 10),
         ("<a@b.c>y", 7),
         ("<1>", 0),
+        ("<??>x", 4),  # "?>" may not share the "?" of "<?"
+        ("<?>x?>", 6),
+        ("<![CDATA[]]>x", 12),
+        ("<!", 0),
     ],
 )
 def test_what_opens_at_a_lt_and_where_it_ends(text, end):
+    # After closers of every kind, which must not count: they come before the "<".
+    before = "-->?>]]>>"
+    text = before + text
     closers = {
         m: [found.end() for found in re.finditer(re.escape(m), text)] for m in ("-->", "?>", "]]>", ">")
     }
-    assert references._literal_end(text, 0, closers, len(text)) == end
+    start = len(before)
+    assert references._literal_end(text, start, closers, len(text)) == start + end
 
 
 def test_raw_html_that_runs_past_its_paragraph_is_none():
