@@ -1,7 +1,5 @@
 """bundlers/references.py: which local files a notebook refers to, and which it does not."""
 
-import re
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -205,6 +203,9 @@ CASES = [
     # from a browser, but is read anyway (a file too many, never one too few).
     pytest.param(md("x <!-- [x](a.png)"), "/", local("a.png"), id="unclosed-comment"),
     pytest.param(md("x \\<!-- [x](a.png) -->"), "/", local("a.png"), id="escaped-comment"),
+    # An inline comment cannot leave its paragraph; one that opens a line (an HTML block) can.
+    pytest.param(md("x <!--\n\n[x](a.png) -->"), "/", local("a.png"), id="comment-past-paragraph"),
+    pytest.param(md("<!--\n\n[x](a.png) -->"), "/", [], id="comment-block"),
     pytest.param(md("a <? [x](b.png) ?> `c"), "/", local("b.png"), id="processing-instruction"),
     # The stock bundler's associate comment
     pytest.param(
@@ -558,11 +559,8 @@ def test_what_opens_at_a_lt_and_where_it_ends(text, end):
     # After closers of every kind, which must not count: they come before the "<".
     before = "-->?>]]>>"
     text = before + text
-    closers = {
-        m: [found.end() for found in re.finditer(re.escape(m), text)] for m in ("-->", "?>", "]]>", ">")
-    }
     start = len(before)
-    assert references._literal_end(text, start, closers, len(text)) == start + end
+    assert references._literal_end(text, start, references._closers(text), len(text)) == start + end
 
 
 def test_raw_html_that_runs_past_its_paragraph_is_none():

@@ -38,8 +38,6 @@ _SRCSET = frozenset({"srcset"})
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-# A line that may end a paragraph: blank, or the start of a quote, heading, list item,
-# rule, setext underline or HTML block.
 # Raw HTML as CommonMark reads it inline, a tag or closing tag (the rest is found apart),
 # and its autolinks. Every repetition is bounded, so each "<" costs little however the
 # text goes on.
@@ -244,10 +242,10 @@ def _blank(chars: list[str], start: int, end: int) -> None:
             chars[i] = " "
 
 
-def _without_code(text: str) -> tuple[str, str, list[tuple[int, str]]]:
+def _without_code(text: str) -> tuple[str, str, list[int], list[tuple[int, str]]]:
     """`text` with fenced blocks, code spans and HTML comments blanked out; `text` with
-    fenced blocks only blanked; and its inline links and link definitions outside code:
-    (offset, destination as written).
+    fenced blocks only blanked; where its paragraphs end (_paragraph_ends); and its inline
+    links and link definitions outside code: (offset, destination as written).
 
     A destination is read before code spans are: a backtick in it is part of the name.
     """
@@ -291,11 +289,12 @@ def _without_code(text: str) -> tuple[str, str, list[tuple[int, str]]]:
         for match in _DEFINITION.finditer(unquoted)
         if unquoted[match.start() : match.start(1)] != fenced[match.start() : match.start(1)]
     )
-    found.extend((start, start, written) for start, written in _code_spans_and_links(chars))
-    _blank_comments(chars)
+    breaks = _paragraph_ends("".join(chars))
+    found.extend((start, start, written) for start, written in _code_spans_and_links(chars, breaks))
+    _blank_comments(chars, breaks)
     # A definition or link whose bracket a code span or an HTML comment holds is none.
     kept = [(offset, written) for bracket, offset, written in found if chars[bracket] != " "]
-    return "".join(chars), fenced, blocks + kept
+    return "".join(chars), fenced, breaks, blocks + kept
 
 
 def _balanced(destination: str) -> bool:
@@ -310,22 +309,27 @@ def _balanced(destination: str) -> bool:
     return depth == 0
 
 
-def _blank_comments(chars: list[str]) -> None:
-    """Blank each ``<!-- ... -->``. An opener never closed is text, to CommonMark: only
-    it is blanked, so that html.parser does not read the rest of the cell as a comment."""
+def _blank_comments(chars: list[str], breaks: list[int]) -> None:
+    """Blank each ``<!-- ... -->``. To CommonMark an opener is text when no ``-->`` closes
+    it, or, unless it opens a line (an HTML block, which may hold blank lines), none does
+    before its paragraph ends: then only it is blanked, so that html.parser does not read
+    the rest of the cell as a comment."""
     text = "".join(chars)
+    closes = [m.end() for m in re.finditer("-->", text)]
+    newlines = [m.start() for m in re.finditer("\n", text)]
     start = text.find("<!--")
     while start >= 0:
-        if _escaped(text, start):  # "\<!--" is text
-            start = text.find("<!--", start + 1)
-            continue
-        end = text.find("-->", start + 4)
-        if end < 0:  # and none after: every opener left is unclosed
-            for match in re.finditer("<!--", text[start:]):
-                _blank(chars, start + match.start(), start + match.end())
-            return
-        _blank(chars, start, end + 3)
-        start = text.find("<!--", end + 3)
+        later = bisect.bisect_left(closes, start + 7)  # a "-->" after the "<!--"
+        end = closes[later] if later < len(closes) else -1
+        line = bisect.bisect_left(newlines, start)
+        line_start = newlines[line - 1] + 1 if line else 0
+        opens_line = start - line_start <= 3 and not text[line_start:start].strip(" ")
+        if _escaped(text, start) or end < 0 or (not opens_line and end > _next(breaks, start, len(text))):
+            _blank(chars, start, start + 4)
+            start = text.find("<!--", start + 4)
+        else:
+            _blank(chars, start, end)
+            start = text.find("<!--", end)
 
 
 def _literal_end(text: str, start: int, closers: dict[str, list[int]], paragraph_end: int) -> int:
@@ -359,6 +363,14 @@ def _literal_end(text: str, start: int, closers: dict[str, list[int]], paragraph
     return end if end <= paragraph_end else start
 
 
+def _closers(text: str) -> dict[str, list[int]]:
+    """Where each "-->", "?>", "]]>" and ">" of `text` ends, in order: for _literal_end."""
+    return {
+        marker: [m.end() for m in re.finditer(re.escape(marker), text)]
+        for marker in ("-->", "?>", "]]>", ">")
+    }
+
+
 def _paragraph_ends(text: str) -> list[int]:
     """The offsets of the lines that end a paragraph, in order: by _BLOCK_START once quote
     markers are taken off, and where a quote begins."""
@@ -379,7 +391,7 @@ def _next(offsets: list[int], after: int, default: int) -> int:
     return offsets[i] if i < len(offsets) else default
 
 
-def _code_spans_and_links(chars: list[str]) -> list[tuple[int, str]]:
+def _code_spans_and_links(chars: list[str], breaks: list[int]) -> list[tuple[int, str]]:
     """Blank the code spans and return the inline links, read left to right as CommonMark
     does: a run of n backticks opens a span closed by the next run of exactly n backticks
     in the same paragraph, unless it is escaped, or lies in an HTML tag or autolink, or in
@@ -388,7 +400,6 @@ def _code_spans_and_links(chars: list[str]) -> list[tuple[int, str]]:
     Blocks other than fenced code are not parsed: a paragraph is taken to end where a line
     could start another block, and a quote's text is read with its markers as spaces.
     """
-    breaks = _paragraph_ends("".join(chars))
     text = _QUOTE_MARKERS.sub(_spaces, "".join(chars))
     runs = [(m.start(), m.end()) for m in re.finditer(r"`+", text)]
     by_length: dict[int, list[int]] = {}
@@ -396,10 +407,7 @@ def _code_spans_and_links(chars: list[str]) -> list[tuple[int, str]]:
         by_length.setdefault(end - start, []).append(start)
     brackets = [(m.start(), -1) for m in re.finditer(re.escape("]("), text)]
     tags = [(m.start(), -2) for m in re.finditer("<", text)]
-    closers = {
-        marker: [m.end() for m in re.finditer(re.escape(marker), text)]
-        for marker in ("-->", "?>", "]]>", ">")
-    }
+    closers = _closers(text)
     ends = _destination_ends(text) if brackets else ([], [], [])
     links: list[tuple[int, str]] = []
     position = 0  # past the last code span or link
@@ -407,21 +415,19 @@ def _code_spans_and_links(chars: list[str]) -> list[tuple[int, str]]:
     for start, end in sorted(runs + brackets + tags):
         if start < position:
             continue
-        escapes = 0
-        while escapes < start and chars[start - escapes - 1] == "\\":
-            escapes += 1
+        escaped = _escaped(chars, start)
         if end == -2:  # a "<": raw HTML, an autolink or a comment, in which no span opens
-            if escapes % 2 == 0:
+            if not escaped:
                 literal = max(literal, _literal_end(text, start, closers, _next(breaks, start, len(text))))
             continue
         if end == -1:  # a "](": a link if it is not escaped and what follows reads as one
-            link = _link_destination(text, start + 2, ends) if escapes % 2 == 0 else None
+            link = None if escaped else _link_destination(text, start + 2, ends)
             if link is not None:
                 written, position = link
                 if written:
                     links.append((start, written))
             continue
-        opener = start + escapes % 2  # an escaped backtick is a character, not part of the run
+        opener = start + escaped  # an escaped backtick is a character, not part of the run
         if opener < literal or opener == end:
             continue
         starts = by_length.get(end - opener, [])
@@ -539,7 +545,7 @@ def _markdown_destination(written: str) -> str:
     return html.unescape(_ESCAPED.sub(r"\1", written))
 
 
-def _escaped(text: str, i: int) -> bool:
+def _escaped(text: str | list[str], i: int) -> bool:
     """Whether an odd number of backslashes stands just before offset `i`."""
     escapes = 0
     while escapes < i and text[i - escapes - 1] == "\\":
@@ -571,7 +577,7 @@ def _tags_only(text: str, breaks: list[int]) -> str:
 
 def _markdown_references(source: str) -> list[tuple[str, str]]:
     """(written, source) of each link in a markdown cell, in order of appearance."""
-    text, fenced, links = _without_code(source)
+    text, fenced, breaks, links = _without_code(source)
     hits = [(start, written, "markdown") for start, written in links]
     for match in _ANGLE.finditer(text):
         inner = match.group(1)
@@ -580,7 +586,6 @@ def _markdown_references(source: str) -> list[tuple[str, str]]:
     # Raw HTML inline is only what reads as tags, inside a quote without its markers; an
     # HTML block goes to the page as it is, code spans and all, and ends where the blocks
     # do. Which a given "<" is in depends on blocks this does not parse: read it all ways.
-    breaks = _paragraph_ends(text)
     inline = _tags_only(_QUOTE_MARKERS.sub(_spaces, text), breaks)
     blocks = [0, *breaks, len(fenced)]
     html_hits = dict.fromkeys(
