@@ -268,7 +268,6 @@ def _without_code(text: str) -> tuple[str, str, list[int], list[tuple[int, str]]
     blocks: list[tuple[int, str]] = []  # definitions that are blocks of their own
     found: list[tuple[int, int, str]] = []  # (offset of the "[" or "](", of the destination, it)
     fenced = "".join(chars)
-    unquoted = _QUOTE_MARKERS.sub(_spaces, fenced)
     block_end = -1  # the end of the line on which the last of those ends
     for match in _DEFINITION.finditer(fenced):
         start = match.start()  # a line's
@@ -283,14 +282,16 @@ def _without_code(text: str) -> tuple[str, str, list[int], list[tuple[int, str]]
             _blank(chars, start, match.end())
         else:  # in a paragraph: text, unless a renderer differs; read it anyway
             found.append((match.start(1) - 1, match.start(2), match.group(2)))
+    # The text as a quote's own lines read, without their markers (the same offsets).
+    unquoted = _QUOTE_MARKERS.sub(_spaces, "".join(chars))
     # Definitions inside a quote, read as text (so no span is changed by them).
     found.extend(
         (match.start(1) - 1, match.start(2), match.group(2))
         for match in _DEFINITION.finditer(unquoted)
         if unquoted[match.start() : match.start(1)] != fenced[match.start() : match.start(1)]
     )
-    breaks = _paragraph_ends("".join(chars))
-    found.extend((start, start, written) for start, written in _code_spans_and_links(chars, breaks))
+    breaks = _paragraph_ends("".join(chars), unquoted)
+    found.extend((start, start, written) for start, written in _code_spans_and_links(chars, unquoted, breaks))
     _blank_comments(chars, breaks)
     # A definition or link whose bracket a code span or an HTML comment holds is none.
     kept = [(offset, written) for bracket, offset, written in found if chars[bracket] != " "]
@@ -371,10 +372,9 @@ def _closers(text: str) -> dict[str, list[int]]:
     }
 
 
-def _paragraph_ends(text: str) -> list[int]:
-    """The offsets of the lines that end a paragraph, in order: by _BLOCK_START once quote
-    markers are taken off, and where a quote begins."""
-    unquoted = _QUOTE_MARKERS.sub(_spaces, text)
+def _paragraph_ends(text: str, unquoted: str) -> list[int]:
+    """The offsets of the lines that end a paragraph, in order: by _BLOCK_START in
+    `unquoted` (`text` with quote markers as spaces), and where a quote begins."""
     ends = {m.start() for m in _BLOCK_START.finditer(unquoted)}
     ends.update(m.end() + 1 for m in _HEADING.finditer(unquoted))  # a heading is one line
     quoted = [m.start() for m in _QUOTE_MARKERS.finditer(text)]
@@ -391,7 +391,7 @@ def _next(offsets: list[int], after: int, default: int) -> int:
     return offsets[i] if i < len(offsets) else default
 
 
-def _code_spans_and_links(chars: list[str], breaks: list[int]) -> list[tuple[int, str]]:
+def _code_spans_and_links(chars: list[str], unquoted: str, breaks: list[int]) -> list[tuple[int, str]]:
     """Blank the code spans and return the inline links, read left to right as CommonMark
     does: a run of n backticks opens a span closed by the next run of exactly n backticks
     in the same paragraph, unless it is escaped, or lies in an HTML tag or autolink, or in
@@ -400,7 +400,7 @@ def _code_spans_and_links(chars: list[str], breaks: list[int]) -> list[tuple[int
     Blocks other than fenced code are not parsed: a paragraph is taken to end where a line
     could start another block, and a quote's text is read with its markers as spaces.
     """
-    text = _QUOTE_MARKERS.sub(_spaces, "".join(chars))
+    text = unquoted  # what is read; the spans are blanked in chars
     runs = [(m.start(), m.end()) for m in re.finditer(r"`+", text)]
     by_length: dict[int, list[int]] = {}
     for start, end in runs:
