@@ -247,7 +247,7 @@ def read_log(path):
         return ""
 
 
-def chromium_options(download_dir=None, lang=None, network_log=False):
+def chromium_options(profile, download_dir=None, lang=None, network_log=False):
     from selenium.webdriver.chrome.options import Options
 
     options = Options()
@@ -262,7 +262,7 @@ def chromium_options(download_dir=None, lang=None, network_log=False):
         "--disable-sync",
         "--no-first-run",
         "--window-size=1280,900",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='nbext_pkg-chromium-')}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
     if lang:
@@ -286,13 +286,27 @@ def chromium_options(download_dir=None, lang=None, network_log=False):
 
 
 def start_chromium(download_dir=None, lang=None, network_log=False):
-    """Headless Chromium through Debian's chromedriver; never downloads anything."""
+    """Headless Chromium through Debian's chromedriver, on a fresh profile that
+    ``quit()`` removes (about 70 MB each); never downloads anything."""
     os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    class Chromium(webdriver.Chrome):
+        def quit(self):
+            try:
+                super().quit()
+            finally:
+                shutil.rmtree(self.profile, ignore_errors=True)
+
+    profile = tempfile.mkdtemp(prefix="nbext_pkg-chromium-")
     service = Service(executable_path=os.environ.get("NBEXT_PKG_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=chromium_options(download_dir, lang, network_log))
+    try:
+        driver = Chromium(service=service, options=chromium_options(profile, download_dir, lang, network_log))
+    except BaseException:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    driver.profile = profile
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
     return driver
