@@ -163,7 +163,15 @@ define([
                 return start_session(options.base_url, model.path, options.kernel_name);
             })
             .then(function (session) {
-                return Promise.resolve(go(notebook_url(options.base_url, created.path))).then(function () {
+                // The kernel's name goes in the URL, as the stock New menu puts it: a page
+                // that finds its session before it knows the kernelspecs would otherwise
+                // "change" to the kernel it has once they come, and start another.
+                var url = notebook_url(options.base_url, created.path);
+                var kernel_name = session && session.kernel && session.kernel.name;
+                if (kernel_name) {
+                    url += '?kernel_name=' + encodeURIComponent(kernel_name);
+                }
+                return Promise.resolve(go(url)).then(function () {
                     return {notebook: created, session: session};
                 });
             })

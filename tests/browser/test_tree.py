@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import ALT_KERNEL, BROKEN_KERNEL
-from harness import url_path
+from harness import NotebookServer, url_path
 from pages import NotebookPage, TreePage
 
 pytestmark = pytest.mark.browser
@@ -78,7 +78,9 @@ def test_click_starts_the_session_before_the_page_opens(tree, server, fresh_dir,
     page = NotebookPage(tree.driver, server).wait_loaded().wait_kernel()
 
     path = f"{fresh_dir}/Untitled.ipynb"
-    assert tree.driver.current_url == server.page_url("notebooks", path)
+    # With the kernel's name, as the stock New menu opens a notebook (the page then
+    # takes the session it finds for that kernel, whenever its kernel list comes).
+    assert tree.driver.current_url == server.page_url("notebooks", path) + "?kernel_name=python3"
     assert page.path == path
     assert (notebook_root / path).is_file()
 
@@ -198,3 +200,61 @@ def test_new_notebook_in_the_root_folder(tree, server, notebook_root):
     assert "/" not in path and path.startswith("Untitled") and path.endswith(".ipynb")
     assert (notebook_root / path).is_file()
     (notebook_root / path).unlink()
+
+
+@pytest.fixture
+def late_kernelspecs_server(jupyter_env, flavour, tmp_path, browser):
+    """A server of the test's flavour whose kernel list answers two seconds late, the
+    browser logged in to it."""
+    from memory_contents import environ_pythonpath
+    from slow_kernelspecs import config_file
+
+    root = tmp_path / "root"
+    (root / "late").mkdir(parents=True)
+    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
+    try:
+        # A base URL of its own: its cookies (_xsrf among them) must not cover the
+        # session server's pages, which this browser goes back to.
+        srv = NotebookServer(
+            jupyter_env,
+            root,
+            base_url="/late-kernelspecs/",
+            flavour=flavour,
+            extra_args=[f"--config={config_file(str(tmp_path))}"],
+        ).start()
+    finally:
+        del jupyter_env.env["PYTHONPATH"]
+    try:
+        assert "slow_kernelspecs: GET api/kernelspecs answers late" in srv.log_text()
+        browser.get(srv.url + f"tree?token={srv.token}")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_the_new_page_keeps_the_kernel_started_for_it_when_the_kernel_list_is_late(
+    browser, late_kernelspecs_server
+):
+    # The page finds its session at once and learns the kernels afterwards: the stock
+    # page then "changes" to the kernel it already has, throwing the started one away
+    # (or, if that restart races the first connection, never getting a kernel) unless
+    # it was told the kernel's name when it opened.
+    server = late_kernelspecs_server
+    tree = TreePage(browser, server).open("late")
+    tree.wait_kernels()
+    tree.new_window_after(lambda: tree.pick_kernel(ALT_KERNEL), "the new notebook's window")
+    page = NotebookPage(browser, server).wait_loaded().wait_kernel()
+    # Once the kernel list is in, whatever the page makes of it has begun (a kernel
+    # change sets _session_starting in the same turn): wait for that to settle.
+    page.wait(lambda d: page.js("return Jupyter.kernelselector._loaded"), "the kernel list", timeout=30)
+    page.wait(
+        lambda d: page.js(
+            "var n = Jupyter.notebook; return !n._session_starting && n.kernel.is_connected();"
+        ),
+        "the page's kernel after the kernel list came",
+    )
+    (session,) = sessions_for(server, "late/Untitled.ipynb")
+    assert session["kernel"]["name"] == ALT_KERNEL
+    assert page.page_ids()["kernel_id"] == session["kernel"]["id"]
+    kernel_lines = [line for line in server.log_text().splitlines() if "] Kernel " in line]
+    assert len(kernel_lines) == 1 and "Kernel started:" in kernel_lines[0], kernel_lines
