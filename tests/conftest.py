@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from harness import AWKWARD_BASE_URL, REPO, JupyterEnv, NotebookServer, start_chromium
 
-pytest_plugins = ["storage"]  # the stores off this disk: PostgreSQL, S3 (tests/storage.py)
+# The stores off this disk: PostgreSQL, S3 (tests/storage.py); SIGTERM as Ctrl-C (tests/interrupt.py).
+pytest_plugins = ["storage", "interrupt"]
 
 ARTIFACTS = REPO / "test-artifacts"
 # Folder and notebook names our users really have: spaces, '#', '%', '?' and
