@@ -147,10 +147,19 @@ class NotebookServer(ServerClient):
 
     FLAVOURS = ("notebook", "nbclassic")
 
-    def __init__(self, jenv, root, base_url="/", log_path=None, extra_args=(), flavour="notebook"):
+    def __init__(
+        self, jenv, root, base_url="/", log_path=None, extra_args=(), flavour="notebook", test_modules=False
+    ):
+        """``test_modules``: the server can import the modules in tests/ (a contents
+        manager or server extension made for a test)."""
         assert flavour in self.FLAVOURS, flavour
         self.flavour = flavour
         self.jenv = jenv
+        self.env = dict(jenv.env)
+        if test_modules:
+            self.env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(Path(__file__).resolve().parent), self.env.get("PYTHONPATH")) if p
+            )
         self.root = Path(root)
         self.base_url = base_url
         self.port = free_port()
@@ -181,7 +190,7 @@ class NotebookServer(ServerClient):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             args,
-            env=self.jenv.env,
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=str(self.root),

@@ -87,11 +87,6 @@ class ServerMemoryContentsManager(MemoryStore, ServerContentsManager):
     seed = seed_trait()
 
 
-def environ_pythonpath():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return here + os.pathsep + os.environ.get("PYTHONPATH", "")
-
-
 class HangingContentsManager(ServerMemoryContentsManager):
     """Its folder listings never answer (a store whose connection hangs)."""
 

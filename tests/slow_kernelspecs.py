@@ -35,7 +35,7 @@ def _jupyter_server_extension_points():
 
 def config_file(folder):
     """A config file that enables this extension beside those already enabled; pass
-    ``--config=<it>`` to the server (with this folder on its PYTHONPATH)."""
+    ``--config=<it>`` to a server started with ``test_modules=True``."""
     path = os.path.join(folder, "slow_kernelspecs_config.py")
     with open(path, "w") as f:
         f.write(

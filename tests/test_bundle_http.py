@@ -307,8 +307,6 @@ def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(ju
     those names in the server's working folder are not read. (This manager keeps
     notebooks only, so the files are missing; tests/test_storage_bundles.py has real
     stores.)"""
-    from memory_contents import environ_pythonpath
-
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("![plot](plot.png) [data](data/x.csv)")]
     seed = tmp_path / "seed.json"
@@ -317,21 +315,18 @@ def test_a_contents_manager_off_this_disk_is_asked_for_the_files_not_the_disk(ju
     (disk / "remote" / "data").mkdir(parents=True)
     (disk / "remote" / "plot.png").write_bytes(PNG)
     (disk / "remote" / "data" / "x.csv").write_text("a,b\n")
-    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
-    try:
-        app, cm = (
-            ("NotebookApp", "MemoryContentsManager")
-            if flavour == "notebook"
-            else ("ServerApp", "ServerMemoryContentsManager")
-        )
-        srv = NotebookServer(
-            jupyter_env,
-            disk,
-            flavour=flavour,
-            extra_args=[f"--{app}.contents_manager_class=memory_contents.{cm}", f"--{cm}.seed={seed}"],
-        ).start()
-    finally:
-        del jupyter_env.env["PYTHONPATH"]
+    app, cm = (
+        ("NotebookApp", "MemoryContentsManager")
+        if flavour == "notebook"
+        else ("ServerApp", "ServerMemoryContentsManager")
+    )
+    srv = NotebookServer(
+        jupyter_env,
+        disk,
+        flavour=flavour,
+        extra_args=[f"--{app}.contents_manager_class=memory_contents.{cm}", f"--{cm}.seed={seed}"],
+        test_modules=True,
+    ).start()
     try:
         for route in ("ours", "stock") if flavour == "notebook" else ("ours",):
             response = get(srv, route, "remote/analysis.ipynb")
@@ -392,26 +387,21 @@ def test_a_store_that_hangs_gets_an_answer_and_frees_the_bundle_slot(jupyter_env
     up on it past the plan's deadline, and the server goes on serving and bundling. (The
     deadline leaves reading the notebook, before the listing, time even on a loaded
     machine: with 1 s, the read itself ran out first there.)"""
-    from memory_contents import environ_pythonpath
-
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("[d](d/x.csv)")])
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"nb.ipynb": nbformat.writes(nb)}))
-    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
-    try:
-        srv = NotebookServer(
-            jupyter_env,
-            tmp_path,
-            flavour="nbclassic",
-            extra_args=[
-                "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
-                f"--HangingContentsManager.seed={seed}",
-                "--NbextPkg.bundle_plan_timeout=4",
-                "--NbextPkg.max_concurrent_bundles=1",
-            ],
-        ).start()
-    finally:
-        del jupyter_env.env["PYTHONPATH"]
+    srv = NotebookServer(
+        jupyter_env,
+        tmp_path,
+        flavour="nbclassic",
+        extra_args=[
+            "--ServerApp.contents_manager_class=memory_contents.HangingContentsManager",
+            f"--HangingContentsManager.seed={seed}",
+            "--NbextPkg.bundle_plan_timeout=4",
+            "--NbextPkg.max_concurrent_bundles=1",
+        ],
+        test_modules=True,
+    ).start()
     try:
         for _ in range(2):  # the second would be 503 if the first still held the only slot
             started = time.monotonic()

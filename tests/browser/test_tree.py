@@ -206,24 +206,20 @@ def test_new_notebook_in_the_root_folder(tree, server, notebook_root):
 def late_kernelspecs_server(jupyter_env, flavour, tmp_path, browser):
     """A server of the test's flavour whose kernel list answers two seconds late, the
     browser logged in to it."""
-    from memory_contents import environ_pythonpath
     from slow_kernelspecs import config_file
 
     root = tmp_path / "root"
     (root / "late").mkdir(parents=True)
-    jupyter_env.env["PYTHONPATH"] = environ_pythonpath()
-    try:
-        # A base URL of its own: its cookies (_xsrf among them) must not cover the
-        # session server's pages, which this browser goes back to.
-        srv = NotebookServer(
-            jupyter_env,
-            root,
-            base_url="/late-kernelspecs/",
-            flavour=flavour,
-            extra_args=[f"--config={config_file(str(tmp_path))}"],
-        ).start()
-    finally:
-        del jupyter_env.env["PYTHONPATH"]
+    # A base URL of its own: its cookies (_xsrf among them) must not cover the
+    # session server's pages, which this browser goes back to.
+    srv = NotebookServer(
+        jupyter_env,
+        root,
+        base_url="/late-kernelspecs/",
+        flavour=flavour,
+        extra_args=[f"--config={config_file(str(tmp_path))}"],
+        test_modules=True,
+    ).start()
     try:
         assert "slow_kernelspecs: GET api/kernelspecs answers late" in srv.log_text()
         browser.get(srv.url + f"tree?token={srv.token}")
