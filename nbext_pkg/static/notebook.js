@@ -30,10 +30,26 @@ define([
         );
     };
 
+    // New notebook opens the page with ?kernel_name= (new_notebook.js says why). Once
+    // the page has read it, it leaves the address: a reload or a bookmark later must
+    // take the kernel the notebook has then, not the one it was created with.
+    var forget_kernel_name = function () {
+        var url = new URL(window.location.href);
+        if (url.searchParams.has('kernel_name')) {
+            url.searchParams.delete('kernel_name');
+            window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+        }
+    };
+
     var load = function () {
         var notebook = Jupyter.notebook;
         if (!notebook || !Jupyter.actions) {
             return; // not the notebook page
+        }
+        if (notebook._fully_loaded) {
+            forget_kernel_name();
+        } else {
+            notebook.events.one('notebook_loaded.Notebook', forget_kernel_name);
         }
         style.load_css();
         session_info.watch(notebook.events);

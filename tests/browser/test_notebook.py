@@ -76,7 +76,12 @@ def test_new_notebook_in_this_folder_with_this_kernel(notebook, server, fresh_di
     page = NotebookPage(notebook.driver, server).wait_loaded().wait_kernel()
     path = f"{fresh_dir}/Untitled.ipynb"
     assert page.path == path
-    assert notebook.driver.current_url == server.page_url("notebooks", path) + f"?kernel_name={ALT_KERNEL}"
+    assert page.js("return performance.getEntriesByType('navigation')[0].name") == (
+        server.page_url("notebooks", path) + f"?kernel_name={ALT_KERNEL}"
+    )
+    page.wait(
+        lambda d: d.current_url == server.page_url("notebooks", path), "the address without kernel_name"
+    )
     assert (notebook_root / path).is_file()
     session = session_of(server, path)
     assert session["kernel"]["name"] == ALT_KERNEL
