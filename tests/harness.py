@@ -301,14 +301,17 @@ def start_chromium(download_dir=None, lang=None, network_log=False):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    profile = tempfile.mkdtemp(prefix="nbext_pkg-chromium-")
+
     class Chromium(webdriver.Chrome):
         def quit(self):
+            # (Selenium calls quit() itself when the session cannot start: before
+            # __init__ returns, so the profile is this closure's, not an attribute.)
             try:
                 super().quit()
             finally:
-                shutil.rmtree(self.profile, ignore_errors=True)
+                shutil.rmtree(profile, ignore_errors=True)
 
-    profile = tempfile.mkdtemp(prefix="nbext_pkg-chromium-")
     service = Service(executable_path=os.environ.get("NBEXT_PKG_CHROMEDRIVER", "/usr/bin/chromedriver"))
     try:
         driver = Chromium(service=service, options=chromium_options(profile, download_dir, lang, network_log))

@@ -6,6 +6,9 @@ import signal
 
 
 def _interrupted(signum, frame):
+    # Once: a second SIGTERM (a CI runner signalling the whole group, say) must not cut
+    # the teardown that the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
