@@ -315,8 +315,9 @@ def test_five_gib_download_resumes_from_the_middle_and_verifies(big_server):
                 whole = zlib.crc32(block, whole)
                 got += len(block)
         assert got == length
-        # Cut in the middle (inside the stored file): the first request is left
-        # unread after its first block, then the rest is asked for with If-Range.
+        # A client that stopped reading (here after its first block; the bytes up to
+        # the middle are checked above) asks for the rest from the middle, inside
+        # the stored file, with If-Range.
         with server.http.get(server.url + path, stream=True, timeout=600) as first:
             assert first.status_code == 200 and first.headers["ETag"] == etag
             next(first.iter_content(64 * 1024))

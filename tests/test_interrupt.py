@@ -9,7 +9,7 @@ from pathlib import Path
 from harness import wait_until
 
 RUN = """
-import os, time
+import os, signal
 from pathlib import Path
 import pytest
 
@@ -20,7 +20,7 @@ def server():
 
 def test_long(server):
     Path(os.environ["MARK"] + ".started").touch()
-    time.sleep(60)
+    signal.pause()  # until a signal comes: the one the outer test sends
 """
 
 
