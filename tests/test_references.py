@@ -563,6 +563,12 @@ def test_what_opens_at_a_lt_and_where_it_ends(text, end):
     assert references._literal_end(text, start, references._closers(text), len(text)) == start + end
 
 
+def test_a_comment_closer_just_before_its_opener_does_not_close_it():
+    # "-->" that ends where "<!--" begins belongs to the text before it.
+    text = "--><!-- x -->"
+    assert references._literal_end(text, 3, references._closers(text), len(text)) == len(text)
+
+
 def test_raw_html_that_runs_past_its_paragraph_is_none():
     text = "<a href='x'>"
     closers = {"-->": [], "?>": [], "]]>": [], ">": [len(text)]}
