@@ -76,8 +76,19 @@ def test_archives_stream_into_a_sink_that_cannot_seek(tmp_path, fmt):
 
 
 def test_unknown_format_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown archive format 'rar'"):
         archive.open_archive("rar", io.BytesIO())
+
+
+def test_bytes_added_whole_are_stored_or_deflated_on_their_merits():
+    sink = io.BytesIO()
+    writer = archive.open_archive("zip", sink)
+    writer.add_bytes("top/requirements.txt", b"nbformat==5.10.4\n" * 100, 0)
+    writer.add_bytes("top/noise.bin", os.urandom(10_000), 0)
+    writer.close()
+    with zipfile.ZipFile(io.BytesIO(sink.getvalue())) as zf:
+        assert zf.getinfo("top/requirements.txt").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("top/noise.bin").compress_type == zipfile.ZIP_STORED
 
 
 class Shrinking:
@@ -265,6 +276,47 @@ def test_data_that_barely_shrinks_is_stored_and_suffixes_count_in_any_case():
     assert archive.worth_deflating("data.bin", bytes(60_000))
     assert not archive.worth_deflating("PICTURE.PNG", bytes(60_000))
     assert archive.worth_deflating("notes", b"")
+
+
+def test_a_saving_of_exactly_the_minimum_is_not_worth_deflating():
+    import random
+    import zlib
+
+    # A sample that deflates to exactly (1 - MIN_SAVING) of its size: noise, then zeros.
+    rng = random.Random(7)
+    for noise in range(800, 1200):
+        head = rng.randbytes(noise)
+        for zeros in range(0, 400, 10):
+            sample = head + bytes(zeros)
+            if len(zlib.compress(sample, 1)) == len(sample) * (1 - archive.MIN_SAVING):
+                assert not archive.worth_deflating("data.bin", sample)
+                assert archive.worth_deflating("data.bin", sample + bytes(50))
+                return
+    pytest.fail("no sample deflates to exactly the limit")
+
+
+def test_a_large_tar_member_is_spooled_to_disk_and_a_small_one_in_memory(monkeypatch):
+    import tempfile
+
+    spools = []
+
+    class Recording(tempfile.SpooledTemporaryFile):
+        def seek(self, *args):
+            spools.append(self._rolled)  # before the member is written: where it was spooled
+            return super().seek(*args)
+
+    monkeypatch.setattr(tempfile, "SpooledTemporaryFile", Recording)
+    monkeypatch.setattr(archive, "SPOOL_MEMORY", 1000)
+    sink = WriteOnly()
+    writer = archive.open_archive("tar.gz", sink)
+    writer.add_stream("top/small.html", iter([b"s" * 1000]), 0, None)
+    writer.add_stream("top/large.html", iter([b"l" * 600, b"l" * 600]), 0, None)
+    writer.close()
+    assert spools[:2] == [False, True]
+    assert contents(bytes(sink.data), "tar.gz") == {
+        "top/small.html": b"s" * 1000,
+        "top/large.html": b"l" * 1200,
+    }
 
 
 def local_header_extra(data, name):
