@@ -30,6 +30,23 @@ def test_the_imports_are_read_as_ipython_runs_the_cells():
     assert found == ["os", "json", "nbformat", "surely_missing_module_abc"]
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],  # not a notebook at all
+        {},  # no cells
+        {"cells": None},
+        {"cells": {"source": "import pandas"}},
+        {"cells": ["import pandas", None]},  # cells that are not cells
+        {"cells": [{"cell_type": "markdown", "source": "import pandas"}]},
+        {"cells": [{"cell_type": "raw", "source": ["import pandas"]}]},
+        {"cells": [{"cell_type": "code"}, {"cell_type": "code", "source": None}]},
+    ],
+)
+def test_only_the_source_of_code_cells_counts(document):
+    assert manifest.top_level_imports(document) == []
+
+
 def test_requirements_pin_third_party_imports_only():
     import nbformat
 

@@ -9,7 +9,7 @@ def _code_cells(notebook):
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     for cell in cells if isinstance(cells, list) else []:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            source = cell.get("source", "")
+            source = cell.get("source")  # missing: None, skipped below
             if isinstance(source, list):
                 source = "".join(part for part in source if isinstance(part, str))
             if isinstance(source, str):
