@@ -133,11 +133,9 @@ class Tree:
         if not self.allow_hidden and hidden(_relative_to(real, self.real_root)):
             return "hidden"
         try:
-            info = os.stat(real)
+            info = os.stat(real)  # (realpath has encoded the same name: no ValueError here)
         except OSError as error:
             return "missing" if error.errno in _MISSING_ERRNOS else "unreadable"
-        except ValueError:
-            return "missing"
         return real, info
 
     def glob(self, notebook_dir: str, pattern: str, *, cap: int | None = None) -> list[Resolved]:
