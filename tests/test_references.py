@@ -428,6 +428,29 @@ def test_an_images_key_is_its_address_as_the_browser_reads_it(src, key):
 
 
 @pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        # Blanks may hold one line ending around a destination and its title; a second
+        # (a blank line, even with spaces on it) ends the paragraph, and the link with it.
+        ("[a](\n\nx.png)", []),
+        ("![a](\n \nx.png)", []),
+        ("[a](x.png\n\n)", []),
+        ("[a](x.png \n \n)", []),
+        ("[a](x.png\n\n'title')", []),
+        ("[a](\nx.png\n)", ["x.png"]),
+        ("[a]( \t x.png)", ["x.png"]),
+        ("[a](x.png\t'title')", ["x.png"]),
+        ('[a](x.png\n"t"\n)', ["x.png"]),
+        ("[a](XX.png)", ["XX.png"]),  # only blanks are skipped
+    ],
+)
+def test_a_blank_line_inside_a_link_ends_it(source, paths):
+    # (nbconvert's renderer makes a link of exactly the same ones.)
+    assert [ref.path for ref in find_references(md(source))] == paths
+    assert _rendered_local_paths(source) == paths
+
+
+@pytest.mark.parametrize(
     ("html", "urls"),
     [
         ("<![foo]><img src=g.png>", ["g.png"]),  # a marked section html.parser refuses
