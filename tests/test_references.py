@@ -451,6 +451,27 @@ def test_a_blank_line_inside_a_link_ends_it(source, paths):
 
 
 @pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        ("[a](b\\)", []),  # the escaped ")" is the destination's: no ")" closes the link
+        ("[]()[]()[](\\)", []),
+        ("[a](\n\\))", [")"]),  # an escape after a line ending still escapes
+        ("[a](<X y.png>)", ["X y.png"]),  # an angled one may hold spaces
+        ('[a](x "t\\"")', ["x"]),  # an escaped quote does not close the title
+        ('[a](x "t\\"") "q"', ["x"]),  # and the title ends at the next quote, not the last
+        ("[a](x 't\\'')", ["x"]),
+        ("[a](x (t\\)))", ["x"]),
+        ("[a](x.png?v=1?w=2)", ["x.png"]),  # the query starts at the first "?"
+        ("[a](x.png#f?g)", ["x.png"]),
+    ],
+)
+def test_escapes_titles_and_queries_of_a_destination(source, paths):
+    # (nbconvert's renderer makes a link of exactly the same ones.)
+    assert [ref.path for ref in find_references(md(source))] == paths
+    assert _rendered_local_paths(source) == paths
+
+
+@pytest.mark.parametrize(
     ("html", "urls"),
     [
         ("<![foo]><img src=g.png>", ["g.png"]),  # a marked section html.parser refuses
