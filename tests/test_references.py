@@ -472,6 +472,51 @@ def test_escapes_titles_and_queries_of_a_destination(source, paths):
 
 
 @pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        ("\\\\\\`[a](x.png)`", ["x.png"]),  # three backslashes: the backtick is escaped
+        ("\\\\\\\\`[a](x.png)`", []),  # four: two literal ones, and a code span
+        ("line\n" * 30 + "~~~\n[a](in.png)\n~~~\n[b](out.png)\n", ["out.png"]),  # a fence far down
+    ],
+)
+def test_code_hides_the_links_inside_it(source, paths):
+    # (nbconvert's renderer makes a link of exactly the same ones.)
+    assert [ref.path for ref in find_references(md(source))] == paths
+    assert _rendered_local_paths(source) == paths
+
+
+@pytest.mark.parametrize(
+    ("written", "base_url", "expected"),
+    [
+        # Under the base as the browser sends it, or as it reads: the rest is decoded once.
+        ("/user/t%C3%A9st@x/files/a%2520.png", AWKWARD_BASE, served("a%20.png")),
+        ("/user/tést@x/files/a%2520.png", AWKWARD_BASE, served("a%20.png")),
+        # A base that holds "%25": its decoded form is another user's address.
+        ("/user/a%2541/files/x.png", "/user/a%2541/", served("x.png")),
+        ("/user/a%41/files/x.png", "/user/a%2541/", local("/user/aA/files/x.png")),
+    ],
+)
+def test_a_served_address_is_decoded_once(written, base_url, expected):
+    assert found(md(f"[a]({written})"), base_url) == expected
+
+
+@pytest.mark.parametrize(
+    ("nb", "expected"),
+    [
+        # Attributes that load nothing do not hide those after them.
+        (notebook(code(html='<img alt="x" class="" src="a.png">')), local("a.png", source="html")),
+        # Only the text of a <style> element is CSS.
+        (notebook(code(html="<style>p{}</style>url(a.png)<p>url(b.png)</p>")), []),
+        # Markdown and HTML references come in the order they stand, line by line.
+        (md('<img src="a.png">\n[b](b.png)'), local("a.png", source="html") + local("b.png")),
+        (md('[b](b.png)\n<img src="a.png">'), local("b.png") + local("a.png", source="html")),
+    ],
+)
+def test_html_attributes_style_text_and_order(nb, expected):
+    assert found(nb) == expected
+
+
+@pytest.mark.parametrize(
     ("html", "urls"),
     [
         ("<![foo]><img src=g.png>", ["g.png"]),  # a marked section html.parser refuses
