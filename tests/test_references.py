@@ -463,6 +463,9 @@ def test_a_blank_line_inside_a_link_ends_it(source, paths):
         ("[a](x (t\\)))", ["x"]),
         ("[a](x.png?v=1?w=2)", ["x.png"]),  # the query starts at the first "?"
         ("[a](x.png#f?g)", ["x.png"]),
+        # A backtick in a destination or title is the link's: no span opens there.
+        ("[a](x`) [b](y.png) `", ["x`", "y.png"]),
+        ('[a](x "t`") [b](y.png) `', ["x", "y.png"]),
     ],
 )
 def test_escapes_titles_and_queries_of_a_destination(source, paths):
