@@ -480,9 +480,16 @@ def test_escapes_titles_and_queries_of_a_destination(source, paths):
         ("\\\\\\`[a](x.png)`", ["x.png"]),  # three backslashes: the backtick is escaped
         ("\\\\\\\\`[a](x.png)`", []),  # four: two literal ones, and a code span
         ("line\n" * 30 + "~~~\n[a](in.png)\n~~~\n[b](out.png)\n", ["out.png"]),  # a fence far down
+        ("\\`[a](x.png)`\\", ["x.png"]),  # the backslash at the end escapes nothing before
+        # Comments: one that opens a line may hold blank lines; every one is blanked, the
+        # first included; "<!---->" is closed by its own "-->".
+        ("x\n\n<!--\n\n[a](in.png)\n-->\n[b](out.png)", ["out.png"]),
+        ("x\n  <!--\n\n[a](in.png)\n-->\n[b](out.png)", ["out.png"]),
+        ("<!-- [a](in.png) -->\n<!-- -->\n[b](out.png)", ["out.png"]),
+        ("y <!---->[a](x.png)<!-- -->", ["x.png"]),
     ],
 )
-def test_code_hides_the_links_inside_it(source, paths):
+def test_code_and_comments_hide_the_links_inside_them(source, paths):
     # (nbconvert's renderer makes a link of exactly the same ones.)
     assert [ref.path for ref in find_references(md(source))] == paths
     assert _rendered_local_paths(source) == paths
