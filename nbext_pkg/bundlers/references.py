@@ -77,6 +77,12 @@ _QUOTE_MARKERS = re.compile(r"^(?: {0,3}> ?)+", re.MULTILINE)
 _DEFINITION = re.compile(
     r"^ {0,3}\[(?!\^)((?:[^\[\]\\]|\\.){1,999})\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|\S+)", re.MULTILINE
 )
+# A definition's title, on its line or the next, when nothing but blanks follows it there
+# (titles that run over several lines are left as text).
+_DEFINITION_TITLE = re.compile(
+    r"""(?:[ \t]+|[ \t]*\n[ \t]*)(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\((?:[^()\\\n]|\\.)*\))"""
+    r"[ \t]*(?=\n|$)"
+)
 _ANGLE = re.compile(r"<([^<>\s]+)>")
 # Angle-bracket text that is an HTML tag (<br>, <br/>, </div>) or an e-mail autolink.
 _TAG_LIKE = re.compile(r"/?[A-Za-z][A-Za-z0-9-]*/?")
@@ -277,9 +283,11 @@ def _without_code(text: str) -> tuple[str, str, list[int], list[tuple[int, str]]
             # Not inside a paragraph (a definition cannot interrupt one): read before the
             # inlines, and a backtick in it opens no span.
             blocks.append((match.start(2), match.group(2)))
-            block_end = fenced.find("\n", match.end())
+            title = _DEFINITION_TITLE.match(fenced, match.end())
+            end = title.end() if title else match.end()
+            block_end = fenced.find("\n", end)
             block_end = len(fenced) if block_end < 0 else block_end
-            _blank(chars, start, match.end())
+            _blank(chars, start, end)  # a backtick in it, title included, opens no span
         else:  # in a paragraph: text, unless a renderer differs; read it anyway
             found.append((match.start(1) - 1, match.start(2), match.group(2)))
     # The text as a quote's own lines read, without their markers (the same offsets).
