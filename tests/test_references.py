@@ -481,6 +481,12 @@ def test_escapes_titles_and_queries_of_a_destination(source, paths):
         ("\\\\\\\\`[a](x.png)`", []),  # four: two literal ones, and a code span
         ("line\n" * 30 + "~~~\n[a](in.png)\n~~~\n[b](out.png)\n", ["out.png"]),  # a fence far down
         ("\\`[a](x.png)`\\", ["x.png"]),  # the backslash at the end escapes nothing before
+        # A backtick fence's info string may not hold a backtick (a tilde fence's may); the
+        # info string is code too.
+        ("```a`b\n[x](y.png)", ["y.png"]),
+        ("~~~a`b\n[x](y.png)\n~~~", []),
+        ("~~~ [x](y.png)\nz\n~~~", []),
+        ("``` [x](y.png)\nz\n```", []),
         # Comments: one that opens a line may hold blank lines; every one is blanked, the
         # first included; "<!---->" is closed by its own "-->".
         ("x\n\n<!--\n\n[a](in.png)\n-->\n[b](out.png)", ["out.png"]),
@@ -493,6 +499,43 @@ def test_code_and_comments_hide_the_links_inside_them(source, paths):
     # (nbconvert's renderer makes a link of exactly the same ones.)
     assert [ref.path for ref in find_references(md(source))] == paths
     assert _rendered_local_paths(source) == paths
+
+
+@pytest.mark.parametrize(
+    ("source", "paths"),
+    [
+        # A definition that is a block of its own (first in the cell, after a blank line,
+        # a heading or a quote, or right after another one) is read whole first: a backtick
+        # in it, or in its title, opens no code span over the link after it.
+        ("[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("x\n\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("# h\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("> q\n\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("[d]: a.png\n[e]: a`b.png\n[x](y.png) `\n\n[x][d][x][e]", ["a.png", "a`b.png", "y.png"]),
+        ("x\n\n[d]: a.png\n[e]: a`b.png\n[x](y.png) `\n\n[x][d][x][e]", ["a.png", "a`b.png", "y.png"]),
+        ("a\nb\n\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("\n\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("\n[d]: a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("[d]:\n  a`b.png\n[x](y.png) `\n\n[x][d]", ["a`b.png", "y.png"]),
+        ("[d]: a.png 'ti`tle'\n[x](y.png) `\n\n[x][d]", ["a.png", "y.png"]),
+        ('[d]: a.png\n  "ti`tle"\n[x](y.png) `\n\n[x][d]', ["a.png", "y.png"]),
+        ("[d]: a.png (ti`tle)\n[x](y.png) `\n\n[x][d]", ["a.png", "y.png"]),
+        # Not a block: inside a paragraph, or with a "(" left open, or a title with more
+        # after it, it is text whose backtick may open a span (the destination is still
+        # taken: a renderer may differ).
+        ("x\n[d]: a`b.png\n[x](y.png) `", ["a`b.png"]),
+        ("> x\n> [d]: a`b.png\n> [x](y.png) `", ["a`b.png"]),
+        ("[d]: a(b`.png\n[x](y.png) `", ["a(b`.png"]),
+        ('[d]: a.png "ti`tle" junk\n[x](y.png) `\n\n[x][d]', ["a.png"]),
+        ("`x\n[d]: a.png`\n\n[x][d]", []),  # in a code span
+        ("`x\n[`dd]: a.png\n\n[x][`dd]", []),  # its "[" in one
+        ("> `x\n> [`dd]: a.png", []),
+    ],
+)
+def test_a_definition_that_is_a_block_is_read_before_code_spans(source, paths):
+    assert [ref.path for ref in find_references(md(source))] == paths
+    # (Every file the renderer's page names is among them.)
+    assert set(_rendered_local_paths(source)) <= set(paths)
 
 
 @pytest.mark.parametrize(
