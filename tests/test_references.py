@@ -504,6 +504,47 @@ def test_code_and_comments_hide_the_links_inside_them(source, paths):
 @pytest.mark.parametrize(
     ("source", "paths"),
     [
+        # Each comment is blanked, however many; an opener alone (escaped, unclosed, or
+        # closed only past its paragraph) is text, and the next one is looked for at once.
+        ("y <!-- a --> <!-- [x](in.png) --> <!-- c --> [z](out.png)", ["out.png"]),
+        ("y \\<!--<!-- [x](in.png) --> <!-- [w](in2.png) --> [z](out.png)", ["out.png"]),
+        ("y <!-- <img src='a.png'>", ["a.png"]),
+        ("y <!-- [x](in.png) -->", []),  # closed right at the end of the cell
+        # Only up to three spaces before "<!--" make it an HTML block, which may hold blank
+        # lines; four, a tab or text before it do not.
+        ("x\n\n    <!--\n\n[a](in.png)\n-->", ["in.png"]),
+        ("x\n\n\t<!--\n\n[a](in.png)\n-->", ["in.png"]),
+        ("x\n\nX<!--\n\n[a](in.png)\n-->", ["in.png"]),
+        # A code span ends with its paragraph: a heading is one line, a quote starts one,
+        # and a quote's lines run on.
+        ("# `a\n`b [x](in.png)`", []),
+        ("# `a\n`[x](in.png)`", []),
+        ("# a`\n[x](in.png) `", ["in.png"]),
+        ("`x\n> `[x](in.png)`\n> y", []),
+        ("> `a\n> [x](in.png) b`", []),
+        ("x\n\n> `a\n> [x](in.png) b`", []),
+        ("\n> `a\n> [x](in.png) b`", []),
+        ("> a\n> b\n- `h\n> `[x](in.png)`", []),
+        ("`[a](in.png)`", []),
+        ("\\``[x](in.png)`", []),  # an escaped backtick is not part of the run after it
+        # Angle brackets around a name (a renderer would not link it; the name is taken).
+        ("<X.png>", ["X.png"]),
+        # A "<" that opens no tag is text, one inside a quoted value is the tag's, and an
+        # escaped one opens nothing: the tags after them are read, in order.
+        ('x <img alt="<" src="a.png"> <b <img src="c.png">', ["a.png", "c.png"]),
+        ("\\<a title=\"<img src='c.png'>\">", ["c.png"]),
+        ("<b <b <b <b <b <img src=a.png>[l](b.png)", ["a.png", "b.png"]),
+    ],
+)
+def test_comments_spans_and_tags_as_the_renderer_reads_them(source, paths):
+    assert [ref.path for ref in find_references(md(source))] == paths
+    # (Every file the renderer's page names is among them.)
+    assert set(_rendered_local_paths(source)) <= set(paths)
+
+
+@pytest.mark.parametrize(
+    ("source", "paths"),
+    [
         # A definition that is a block of its own (first in the cell, after a blank line,
         # a heading or a quote, or right after another one) is read whole first: a backtick
         # in it, or in its title, opens no code span over the link after it.
