@@ -456,6 +456,7 @@ def test_a_blank_line_inside_a_link_ends_it(source, paths):
         ("[a](b\\)", []),  # the escaped ")" is the destination's: no ")" closes the link
         ("[]()[]()[](\\)", []),
         ("[a](\n\\))", [")"]),  # an escape after a line ending still escapes
+        ("[a](<) [b](\\>)", [">"]),  # an escaped ">" does not close an angled destination
         ("[a](<X y.png>)", ["X y.png"]),  # an angled one may hold spaces
         ('[a](x "t\\"")', ["x"]),  # an escaped quote does not close the title
         ('[a](x "t\\"") "q"', ["x"]),  # and the title ends at the next quote, not the last

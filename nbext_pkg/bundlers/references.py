@@ -469,11 +469,14 @@ def _destination_ends(text: str) -> tuple[list[int], list[int], list[int]]:
     """
     n = len(text)
     depth = [0] * (n + 1)
+    escaped = [False] * (n + 1)
     i = 0
     while i < n:
         if text[i] == "\\" and i + 1 < n and not text[i + 1].isspace():
-            # The escaped character counts as neither opening nor closing.
+            # The escaped character counts as neither opening nor closing, nor ends an
+            # angled destination.
             depth[i + 1] = depth[i + 2] = depth[i]
+            escaped[i + 1] = True
             i += 2
             continue
         depth[i + 1] = depth[i] + (text[i] == "(") - (text[i] == ")")
@@ -487,7 +490,7 @@ def _destination_ends(text: str) -> tuple[list[int], list[int], list[int]]:
             lower.pop()
         if i < n and text[i].isspace():
             space = i
-        if i < n and text[i] in "<>\n":
+        if i < n and text[i] in "<>\n" and not escaped[i]:
             stop = i
         angled[i] = stop
         ends[i] = min(space, lower[-1] - 1 if lower else n)
