@@ -535,6 +535,9 @@ def test_code_and_comments_hide_the_links_inside_them(source, paths):
         ("\\``[x](in.png)`", []),  # an escaped backtick is not part of the run after it
         # Angle brackets around a name (a renderer would not link it; the name is taken).
         ("<X.png>", ["X.png"]),
+        # An escaped "<" does not end an angled destination either (the name after "<" in
+        # it is taken too, as above).
+        ("[a](<b\\<c.png>)", ["b<c.png", "c.png"]),
         # A "<" that opens no tag is text, one inside a quoted value is the tag's, and an
         # escaped one opens nothing: the tags after them are read, in order.
         ('x <img alt="<" src="a.png"> <b <img src="c.png">', ["a.png", "c.png"]),
